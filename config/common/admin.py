@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from config.common.errors import ApplicationError
+from config.common.models import ExceptionItem
+from config.common.services import exception_close, exception_reprocess
+
+
+def actor_for(request: HttpRequest) -> str:
+    return f"user:{request.user.get_username()}"
+
+
+def pretty_json(value: Any) -> SafeString:
+    """Raw payloads shown as indented JSON, escaped (payloads are untrusted input)."""
+    return format_html(
+        '<pre style="white-space:pre-wrap;max-height:40em;overflow:auto">{}</pre>',
+        json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str),
+    )
+
+
+def admin_link(obj: Any, label: str | None = None) -> SafeString | str:
+    if obj is None:
+        return "-"
+    try:
+        url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    except NoReverseMatch:
+        return str(obj)
+    return format_html('<a href="{}">{}</a>', url, label or str(obj))
+
+
+class ReadOnlyAdminMixin:
+    """Raw payloads, histories and ledgers are written by services only."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ExceptionItem)
+class ExceptionItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["summary", "kind", "status", "reference", "occurrences", "last_seen_at", "source_link"]
+    list_filter = ["status", "kind", "source_type"]
+    search_fields = ["summary", "reference", "detail"]
+    date_hierarchy = "last_seen_at"
+    actions = ["reprocess", "mark_resolved", "discard"]
+    readonly_fields = [
+        "kind", "status", "summary", "detail_block", "reference", "source_link", "occurrences",
+        "created_at", "last_seen_at", "resolved_at", "resolved_by", "resolution_note",
+    ]  # fmt: skip
+    fields = list(readonly_fields)
+    list_select_related = ["source_type"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ExceptionItem]:
+        return super().get_queryset(request)
+
+    @admin.display(description="Concerns")
+    def source_link(self, obj: ExceptionItem) -> SafeString | str:
+        return admin_link(obj.source, label=str(obj.source) if obj.source else obj.source_id)
+
+    @admin.display(description="Detail")
+    def detail_block(self, obj: ExceptionItem) -> SafeString:
+        return format_html('<pre style="white-space:pre-wrap">{}</pre>', obj.detail)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Needed so the actions show; every field stays read-only.
+        return bool(request.user.has_perm("common.change_exceptionitem"))
+
+    @admin.action(description="Reprocess the selected exceptions", permissions=["change"])
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[ExceptionItem]) -> None:
+        fixed = still_open = 0
+        for item in queryset.filter(status=ExceptionItem.Status.OPEN):
+            try:
+                item = exception_reprocess(item=item, actor=actor_for(request))
+            except ApplicationError as exc:
+                self.message_user(request, f"{item.summary}: {exc.message}", messages.ERROR)
+                continue
+            if item.status == ExceptionItem.Status.OPEN:
+                still_open += 1
+            else:
+                fixed += 1
+        if fixed:
+            self.message_user(request, f"{fixed} exception(s) reprocessed and resolved.", messages.SUCCESS)
+        if still_open:
+            self.message_user(
+                request,
+                f"{still_open} exception(s) still fail after reprocessing; see their detail.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Mark the selected exceptions resolved", permissions=["change"])
+    def mark_resolved(self, request: HttpRequest, queryset: QuerySet[ExceptionItem]) -> None:
+        for item in queryset:
+            exception_close(
+                item=item,
+                status=ExceptionItem.Status.RESOLVED,
+                actor=actor_for(request),
+                note="marked resolved",
+            )
+        self.message_user(request, "Marked resolved.", messages.SUCCESS)
+
+    @admin.action(description="Discard the selected exceptions", permissions=["change"])
+    def discard(self, request: HttpRequest, queryset: QuerySet[ExceptionItem]) -> None:
+        for item in queryset:
+            exception_close(
+                item=item, status=ExceptionItem.Status.DISCARDED, actor=actor_for(request), note="discarded"
+            )
+        self.message_user(request, "Discarded.", messages.SUCCESS)

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class CommonConfig(AppConfig):
+    """Shared kernel: base model, errors, the exception queue, encrypted fields, HTTP helpers."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "config.common"
+    label = "common"
+    verbose_name = "Operations"

@@ -1,0 +1,12 @@
+"""Tests run against real PostgreSQL (see README)."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import LOGGING, Q_CLUSTER, env
+
+DATABASES = {
+    "default": env.db("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/ledgerline"),
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}
+SP_API_TIMEOUT_SECONDS = 3.0

@@ -1,0 +1,305 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django_q.tasks import async_task
+
+from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, pretty_json
+from config.common.errors import ApplicationError
+from orders.marketplaces import marketplace_name
+from orders.models import (
+    Address,
+    AmazonOrderSnapshot,
+    Order,
+    OrderEvent,
+    OrderLine,
+    SellerAccount,
+    SellerMarketplace,
+    SyncCursor,
+)
+from orders.services import amazon_snapshot_reprocess, order_hold, order_poll_schedules_sync, order_release
+
+_SECRET_HELP = "Write-only: leave empty to keep the stored value. Stored encrypted; never displayed."
+
+
+class SellerAccountForm(forms.ModelForm):
+    lwa_client_secret = forms.CharField(
+        label="LWA client secret",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_SECRET_HELP,
+    )
+    refresh_token = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), help_text=_SECRET_HELP
+    )
+
+    class Meta:
+        model = SellerAccount
+        fields = [
+            "name",
+            "selling_partner_id",
+            "region",
+            "lwa_client_id",
+            "lwa_client_secret",
+            "refresh_token",
+            "is_active",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("lwa_client_secret", "refresh_token"):
+            if data.get(name):
+                continue
+            if self.instance.pk:
+                data[name] = getattr(self.instance, name)  # keep what is stored
+            else:
+                self.add_error(name, "Required for a new account.")
+        return data
+
+
+class SellerMarketplaceInline(admin.TabularInline):
+    model = SellerMarketplace
+    extra = 1
+
+
+@admin.register(SellerAccount)
+class SellerAccountAdmin(admin.ModelAdmin):
+    form = SellerAccountForm
+    list_display = ["name", "selling_partner_id", "region", "is_active", "marketplace_list", "last_poll"]
+    list_filter = ["region", "is_active"]
+    search_fields = ["name", "selling_partner_id"]
+    inlines = [SellerMarketplaceInline]
+    actions = ["poll_now"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SellerAccount]:
+        return super().get_queryset(request).prefetch_related("marketplaces", "cursors")
+
+    @admin.display(description="Marketplaces")
+    def marketplace_list(self, obj: SellerAccount) -> str:
+        return ", ".join(marketplace_name(m.marketplace_id) for m in obj.marketplaces.all() if m.is_active)
+
+    @admin.display(description="Last successful poll")
+    def last_poll(self, obj: SellerAccount) -> str:
+        times = [c.last_success_at for c in obj.cursors.all() if c.last_success_at]
+        return min(times).strftime("%Y-%m-%d %H:%M:%S") if times else "never"
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        order_poll_schedules_sync()
+
+    @admin.action(description="Poll orders now (in the background)")
+    def poll_now(self, request: HttpRequest, queryset: QuerySet[SellerAccount]) -> None:
+        for account in queryset.filter(is_active=True):
+            async_task("orders.tasks.orders_poll_account", account.pk)
+        self.message_user(request, "Polling queued; results appear under Orders and Sync cursors.")
+
+
+@admin.register(SyncCursor)
+class SyncCursorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "account", "marketplace", "feed", "synced_through", "last_success_at", "consecutive_failures",
+        "not_before", "short_error",
+    ]  # fmt: skip
+    list_filter = ["feed", "account"]
+    list_select_related = ["account"]
+
+    @admin.display(description="Marketplace")
+    def marketplace(self, obj: SyncCursor) -> str:
+        return marketplace_name(obj.marketplace_id)
+
+    @admin.display(description="Last error")
+    def short_error(self, obj: SyncCursor) -> str:
+        return obj.last_error[:120]
+
+
+class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    fields = (
+        "external_id", "seller_sku", "asin", "item_id", "title", "quantity_ordered", "quantity_shipped",
+        "item_price", "item_tax", "shipping_price", "promotion_discount",
+    )  # fmt: skip
+    readonly_fields = fields
+
+
+class AddressInline(ReadOnlyAdminMixin, admin.StackedInline):
+    model = Address
+    extra = 0
+    fields = (
+        ("kind", "is_complete"), ("name", "company"), "line1", "line2", "line3", ("city", "district"),
+        ("state_or_region", "postal_code", "country_code"), ("phone", "address_type"),
+    )  # fmt: skip
+    readonly_fields = [
+        "kind", "is_complete", "name", "company", "line1", "line2", "line3", "city", "district",
+        "state_or_region", "postal_code", "country_code", "phone", "address_type",
+    ]  # fmt: skip
+
+
+class OrderEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = OrderEvent
+    extra = 0
+    fields = ("created_at", "kind", "from_status", "to_status", "actor", "message")
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+
+class OnHoldFilter(admin.SimpleListFilter):
+    title = "hold"
+    parameter_name = "hold"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(code, label) for code, label in Order.HoldCode.choices]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        return queryset.filter(hold_code=self.value()) if self.value() else queryset
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = [
+        "external_id", "channel", "seller_account", "marketplace", "status", "source_status",
+        "fulfillment_channel", "total", "purchased_at",
+    ]  # fmt: skip
+    list_filter = [
+        "status",
+        "channel",
+        "seller_account",
+        "fulfillment_channel",
+        OnHoldFilter,
+        "marketplace_id",
+    ]
+    search_fields = ["external_id", "lines__seller_sku", "lines__item_id"]
+    date_hierarchy = "purchased_at"
+    list_select_related = ["seller_account"]
+    inlines = [OrderLineInline, AddressInline, OrderEventInline]
+    actions = ["hold", "release"]
+    readonly_fields = [
+        "channel", "external_id", "seller_account", "marketplace_id", "status", "hold_code", "hold_reason",
+        "source_status", "fulfillment_channel", "sales_channel", "order_type", "ship_service_level",
+        "purchased_at", "source_updated_at", "earliest_ship_date", "latest_ship_date", "currency",
+        "total_amount", "is_business_order", "is_prime", "is_replacement", "raw_payload", "created_at", "updated_at",
+    ]  # fmt: skip
+    fieldsets = [
+        (None, {"fields": [
+            ("channel", "external_id"), ("seller_account", "marketplace_id"), ("status", "source_status"),
+        ]}),
+        ("Hold", {"fields": ["hold_code", "hold_reason"]}),
+        ("Amounts", {"fields": [("currency", "total_amount")]}),
+        ("Fulfilment", {"fields": [
+            ("fulfillment_channel", "ship_service_level"), ("earliest_ship_date", "latest_ship_date"),
+            ("sales_channel", "order_type"), ("is_business_order", "is_prime", "is_replacement"),
+        ]}),
+        ("Source", {"fields": [("purchased_at", "source_updated_at"), "raw_payload", ("created_at", "updated_at")]}),
+    ]  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Marketplace", ordering="marketplace_id")
+    def marketplace(self, obj: Order) -> str:
+        return marketplace_name(obj.marketplace_id)
+
+    @admin.display(description="Total", ordering="total_amount")
+    def total(self, obj: Order) -> str:
+        return f"{obj.total_amount} {obj.currency}" if obj.total_amount is not None else "-"
+
+    @admin.display(description="Raw payload")
+    def raw_payload(self, obj: Order) -> SafeString | str:
+        snapshot = AmazonOrderSnapshot.objects.filter(order=obj).only("pk", "amazon_order_id").first()
+        return admin_link(snapshot, "Amazon snapshot (as received)") if snapshot else "-"
+
+    @admin.action(description="Put the selected orders on hold", permissions=["change"])
+    def hold(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for order in queryset:
+            try:
+                order_hold(
+                    order_id=order.pk,
+                    reason=f"Held by {request.user.get_username()}",
+                    actor=actor_for(request),
+                )
+            except ApplicationError as exc:
+                self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
+        self.message_user(request, "Done.")
+
+    @admin.action(description="Release the selected orders from an operator hold", permissions=["change"])
+    def release(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for order in queryset:
+            try:
+                order_release(order_id=order.pk, actor=actor_for(request), reason="released by operator")
+            except ApplicationError as exc:
+                self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
+        self.message_user(request, "Done.")
+
+
+@admin.register(AmazonOrderSnapshot)
+class AmazonOrderSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "amazon_order_id",
+        "account",
+        "marketplace_id",
+        "state",
+        "last_update_date",
+        "short_error",
+        "order_link",
+    ]
+    list_filter = ["state", "account", "marketplace_id"]
+    search_fields = ["amazon_order_id"]
+    list_select_related = ["account", "order"]
+    actions = ["reprocess"]
+    fields = (
+        "amazon_order_id", "account", "marketplace_id", "state", "error", "attempts", "last_update_date",
+        "order_link", "created_at", "updated_at", "processed_at", "order_json", "items_json", "address_json",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AmazonOrderSnapshot]:
+        qs = super().get_queryset(request)
+        if request.resolver_match and (request.resolver_match.url_name or "").endswith("changelist"):
+            qs = qs.defer("order_payload", "items_payload", "address_payload")
+        return qs
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("orders.change_amazonordersnapshot"))
+
+    @admin.display(description="Error")
+    def short_error(self, obj: AmazonOrderSnapshot) -> str:
+        return obj.error[:100]
+
+    @admin.display(description="Order")
+    def order_link(self, obj: AmazonOrderSnapshot) -> SafeString | str:
+        return admin_link(obj.order)
+
+    @admin.display(description="getOrders payload")
+    def order_json(self, obj: AmazonOrderSnapshot) -> SafeString:
+        return pretty_json(obj.order_payload)
+
+    @admin.display(description="getOrderItems payload")
+    def items_json(self, obj: AmazonOrderSnapshot) -> SafeString:
+        return pretty_json(obj.items_payload)
+
+    @admin.display(description="getOrderAddress payload")
+    def address_json(self, obj: AmazonOrderSnapshot) -> SafeString | str:
+        return pretty_json(obj.address_payload) if obj.address_payload else format_html("<em>{}</em>", "not fetched")
+
+    @admin.action(description="Reprocess the selected payloads", permissions=["change"])
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[AmazonOrderSnapshot]) -> None:
+        totals = {"processed": 0, "failed": 0}
+        for snapshot in queryset:
+            try:
+                stats = amazon_snapshot_reprocess(snapshot=snapshot, actor=actor_for(request))
+            except ApplicationError as exc:
+                self.message_user(request, f"{snapshot}: {exc.message}", messages.ERROR)
+                continue
+            totals["failed"] += stats.failed
+            totals["processed"] += stats.created + stats.updated + stats.unchanged
+        level = messages.WARNING if totals["failed"] else messages.SUCCESS
+        self.message_user(request, f"Reprocessed: {totals['processed']} ok, {totals['failed']} still failing.", level)

@@ -1,0 +1,306 @@
+"""Amazon Selling Partner API client, on python-amazon-sp-api, for the Orders v0 operations.
+
+The library builds requests and tokens; this module points it at the configured hosts (Amazon or the local
+simulator), makes HTTP failures typed (RetryableConnectorError / ThrottledError / PermanentConnectorError)
+instead of the library's "raise only if the body has an errors list", counts calls per operation, and
+returns plain Python data. It never touches the database.
+Docs: https://developer-docs.amazon.com/sp-api/docs/orders-api-v0-reference
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from sp_api.api import Orders
+from sp_api.auth import AccessTokenClient
+from sp_api.auth import access_token_client as _token_module
+from sp_api.auth._core import build_cache_key
+from sp_api.base import Marketplaces
+from sp_api.base._transport_httpx import HttpxTransport
+from sp_api.base.exceptions import SellingApiException
+
+from config.common.errors import (
+    AuthenticationExpired,
+    ConnectorError,
+    PermanentConnectorError,
+    RetryableConnectorError,
+    ThrottledError,
+)
+
+logger = logging.getLogger(__name__)
+PROVIDER = "amazon"
+T = TypeVar("T")
+
+_REGION_ENDPOINTS = {
+    "na": "https://sellingpartnerapi-na.amazon.com",
+    "eu": "https://sellingpartnerapi-eu.amazon.com",
+    "fe": "https://sellingpartnerapi-fe.amazon.com",
+}
+
+
+@dataclass(frozen=True)
+class SpApiCredentials:
+    refresh_token: str
+    client_id: str
+    client_secret: str
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"SpApiCredentials(client_id={self.client_id!r}, refresh_token=***, client_secret=***)"
+
+
+@dataclass(frozen=True)
+class OrdersPage:
+    orders: list[dict[str, Any]]  # raw Order objects, exactly as Amazon sent them
+    next_token: str | None
+    rate_limit: float | None
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _rate_limit(headers: Any) -> float | None:
+    try:
+        return float(headers.get("x-amzn-RateLimit-Limit"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _error_from_response(response: httpx.Response, operation: str) -> ConnectorError:
+    code = message = ""
+    details: Any = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
+        first = body["errors"][0] if isinstance(body["errors"][0], dict) else {}
+        code, message, details = (
+            str(first.get("code", "")),
+            str(first.get("message", "")),
+            first.get("details"),
+        )
+    elif isinstance(body, dict) and "error" in body:  # LWA answers OAuth-style
+        code, message = str(body.get("error", "")), str(body.get("error_description", ""))
+    message = message or response.reason_phrase or "error"
+    kwargs: dict[str, Any] = {
+        "provider": PROVIDER,
+        "operation": operation,
+        "status_code": response.status_code,
+        "code": code,
+        "details": details,
+    }
+    status = response.status_code
+    if status == 429:
+        rate = _rate_limit(response.headers)
+        return ThrottledError(message, retry_after=(1 / rate) if rate else None, **kwargs)
+    if status >= 500 or status == 408:
+        return RetryableConnectorError(message, **kwargs)
+    if status == 403 and code == "Unauthorized":
+        return AuthenticationExpired(message, **kwargs)
+    return PermanentConnectorError(message, **kwargs)
+
+
+class _TypedErrorTransport(HttpxTransport):
+    """The library's transport, raising our typed errors for transport failures and non-2xx answers."""
+
+    def __init__(self, *, timeout: float, operation: str) -> None:
+        super().__init__(timeout=timeout)
+        self.operation = operation
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = super().request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise RetryableConnectorError(
+                f"timed out: {exc.__class__.__name__}", provider=PROVIDER, operation=self.operation
+            ) from exc
+        except httpx.TransportError as exc:
+            raise RetryableConnectorError(
+                f"connection failed: {exc}", provider=PROVIDER, operation=self.operation
+            ) from exc
+        if response.status_code >= 400:
+            raise _error_from_response(response, self.operation)
+        return response
+
+
+@lru_cache(maxsize=8)
+def _token_client_class(lwa_endpoint: str) -> type[AccessTokenClient]:
+    parts = urlsplit(lwa_endpoint)
+    return type(
+        "ConfiguredAccessTokenClient",
+        (AccessTokenClient,),
+        {"scheme": f"{parts.scheme}://", "host": parts.netloc, "path": parts.path or "/auth/o2/token"},
+    )
+
+
+def _marketplace(marketplace_id: str) -> Any:
+    for member in Marketplaces:
+        if member.marketplace_id == marketplace_id:
+            return member
+    from orders.marketplaces import MARKETPLACES
+
+    known = MARKETPLACES.get(marketplace_id)
+    if known is None:
+        raise PermanentConnectorError(
+            f"unknown marketplace id {marketplace_id!r}", provider=PROVIDER, operation="configure"
+        )
+    return SimpleNamespace(endpoint=_REGION_ENDPOINTS[known.region], marketplace_id=marketplace_id, region=known.region)
+
+
+class SpApiClient:
+    """One seller account in one marketplace. Thread-safe: each thread gets its own library client."""
+
+    def __init__(
+        self,
+        *,
+        credentials: SpApiCredentials,
+        marketplace_id: str,
+        endpoint: str = "",
+        lwa_endpoint: str = "",
+        timeout: float = 20.0,
+    ) -> None:
+        self.credentials = credentials
+        self.marketplace_id = marketplace_id
+        self.endpoint = endpoint.rstrip("/")
+        self.lwa_endpoint = lwa_endpoint.rstrip("/")
+        self.timeout = timeout
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._opened: list[Any] = []
+
+    @classmethod
+    def from_settings(cls, *, credentials: SpApiCredentials, marketplace_id: str) -> SpApiClient:
+        return cls(
+            credentials=credentials,
+            marketplace_id=marketplace_id,
+            endpoint=settings.SP_API_ENDPOINT,
+            lwa_endpoint=settings.SP_API_LWA_ENDPOINT,
+            timeout=settings.SP_API_TIMEOUT_SECONDS,
+        )
+
+    # --- plumbing ----------------------------------------------------------------------------------
+
+    def _orders_api(self) -> Any:
+        api = getattr(self._local, "orders", None)
+        if api is None:
+            kwargs: dict[str, Any] = {}
+            if self.lwa_endpoint:
+                kwargs["auth_token_client_class"] = _token_client_class(self.lwa_endpoint + "/auth/o2/token")
+            api = Orders(
+                marketplace=_marketplace(self.marketplace_id),
+                credentials={
+                    "refresh_token": self.credentials.refresh_token,
+                    "lwa_app_id": self.credentials.client_id,
+                    "lwa_client_secret": self.credentials.client_secret,
+                },
+                timeout=self.timeout,
+                **kwargs,
+            )
+            if self.endpoint:
+                api.endpoint = self.endpoint
+            api._transport = _TypedErrorTransport(timeout=self.timeout, operation="orders")
+            api._auth._transport = _TypedErrorTransport(timeout=self.timeout, operation="lwaToken")
+            self._local.orders = api
+            with self._lock:
+                self._opened.append(api)
+        return api
+
+    def _forget_access_token(self) -> None:
+        _token_module.cache.pop(build_cache_key(self.credentials.refresh_token), None)
+
+    def _call(self, operation: str, fn: Callable[[Any], T]) -> T:
+        """Run one operation; on an expired/revoked access token, fetch a new one and try once more."""
+        api = self._orders_api()
+        api._transport.operation = operation
+        for attempt in (1, 2):
+            with self._lock:
+                self.calls[operation] += 1
+            try:
+                return fn(api)
+            except AuthenticationExpired:
+                self._forget_access_token()
+                if attempt == 2:
+                    raise
+            except SellingApiException as exc:  # only if a 2xx body carried "errors"
+                raise PermanentConnectorError(
+                    str(exc.message), provider=PROVIDER, operation=operation, code=str(exc.amzn_code or "")
+                ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        with self._lock:
+            for api in self._opened:
+                api.close()
+                api._auth._transport.close()
+            self._opened.clear()
+
+    # --- operations ---------------------------------------------------------------------------------
+
+    def get_orders(
+        self,
+        *,
+        last_updated_after: datetime,
+        last_updated_before: datetime,
+        next_token: str | None = None,
+        max_results: int = 100,
+    ) -> OrdersPage:
+        """One page of getOrders (rate 0.0167/s, burst 20). NextToken, when given, overrides the window."""
+        params: dict[str, Any] = {"MarketplaceIds": [self.marketplace_id], "MaxResultsPerPage": max_results}
+        if next_token:
+            params["NextToken"] = next_token
+        else:
+            params["LastUpdatedAfter"] = _iso(last_updated_after)
+            params["LastUpdatedBefore"] = _iso(last_updated_before)
+        response = self._call("getOrders", lambda api: api.get_orders(**params))
+        payload = response.payload
+        if not isinstance(payload, dict) or not isinstance(payload.get("Orders"), list):
+            raise RetryableConnectorError(
+                "getOrders answered without an Orders list", provider=PROVIDER, operation="getOrders"
+            )
+        token = payload.get("NextToken") or None
+        return OrdersPage(orders=payload["Orders"], next_token=token, rate_limit=_rate_limit(response.headers))
+
+    def get_order_items(self, *, amazon_order_id: str) -> list[dict[str, Any]]:
+        """Every OrderItem of one order, following NextToken (rate 0.5/s, burst 30)."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            kwargs = {"NextToken": token} if token else {}
+
+            def call(api: Any, kwargs: dict[str, str] = kwargs) -> Any:
+                return api.get_order_items(amazon_order_id, **kwargs)
+
+            response = self._call("getOrderItems", call)
+            payload = response.payload
+            if not isinstance(payload, dict) or not isinstance(payload.get("OrderItems"), list):
+                raise RetryableConnectorError(
+                    "getOrderItems answered without an OrderItems list",
+                    provider=PROVIDER,
+                    operation="getOrderItems",
+                )
+            items.extend(payload["OrderItems"])
+            token = payload.get("NextToken") or None
+            if not token:
+                return items
+
+    def get_order_address(self, *, amazon_order_id: str) -> dict[str, Any] | None:
+        """The full shipping address of one order (rate 0.5/s, burst 30); None when Amazon has none."""
+        response = self._call("getOrderAddress", lambda api: api.get_order_address(amazon_order_id))
+        payload = response.payload
+        if not isinstance(payload, dict):
+            return None
+        address = payload.get("ShippingAddress")
+        return address if isinstance(address, dict) else None

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch, QuerySet
+
+from orders.filters import OrderFilter
+from orders.models import Address, Order, OrderEvent
+
+
+def order_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Order]:
+    """Orders matching `filters` (OrderFilter fields), newest purchase first, lines and address prefetched."""
+    qs = (
+        Order.objects.select_related("seller_account")
+        .prefetch_related("lines", Prefetch("addresses", queryset=Address.objects.order_by("kind")))
+        .order_by("-purchased_at", "-pk")
+    )
+    filterset = OrderFilter(filters or {}, queryset=qs)
+    if not filterset.is_valid():
+        raise ValidationError(filterset.errors.as_data())
+    return filterset.qs
+
+
+def order_get(*, order_id: int) -> Order:
+    return (
+        Order.objects.select_related("seller_account")
+        .prefetch_related(
+            "lines", "addresses", Prefetch("events", queryset=OrderEvent.objects.order_by("created_at", "pk"))
+        )
+        .get(pk=order_id)
+    )

@@ -1,0 +1,36 @@
+"""Order services. Import from here; the submodules are an implementation detail."""
+
+from orders.services.accounts import seller_account_upsert, sp_api_client_for
+from orders.services.amazon_ingest import (
+    IngestStats,
+    amazon_snapshots_process,
+    amazon_snapshots_store,
+)
+from orders.services.amazon_sync import (
+    SyncResult,
+    amazon_orders_sync,
+    amazon_orders_sync_account,
+    sync_cursor_acquire,
+    sync_cursor_release,
+)
+from orders.services.orders import order_hold, order_release, order_transition
+from orders.services.reprocess import amazon_snapshot_reprocess
+from orders.services.schedules import order_poll_schedules_sync
+
+__all__ = [
+    "IngestStats",
+    "SyncResult",
+    "amazon_orders_sync",
+    "amazon_orders_sync_account",
+    "amazon_snapshot_reprocess",
+    "amazon_snapshots_process",
+    "amazon_snapshots_store",
+    "order_hold",
+    "order_poll_schedules_sync",
+    "order_release",
+    "order_transition",
+    "seller_account_upsert",
+    "sp_api_client_for",
+    "sync_cursor_acquire",
+    "sync_cursor_release",
+]

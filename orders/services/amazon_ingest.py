@@ -1,0 +1,586 @@
+"""Raw Amazon orders in, canonical orders out.
+
+Two steps, always in this order: `amazon_snapshots_store` keeps exactly what Amazon sent (one row per
+AmazonOrderId, only ever moved forward in LastUpdateDate), then `amazon_snapshots_process` turns stored
+snapshots into Order/OrderLine/Address/OrderEvent rows. Processing works a page at a time with a handful of
+queries, is idempotent (a snapshot already applied at its LastUpdateDate is a no-op) and safe under
+concurrent pollers (page orders are locked in id order; a lost insert race retries the page).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.common.errors import InvalidTransition, MalformedPayloadError
+from config.common.models import ExceptionItem
+from config.common.services import exception_open, exceptions_resolve_for
+from mappings.models import StatusMapping
+from mappings.selectors import sku_mappings_resolve, status_map_get
+from orders.clients.sp_api_types import (
+    AmazonAddress,
+    AmazonOrder,
+    AmazonOrderItem,
+    Money,
+    parse_address,
+    parse_datetime,
+    parse_order,
+    parse_order_items,
+)
+from orders.models import Address as OrderAddress
+from orders.models import AmazonOrderSnapshot, Order, OrderEvent, OrderLine, OrderStatus, SellerAccount
+from orders.services.addresses import address_normalize
+from orders.services.orders import apply_status, order_event
+
+logger = logging.getLogger(__name__)
+ACTOR = "system:amazon"
+# Amazon only has a full address for these states (Pending orders have none; FBA ships it itself).
+ADDRESS_STATUSES = {"Unshipped", "PartiallyShipped", "Shipped", "InvoiceUnconfirmed"}
+_ORDER_FIELDS = [
+    "marketplace_id", "source_status", "fulfillment_channel", "sales_channel", "order_type",
+    "ship_service_level", "purchased_at", "earliest_ship_date", "latest_ship_date", "currency",
+    "total_amount", "is_business_order", "is_prime", "is_replacement",
+]  # fmt: skip
+_LINE_FIELDS = [
+    "seller_sku", "asin", "item_id", "title", "quantity_ordered", "quantity_shipped", "item_price",
+    "item_tax", "shipping_price", "shipping_tax", "shipping_discount", "promotion_discount", "is_gift",
+]  # fmt: skip
+_ADDRESS_FIELDS = [
+    "name", "company", "line1", "line2", "line3", "city", "district", "state_or_region", "postal_code",
+    "country_code", "phone", "address_type", "is_complete",
+]  # fmt: skip
+
+
+@dataclass
+class IngestStats:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    held: int = 0
+
+    def add(self, other: IngestStats) -> None:
+        for name in ("created", "updated", "unchanged", "failed", "held"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class _Parsed:
+    snapshot: AmazonOrderSnapshot
+    order: AmazonOrder
+    items: list[AmazonOrderItem]
+    address: AmazonAddress | None
+    mapped_status: str
+    currency: str
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    unknown_skus: list[str] = field(default_factory=list)
+
+
+# --- step 1: store raw -------------------------------------------------------------------------------
+
+
+def snapshot_key(raw: Any) -> str:
+    """AmazonOrderId, or for a payload without a usable one a content hash (so it is stored once)."""
+    if isinstance(raw, dict) and isinstance(raw.get("AmazonOrderId"), str) and raw["AmazonOrderId"].strip():
+        return str(raw["AmazonOrderId"]).strip()[:64]
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    return f"malformed:{digest[:54]}"
+
+
+def _last_update(raw: Any) -> datetime | None:
+    try:
+        return parse_datetime(raw.get("LastUpdateDate"), "LastUpdateDate") if isinstance(raw, dict) else None
+    except MalformedPayloadError:
+        return None
+
+
+def amazon_snapshots_store(
+    *, account: SellerAccount, marketplace_id: str, raw_orders: Sequence[Any]
+) -> list[AmazonOrderSnapshot]:
+    """Store one getOrders page as received. Returns the snapshots that still need work.
+
+    An older or identical payload never replaces what we have (pages overlap and repeat); a newer one
+    replaces it and drops its items, which are fetched again because quantities and prices change.
+    """
+    latest: dict[str, tuple[datetime | None, Any]] = {}
+    for raw in raw_orders:
+        key, lud = snapshot_key(raw), _last_update(raw)
+        if key in latest and latest[key][0] and lud and lud < latest[key][0]:  # type: ignore[operator]
+            continue
+        latest[key] = (lud, raw)
+    if not latest:
+        return []
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _store(account, marketplace_id, latest)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _store(
+    account: SellerAccount, marketplace_id: str, latest: dict[str, tuple[datetime | None, Any]]
+) -> list[AmazonOrderSnapshot]:
+    existing = {
+        s.amazon_order_id: s
+        for s in AmazonOrderSnapshot.objects.select_for_update().filter(amazon_order_id__in=list(latest)).order_by("pk")
+    }
+    to_create: list[AmazonOrderSnapshot] = []
+    to_update: list[AmazonOrderSnapshot] = []
+    pending: list[AmazonOrderSnapshot] = []
+    for key, (lud, raw) in latest.items():
+        snap = existing.get(key)
+        if snap is None:
+            snap = AmazonOrderSnapshot(
+                account=account,
+                marketplace_id=marketplace_id,
+                amazon_order_id=key,
+                last_update_date=lud,
+                order_payload=raw,
+            )
+            to_create.append(snap)
+            pending.append(snap)
+            continue
+        stale = lud is not None and snap.last_update_date is not None and lud < snap.last_update_date
+        same = snap.order_payload == raw
+        if stale or (same and snap.state in (snap.State.PROCESSED, snap.State.FAILED)):
+            continue  # nothing new; a failed one waits for an operator's reprocess
+        if not same:
+            snap.order_payload, snap.last_update_date = raw, lud
+            snap.items_payload, snap.state, snap.error = None, snap.State.RECEIVED, ""
+            to_update.append(snap)
+        pending.append(snap)
+    AmazonOrderSnapshot.objects.bulk_create(to_create)
+    now = timezone.now()
+    for snap in to_update:
+        snap.updated_at = now
+    if to_update:
+        AmazonOrderSnapshot.objects.bulk_update(
+            to_update, ["order_payload", "last_update_date", "items_payload", "state", "error", "updated_at"]
+        )
+    return pending
+
+
+def snapshot_needs_address(snapshot: AmazonOrderSnapshot) -> bool:
+    payload = snapshot.order_payload if isinstance(snapshot.order_payload, dict) else {}
+    return (
+        snapshot.address_payload is None
+        and payload.get("FulfillmentChannel") == "MFN"
+        and payload.get("OrderStatus") in ADDRESS_STATUSES
+    )
+
+
+def amazon_snapshots_attach_details(
+    *, details: dict[int, tuple[list[dict[str, Any]] | None, dict[str, Any] | None]]
+) -> None:
+    """Store fetched getOrderItems / getOrderAddress results: snapshot pk → (items, address)."""
+    if not details:
+        return
+    with transaction.atomic():
+        snaps = list(AmazonOrderSnapshot.objects.select_for_update().filter(pk__in=list(details)).order_by("pk"))
+        for snap in snaps:
+            items, address = details[snap.pk]
+            if items is not None:
+                snap.items_payload = items
+            if address is not None:
+                snap.address_payload = address
+            if snap.items_payload is not None and snap.state == snap.State.RECEIVED:
+                snap.state = snap.State.FETCHED
+            snap.updated_at = timezone.now()
+        AmazonOrderSnapshot.objects.bulk_update(snaps, ["items_payload", "address_payload", "state", "updated_at"])
+
+
+# --- step 2: process -------------------------------------------------------------------------------------
+
+
+def _snapshot_fail(snapshot: AmazonOrderSnapshot, *, kind: str, summary: str, detail: str) -> None:
+    AmazonOrderSnapshot.objects.filter(pk=snapshot.pk).update(
+        state=AmazonOrderSnapshot.State.FAILED,
+        error=detail,
+        attempts=snapshot.attempts + 1,
+        processed_at=timezone.now(),
+    )
+    snapshot.state, snapshot.error = AmazonOrderSnapshot.State.FAILED, detail
+    exception_open(kind=kind, source=snapshot, summary=summary, detail=detail, reference=snapshot.amazon_order_id)
+
+
+def _money_value(money: Money | None, currency: str, path: str) -> Decimal | None:
+    if money is None:
+        return None
+    if money.currency != currency:
+        raise MalformedPayloadError(f"currency {money.currency} differs from the order's {currency}", path=path)
+    return money.amount
+
+
+def _parse(snapshot: AmazonOrderSnapshot, status_map: dict[str, str]) -> _Parsed:
+    order = parse_order(snapshot.order_payload)
+    if snapshot.items_payload is None:
+        raise MalformedPayloadError("order items were never fetched", path=f"Order[{order.amazon_order_id}]")
+    items = parse_order_items(snapshot.items_payload, amazon_order_id=order.amazon_order_id)
+    address = (
+        parse_address(snapshot.address_payload, f"Address[{order.amazon_order_id}]")
+        if snapshot.address_payload
+        else order.shipping_address
+    )
+    currencies = {m.currency for m in [order.order_total] if m} | {
+        m.currency for i in items for m in (i.item_price, i.item_tax, i.shipping_price) if m
+    }
+    if len(currencies) > 1:
+        raise MalformedPayloadError(
+            f"mixed currencies {sorted(currencies)} in one order", path=f"Order[{order.amazon_order_id}]"
+        )
+    if order.order_total is not None and order.order_total.amount < 0:
+        raise MalformedPayloadError("OrderTotal is negative", path=f"Order[{order.amazon_order_id}].OrderTotal")
+    currency = currencies.pop() if currencies else ""
+    return _Parsed(
+        snapshot=snapshot,
+        order=order,
+        items=items,
+        address=address,
+        mapped_status=status_map.get(order.order_status, ""),
+        currency=currency,
+    )
+
+
+def _line_values(item: AmazonOrderItem, currency: str, item_id: str, path: str) -> dict[str, Any]:
+    return {
+        "external_id": item.order_item_id,
+        "seller_sku": item.seller_sku,
+        "asin": item.asin,
+        "item_id": item_id,
+        "title": item.title[:500],
+        "quantity_ordered": item.quantity_ordered,
+        "quantity_shipped": item.quantity_shipped,
+        "item_price": _money_value(item.item_price, currency, f"{path}.ItemPrice"),
+        "item_tax": _money_value(item.item_tax, currency, f"{path}.ItemTax"),
+        "shipping_price": _money_value(item.shipping_price, currency, f"{path}.ShippingPrice"),
+        "shipping_tax": _money_value(item.shipping_tax, currency, f"{path}.ShippingTax"),
+        "shipping_discount": _money_value(item.shipping_discount, currency, f"{path}.ShippingDiscount"),
+        "promotion_discount": _money_value(item.promotion_discount, currency, f"{path}.PromotionDiscount"),
+        "is_gift": item.is_gift,
+    }
+
+
+def _order_values(p: _Parsed) -> dict[str, Any]:
+    o = p.order
+    return {
+        "marketplace_id": o.marketplace_id or p.snapshot.marketplace_id,
+        "source_status": o.order_status,
+        "fulfillment_channel": o.fulfillment_channel if o.fulfillment_channel in ("AFN", "MFN") else "",
+        "sales_channel": o.sales_channel[:60],
+        "order_type": o.order_type[:40],
+        "ship_service_level": o.ship_service_level[:60],
+        "purchased_at": o.purchase_date,
+        "earliest_ship_date": o.earliest_ship_date,
+        "latest_ship_date": o.latest_ship_date,
+        "currency": p.currency,
+        "total_amount": o.order_total.amount if o.order_total else None,
+        "is_business_order": o.is_business_order,
+        "is_prime": o.is_prime,
+        "is_replacement": o.is_replacement_order,
+    }
+
+
+def _holds_for(p: _Parsed, order: Order) -> tuple[str, str]:
+    """(hold_code, reason) the facts call for; an operator's manual hold is never lifted here."""
+    if order.hold_code == Order.HoldCode.MANUAL:
+        return order.hold_code, order.hold_reason
+    if p.unknown_skus:
+        skus = ", ".join(sorted(set(p.unknown_skus)))
+        return (
+            Order.HoldCode.UNKNOWN_SKU,
+            f"Unknown SKU {skus}: add a SKU mapping, then reprocess the exception.",
+        )
+    if p.mapped_status == OrderStatus.ON_HOLD:
+        return Order.HoldCode.CHANNEL_STATUS, f"Amazon reports the order as {p.order.order_status}."
+    return "", ""
+
+
+def amazon_snapshots_process(
+    *, snapshots: Sequence[AmazonOrderSnapshot], actor: str = ACTOR, force: bool = False
+) -> IngestStats:
+    """Apply stored snapshots (all of one account) to the canonical model.
+
+    Malformed payloads and unmapped statuses fail their snapshot (flagged, in the exception queue); unknown
+    SKUs put the order on hold. `force` re-applies a snapshot even if the order already has its data
+    (operator reprocess after a mapping fix).
+    """
+    stats = IngestStats()
+    if not snapshots:
+        return stats
+    status_map = status_map_get(source=StatusMapping.Source.AMAZON_ORDER)
+    parsed: list[_Parsed] = []
+    for snap in snapshots:
+        try:
+            p = _parse(snap, status_map)
+        except MalformedPayloadError as exc:
+            _snapshot_fail(
+                snap,
+                kind=ExceptionItem.Kind.MALFORMED_PAYLOAD,
+                summary=f"Malformed Amazon order {snap.amazon_order_id}: {exc.message}"[:300],
+                detail=exc.message,
+            )
+            stats.failed += 1
+            continue
+        if not p.mapped_status:
+            _snapshot_fail(
+                snap,
+                kind=ExceptionItem.Kind.UNKNOWN_STATUS,
+                summary=f"Amazon status {p.order.order_status!r} has no status mapping",
+                detail=(
+                    f"Order {p.order.amazon_order_id} has OrderStatus {p.order.order_status!r}. Add it under "
+                    "Mappings › Status mappings, then reprocess."
+                ),
+            )
+            stats.failed += 1
+            continue
+        parsed.append(p)
+    if not parsed:
+        return stats
+    # Amazon may list an order twice in one batch (overlapping pages): apply the newest only.
+    newest: dict[str, _Parsed] = {}
+    for p in parsed:
+        seen = newest.get(p.order.amazon_order_id)
+        if seen is None or p.order.last_update_date >= seen.order.last_update_date:
+            newest[p.order.amazon_order_id] = p
+    by_account: dict[int, list[_Parsed]] = {}
+    for p in newest.values():
+        by_account.setdefault(p.snapshot.account_id, []).append(p)
+    for account_id, group in by_account.items():
+        stats.add(_apply_group(account_id, group, actor=actor, force=force))
+    return stats
+
+
+def _apply_group(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -> IngestStats:
+    skus = {i.seller_sku for p in parsed for i in p.items}
+    mappings = sku_mappings_resolve(account_id=account_id, seller_skus=skus)
+    good: list[_Parsed] = []
+    stats = IngestStats()
+    for p in parsed:
+        try:
+            for index, item in enumerate(p.items):
+                mapping = mappings.get(item.seller_sku)
+                if mapping is None:
+                    p.unknown_skus.append(item.seller_sku)
+                path = f"OrderItems[{p.order.amazon_order_id}][{index}]"
+                p.lines.append(_line_values(item, p.currency, mapping.erp_item_id if mapping else "", path))
+        except MalformedPayloadError as exc:
+            _snapshot_fail(
+                p.snapshot,
+                kind=ExceptionItem.Kind.MALFORMED_PAYLOAD,
+                summary=f"Malformed Amazon order {p.snapshot.amazon_order_id}: {exc.message}"[:300],
+                detail=exc.message,
+            )
+            stats.failed += 1
+            continue
+        good.append(p)
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                result = _apply(account_id, good, actor=actor, force=force)
+            break
+        except IntegrityError:
+            # Another poller inserted one of these orders first; its rows are visible now, so try again.
+            if attempt == 2:
+                raise
+    stats.add(result.stats)
+    _record_outcomes(result)
+    return stats
+
+
+@dataclass
+class _ApplyResult:
+    stats: IngestStats
+    processed: list[_Parsed]
+    invalid: list[tuple[_Parsed, str]]
+
+
+def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -> _ApplyResult:
+    stats = IngestStats()
+    ids = [p.order.amazon_order_id for p in parsed]
+    orders = {
+        o.external_id: o
+        for o in Order.objects.select_for_update()
+        .filter(channel=Order.Channel.AMAZON, external_id__in=ids)
+        .order_by("pk")
+    }
+    # New orders first, so every later row can point at them.
+    new_orders: list[Order] = []
+    for p in parsed:
+        if p.order.amazon_order_id not in orders:
+            order = Order(
+                channel=Order.Channel.AMAZON,
+                external_id=p.order.amazon_order_id,
+                seller_account_id=account_id,
+                status=p.mapped_status,
+                source_updated_at=p.order.last_update_date,
+                **_order_values(p),
+            )
+            code, reason = _holds_for(p, order)
+            if code:
+                order.status, order.hold_code, order.hold_reason = OrderStatus.ON_HOLD, code, reason
+            new_orders.append(order)
+    Order.objects.bulk_create(new_orders)
+    created = {o.external_id for o in new_orders}
+    orders.update({o.external_id: o for o in new_orders})
+
+    existing_ids = [o.pk for o in orders.values() if o.external_id not in created]
+    complete_addresses = set(
+        OrderAddress.objects.filter(
+            order_id__in=existing_ids, kind=OrderAddress.Kind.SHIPPING, is_complete=True
+        ).values_list("order_id", flat=True)
+    )
+    events: list[OrderEvent] = []
+    order_updates: list[Order] = []
+    line_rows: list[OrderLine] = []
+    address_rows: list[OrderAddress] = []
+    processed: list[_Parsed] = []
+    invalid: list[tuple[_Parsed, str]] = []
+
+    for p in parsed:
+        order = orders[p.order.amazon_order_id]
+        is_new = order.external_id in created
+        if (
+            not is_new
+            and not force
+            and order.source_updated_at is not None
+            and p.order.last_update_date <= order.source_updated_at
+        ):
+            stats.unchanged += 1
+            processed.append(p)
+            continue
+        if is_new:
+            stats.created += 1
+            events.append(
+                order_event(
+                    order=order,
+                    kind=OrderEvent.Kind.CREATED,
+                    actor=actor,
+                    to_status=order.status,
+                    message=f"Imported from Amazon (OrderStatus {p.order.order_status}).",
+                    data={"last_update_date": p.order.last_update_date.isoformat()},
+                )
+            )
+            if order.hold_code:
+                events.append(
+                    order_event(
+                        order=order,
+                        kind=OrderEvent.Kind.HELD,
+                        actor=actor,
+                        message=order.hold_reason,
+                        to_status=order.status,
+                        data={"hold_code": order.hold_code},
+                    )
+                )
+        else:
+            values = _order_values(p)
+            changed = [name for name, value in values.items() if getattr(order, name) != value]
+            code, reason = _holds_for(p, order)
+            target = OrderStatus.ON_HOLD if code else p.mapped_status
+            try:
+                status_events = apply_status(
+                    order=order,
+                    to_status=target,
+                    actor=actor,
+                    reason=f"Amazon OrderStatus {p.order.order_status}",
+                    hold_code=code,
+                    hold_reason=reason,
+                )
+            except InvalidTransition as exc:
+                invalid.append((p, exc.message))
+                continue
+            for name in changed:
+                setattr(order, name, values[name])
+            order.source_updated_at = max(p.order.last_update_date, order.source_updated_at or p.order.last_update_date)
+            if changed:
+                events.append(
+                    order_event(
+                        order=order,
+                        kind=OrderEvent.Kind.UPDATED,
+                        actor=actor,
+                        message="Updated from Amazon: " + ", ".join(changed),
+                        data={"changed": changed, "last_update_date": p.order.last_update_date.isoformat()},
+                    )
+                )
+            events.extend(status_events)
+            order_updates.append(order)
+            stats.updated += 1
+        if order.status == OrderStatus.ON_HOLD:
+            stats.held += 1
+        # Rows without a pk: bulk_create(update_conflicts=...) below makes them upserts on their natural key.
+        line_rows.extend(OrderLine(order=order, **values) for values in p.lines)
+        if p.address is not None:
+            addr_values = address_normalize(p.address)
+            # A partial address (from getOrders) never overwrites a complete one (from getOrderAddress).
+            if addr_values["is_complete"] or order.pk not in complete_addresses:
+                address_rows.append(OrderAddress(order=order, kind=OrderAddress.Kind.SHIPPING, **addr_values))
+        processed.append(p)
+
+    now = timezone.now()
+    if order_updates:
+        for order in order_updates:
+            order.updated_at = now
+        Order.objects.bulk_update(
+            order_updates,
+            [*_ORDER_FIELDS, "status", "hold_code", "hold_reason", "source_updated_at", "updated_at"],
+        )
+    OrderLine.objects.bulk_create(
+        line_rows,
+        update_conflicts=True,
+        unique_fields=["order", "external_id"],
+        update_fields=[*_LINE_FIELDS, "updated_at"],
+    )
+    OrderAddress.objects.bulk_create(
+        address_rows,
+        update_conflicts=True,
+        unique_fields=["order", "kind"],
+        update_fields=[*_ADDRESS_FIELDS, "updated_at"],
+    )
+    OrderEvent.objects.bulk_create(events)
+    done = [p.snapshot for p in processed]
+    for snap in done:
+        snap.state, snap.error, snap.processed_at = AmazonOrderSnapshot.State.PROCESSED, "", now
+        snap.order = orders.get(snap.amazon_order_id)
+        snap.attempts += 1
+        snap.updated_at = now
+    AmazonOrderSnapshot.objects.bulk_update(done, ["state", "error", "processed_at", "order", "attempts", "updated_at"])
+    return _ApplyResult(stats=stats, processed=processed, invalid=invalid)
+
+
+def _record_outcomes(result: _ApplyResult) -> None:
+    """Exception-queue bookkeeping after the page committed (one small write per problem order only)."""
+    for p in result.processed:
+        problems = {ExceptionItem.Kind.UNKNOWN_SKU} if p.unknown_skus else set()
+        if p.unknown_skus:
+            skus = ", ".join(sorted(set(p.unknown_skus)))
+            exception_open(
+                kind=ExceptionItem.Kind.UNKNOWN_SKU,
+                source=p.snapshot,
+                summary=f"Unknown SKU {skus} on Amazon order {p.order.amazon_order_id}",
+                detail=(
+                    f"Seller SKU(s) {skus} have no active SKU mapping. The order is on hold. Add the mapping "
+                    "under Mappings › SKU mappings, then reprocess this exception."
+                ),
+                reference=p.order.amazon_order_id,
+            )
+        if p.snapshot.attempts > 1 or p.unknown_skus:
+            stale = [k for k in ExceptionItem.Kind if k not in problems]
+            exceptions_resolve_for(source=p.snapshot, kinds=stale, actor=ACTOR, note="processed successfully")
+    for p, message in result.invalid:
+        _snapshot_fail(
+            p.snapshot,
+            kind=ExceptionItem.Kind.INVALID_TRANSITION,
+            summary=f"Amazon order {p.order.amazon_order_id}: {message}"[:300],
+            detail=f"{message}. Amazon says {p.order.order_status!r} at {p.order.last_update_date.isoformat()}.",
+        )

@@ -1,0 +1,159 @@
+"""The order state machine: the only code that writes Order.status, and it always logs an OrderEvent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from config.common.errors import ApplicationError, InvalidTransition
+from orders.models import ORDER_TRANSITIONS, Order, OrderEvent, OrderStatus
+
+
+def transition_check(*, order: Order, to_status: str) -> None:
+    if to_status not in ORDER_TRANSITIONS[order.status]:
+        raise InvalidTransition(
+            f"Order {order.external_id} cannot go from {order.status} to {to_status}",
+            extra={"order_id": order.pk, "from": order.status, "to": to_status},
+        )
+
+
+def order_event(
+    *,
+    order: Order,
+    kind: str,
+    actor: str,
+    message: str = "",
+    from_status: str = "",
+    to_status: str = "",
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """An unsaved event (ingestion bulk-creates them; single-order services save them at once)."""
+    return OrderEvent(
+        order=order,
+        kind=kind,
+        actor=actor[:150],
+        message=message,
+        from_status=from_status,
+        to_status=to_status,
+        data=data or {},
+    )
+
+
+def apply_status(
+    *, order: Order, to_status: str, actor: str, reason: str, hold_code: str = "", hold_reason: str = ""
+) -> list[OrderEvent]:
+    """Move an order (already locked by the caller) to `to_status` in memory; returns the events to save.
+
+    Holding sets the hold fields; leaving on_hold clears them. Same status is a no-op, so it is safe to
+    apply the same facts twice.
+    """
+    events: list[OrderEvent] = []
+    if to_status == OrderStatus.ON_HOLD:
+        if not hold_code or not hold_reason:
+            raise ApplicationError("Putting an order on hold needs a hold code and a reason")
+        if order.status == OrderStatus.ON_HOLD and (order.hold_code, order.hold_reason) == (
+            hold_code,
+            hold_reason,
+        ):
+            return events
+        if order.status != OrderStatus.ON_HOLD:
+            transition_check(order=order, to_status=to_status)
+        events.append(
+            order_event(
+                order=order,
+                kind=OrderEvent.Kind.HELD,
+                actor=actor,
+                message=hold_reason,
+                from_status=order.status,
+                to_status=to_status,
+                data={"hold_code": hold_code},
+            )
+        )
+        order.status, order.hold_code, order.hold_reason = to_status, hold_code, hold_reason
+        return events
+    if order.status == to_status:
+        return events
+    transition_check(order=order, to_status=to_status)
+    released = order.status == OrderStatus.ON_HOLD
+    events.append(
+        order_event(
+            order=order,
+            kind=OrderEvent.Kind.RELEASED if released else OrderEvent.Kind.STATUS_CHANGED,
+            actor=actor,
+            message=reason,
+            from_status=order.status,
+            to_status=to_status,
+            data={"released_hold": order.hold_code} if released else {},
+        )
+    )
+    order.status, order.hold_code, order.hold_reason = to_status, "", ""
+    return events
+
+
+@transaction.atomic
+def order_transition(
+    *,
+    order_id: int,
+    to_status: str,
+    actor: str,
+    reason: str = "",
+    hold_code: str = "",
+    hold_reason: str = "",
+) -> Order:
+    """Lock the order, check the move against ORDER_TRANSITIONS, write it and its event. Idempotent."""
+    order = Order.objects.select_for_update().get(pk=order_id)
+    events = apply_status(
+        order=order,
+        to_status=to_status,
+        actor=actor,
+        reason=reason,
+        hold_code=hold_code,
+        hold_reason=hold_reason,
+    )
+    if events:
+        order.save(update_fields=["status", "hold_code", "hold_reason", "updated_at"])
+        OrderEvent.objects.bulk_create(events)
+    return order
+
+
+def order_hold(*, order_id: int, reason: str, actor: str) -> Order:
+    return order_transition(
+        order_id=order_id,
+        to_status=OrderStatus.ON_HOLD,
+        actor=actor,
+        hold_code=Order.HoldCode.MANUAL,
+        hold_reason=reason,
+    )
+
+
+def order_status_from_channel(*, order: Order) -> str:
+    """The status the channel's own facts give, ignoring holds (payments join this in a later issue)."""
+    from mappings.models import StatusMapping
+    from mappings.selectors import status_map_get
+
+    if order.channel == Order.Channel.AMAZON:
+        mapped = status_map_get(source=StatusMapping.Source.AMAZON_ORDER).get(order.source_status)
+        if mapped is None:
+            raise ApplicationError(f"Amazon status {order.source_status!r} has no status mapping")
+        return mapped
+    raise ApplicationError(f"No status rules for {order.get_channel_display()} orders yet")
+
+
+def order_release(*, order_id: int, actor: str, reason: str) -> Order:
+    """Release an operator's hold; automatic holds (unknown SKU, channel status) clear by reprocessing."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status != OrderStatus.ON_HOLD:
+            return order
+        if order.hold_code != Order.HoldCode.MANUAL:
+            raise ApplicationError(
+                f"{order.get_hold_code_display()} holds are lifted by fixing the cause and reprocessing"
+            )
+        target = order_status_from_channel(order=order)
+        if target == OrderStatus.ON_HOLD:
+            raise ApplicationError("The channel itself says this order needs review; it stays on hold")
+        events = apply_status(order=order, to_status=target, actor=actor, reason=reason or "released")
+        order.save(update_fields=["status", "hold_code", "hold_reason", "updated_at"])
+        OrderEvent.objects.bulk_create(events)
+        return order

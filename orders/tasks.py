@@ -1,0 +1,20 @@
+"""django-q2 entry points: thin, take ids, safe to run twice (the cursor lease and upserts make it so)."""
+
+from __future__ import annotations
+
+import logging
+
+from orders.models import SellerAccount
+from orders.services import amazon_orders_sync_account
+
+logger = logging.getLogger(__name__)
+
+
+def orders_poll_account(account_id: int) -> list[str]:
+    account = SellerAccount.objects.filter(pk=account_id, is_active=True).first()
+    if account is None:
+        return []
+    results = amazon_orders_sync_account(account=account)
+    for result in results:
+        logger.info("orders poll: %s", result.summary())
+    return [r.summary() for r in results]

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from orders.apis import OrderDetailApi, OrderListApi
+
+urlpatterns = [
+    path("", OrderListApi.as_view(), name="order-list"),
+    path("<int:order_id>/", OrderDetailApi.as_view(), name="order-detail"),
+]
