@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from config.common.demo import data
+from mappings.models import SkuMapping
+from orders.services import seller_account_upsert
+
+
+class Command(BaseCommand):
+    help = "Create the demo users, accounts and mappings, seed the SP-API simulator and poll it once. Idempotent."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--no-poll", action="store_true", help="Do not run the first polling cycle.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.SP_API_ENDPOINT:
+            raise CommandError("SP_API_ENDPOINT is not set: the demo needs the SP-API simulator (see README).")
+        admin = User.objects.filter(username="admin").first()
+        if admin is None:
+            User.objects.create_superuser("admin", "admin@example.com", "admin")
+        erp, _ = User.objects.get_or_create(username="erp", defaults={"first_name": "ERP integration"})
+        token, _ = Token.objects.get_or_create(user=erp)
+
+        for sku, (item_id, description) in data.CATALOGUE.items():
+            SkuMapping.objects.update_or_create(
+                seller_account=None, seller_sku=sku, defaults={"erp_item_id": item_id, "description": description}
+            )
+        sim = httpx.Client(base_url=settings.SP_API_ENDPOINT, timeout=30)
+        now = timezone.now()
+        for demo in data.ACCOUNTS:
+            seller_account_upsert(
+                name=demo.name,
+                selling_partner_id=demo.selling_partner_id,
+                region=demo.region,
+                lwa_client_id=data.DEMO_CLIENT_ID,
+                lwa_client_secret=data.DEMO_CLIENT_SECRET,
+                refresh_token=demo.refresh_token,
+                marketplace_ids=list(demo.marketplaces),
+            )
+            self._post(
+                sim,
+                "/_sim/sellers",
+                {
+                    "selling_partner_id": demo.selling_partner_id,
+                    "refresh_token": demo.refresh_token,
+                    "client_id": data.DEMO_CLIENT_ID,
+                    "client_secret": data.DEMO_CLIENT_SECRET,
+                    "marketplace_ids": list(demo.marketplaces),
+                },
+            )
+            for index, marketplace_id in enumerate(demo.marketplaces):
+                self._post(
+                    sim,
+                    "/_sim/generate",
+                    {
+                        "seller": demo.selling_partner_id,
+                        "marketplace_id": marketplace_id,
+                        "count": data.ORDERS_PER_MARKETPLACE[marketplace_id],
+                        "skus": [*data.CATALOGUE, data.UNMAPPED_SKU],
+                        "start": (now - timedelta(days=10)).isoformat(),
+                        "end": (now - timedelta(minutes=10)).isoformat(),
+                        "seed": 1000 + index + (0 if demo.region == "eu" else 100),
+                    },
+                )
+        # One order Amazon sends with a European decimal comma: stored, flagged, visible in the exception queue.
+        eu = data.ACCOUNTS[0]
+        stamp = (now - timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._post(
+            sim,
+            "/_sim/orders",
+            {
+                "seller": eu.selling_partner_id,
+                "raw": True,
+                "orders": [
+                    {
+                        "order": {
+                            "AmazonOrderId": "026-9999999-0000001",
+                            "PurchaseDate": stamp,
+                            "LastUpdateDate": stamp,
+                            "OrderStatus": "Unshipped",
+                            "FulfillmentChannel": "AFN",
+                            "MarketplaceId": data.DE,
+                            "SalesChannel": "Amazon.de",
+                            "OrderTotal": {"CurrencyCode": "EUR", "Amount": "49,90"},
+                        },
+                        "items": [
+                            {
+                                "ASIN": "B0DEMO0001",
+                                "OrderItemId": "99999999000001",
+                                "SellerSKU": "BOTTLE-1L",
+                                "QuantityOrdered": 1,
+                                "QuantityShipped": 0,
+                                "ItemPrice": {"CurrencyCode": "EUR", "Amount": "49,90"},
+                            }
+                        ],
+                    }
+                ],
+            },
+        )
+        # Demo quotas: 10x Amazon's item/address rates so the first poll fills the admin at once.
+        for operation in ("getOrderItems", "getOrderAddress"):
+            self._post(sim, "/_sim/rate-limits", {"operation": operation, "rate": 5, "burst": 300})
+        self._post(
+            sim,
+            "/_sim/live",
+            {
+                "seller": eu.selling_partner_id,
+                "marketplace_id": data.UK,
+                "skus": list(data.CATALOGUE),
+                "every_seconds": 30,
+            },
+            optional=True,
+        )
+        if not options["no_poll"]:
+            call_command("poll_orders", ignore_backoff=True, stdout=self.stdout)
+        self.stdout.write(self.style.SUCCESS(f"Demo ready. API token for user 'erp': {token.key}"))
+
+    def _post(self, sim: httpx.Client, path: str, body: dict[str, Any], optional: bool = False) -> None:
+        try:
+            response = sim.post(path, json=body)
+        except httpx.HTTPError as exc:
+            raise CommandError(f"SP-API simulator at {settings.SP_API_ENDPOINT} unreachable: {exc}") from exc
+        if response.status_code >= 400 and not optional:
+            raise CommandError(f"Simulator refused {path}: HTTP {response.status_code} {response.text[:300]}")

@@ -1,0 +1,125 @@
+"""`make run`: migrate, start the simulators, load the demo, then run web + django-q2 worker until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class Command(BaseCommand):
+    help = "Run the whole back office locally: SP-API simulator, web server and worker, with demo data."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("WEB_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("WEB_PORT", "8000")))
+        parser.add_argument("--sp-api-port", type=int, default=int(os.environ.get("SP_API_SIM_PORT", "8101")))
+        parser.add_argument("--no-demo", action="store_true", help="Skip loading demo data.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host, port, sim_port = options["host"], options["port"], options["sp_api_port"]
+        for p in (port, sim_port):
+            if not _port_free(host, p):
+                raise CommandError(f"Port {p} on {host} is taken. Stop what uses it or set WEB_PORT / SP_API_SIM_PORT.")
+        sim_url = f"http://{host}:{sim_port}"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
+            "SP_API_ENDPOINT": os.environ.get("SP_API_ENDPOINT", sim_url),
+            "SP_API_LWA_ENDPOINT": os.environ.get("SP_API_LWA_ENDPOINT", sim_url),
+            "SP_API_ORDERS_POLL_MINUTES": os.environ.get("SP_API_ORDERS_POLL_MINUTES", "1"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        (settings.BASE_DIR / "var").mkdir(exist_ok=True)
+        self.stdout.write("Applying migrations ...")
+        call_command("migrate", interactive=False, verbosity=0)
+
+        python, manage = sys.executable, str(settings.BASE_DIR / "manage.py")
+        children: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+        def start(name: str, argv: list[str]) -> None:
+            children.append((name, subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR)))
+
+        def stop_all(*_: Any) -> None:
+            for _name, proc in reversed(children):
+                if proc.poll() is None:
+                    proc.terminate()
+            for _name, proc in children:
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+        def on_term(*_: Any) -> None:
+            stop_all()
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, on_term)
+        try:
+            start("SP-API simulator", [python, "-m", "simulators.spapi", "--host", host, "--port", str(sim_port)])
+            self._wait_for(f"{sim_url}/_sim/health", "SP-API simulator", children)
+            if not options["no_demo"]:
+                subprocess.run([python, manage, "load_demo"], env=env, cwd=settings.BASE_DIR, check=True)
+                subprocess.run([python, manage, "setup_schedules"], env=env, cwd=settings.BASE_DIR, check=True)
+            start("worker", [python, manage, "qcluster"])
+            start("web", [python, manage, "runserver", f"{host}:{port}", "--noreload"])
+            self._wait_for(f"http://{host}:{port}/admin/login/", "web server", children)
+            self._banner(host, port, sim_url, demo=not options["no_demo"])
+            while True:
+                for name, proc in children:
+                    if proc.poll() is not None:
+                        raise CommandError(f"{name} exited with code {proc.returncode}; stopping everything.")
+                time.sleep(1)
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping ...")
+        except subprocess.CalledProcessError as exc:
+            raise CommandError(f"Demo set-up failed ({exc}); see the output above.") from exc
+        finally:
+            stop_all()
+
+    def _wait_for(self, url: str, what: str, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for name, proc in children:
+                if proc.poll() is not None:
+                    raise CommandError(f"{name} exited with code {proc.returncode} during start-up.")
+            try:
+                if httpx.get(url, timeout=2).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise CommandError(f"The {what} did not come up at {url} within 60 s.")
+
+    def _banner(self, host: str, port: int, sim_url: str, *, demo: bool) -> None:
+        lines = [
+            "",
+            "Ledgerline is running.",
+            f"  Admin (operator console): http://{host}:{port}/admin/   login: admin / admin",
+            f"  API docs:                 http://{host}:{port}/api/docs/",
+            f"  SP-API simulator:         {sim_url}  (control API under /_sim/)",
+            "  Worker: django-q2 cluster polling Amazon every minute.",
+            "Press Ctrl-C to stop.",
+        ]
+        if not demo:
+            lines[2] = f"  Admin: http://{host}:{port}/admin/ (create a user with `manage.py createsuperuser`)"
+        self.stdout.write(self.style.SUCCESS("\n".join(lines)))

@@ -1,0 +1,269 @@
+"""Raw-first ingestion of Amazon orders into the canonical model (no HTTP: payloads are given directly)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from config.common.models import ExceptionItem
+from config.common.services import exception_reprocess
+from mappings.models import StatusMapping
+from orders.models import AmazonOrderSnapshot, Order, OrderEvent, OrderLine, OrderStatus, SellerAccount
+from orders.services.amazon_ingest import (
+    IngestStats,
+    amazon_snapshots_attach_details,
+    amazon_snapshots_process,
+    amazon_snapshots_store,
+)
+from tests.amazon_payloads import amazon_item, amazon_order, full_address
+from tests.factories import UK, SkuMappingFactory
+
+Page = list[tuple[dict[str, Any], list[dict[str, Any]] | None, dict[str, Any] | None]]
+
+
+def ingest(account: SellerAccount, page: Page) -> IngestStats:
+    """What one polling page does: store raw, attach fetched details, process."""
+    stored = amazon_snapshots_store(account=account, marketplace_id=UK, raw_orders=[o for o, _, _ in page])
+    by_key = {o.get("AmazonOrderId"): (items, address) for o, items, address in page}
+    amazon_snapshots_attach_details(
+        details={s.pk: by_key[s.amazon_order_id] for s in stored if by_key.get(s.amazon_order_id, (None,))[0]}
+    )
+    snapshots = list(AmazonOrderSnapshot.objects.filter(pk__in=[s.pk for s in stored]).order_by("pk"))
+    return amazon_snapshots_process(snapshots=snapshots)
+
+
+def one(order_id: str = "202-0000001-0000001", items: list[dict[str, Any]] | None = None, **kw: Any) -> Page:
+    return [(amazon_order(order_id, **kw), items or [amazon_item("SKU-0001")], None)]
+
+
+def test_new_order_becomes_canonical_with_lines_address_and_event(
+    account: SellerAccount, mapped_skus: list[str]
+) -> None:
+    items = [amazon_item("SKU-0001", item_id="1"), amazon_item("SKU-0002", item_id="2", quantity=1, unit_price="5.50")]
+    stats = ingest(account, [(amazon_order(total="29.48"), items, full_address())])
+
+    assert (stats.created, stats.failed, stats.held) == (1, 0, 0)
+    order = Order.objects.get(external_id="202-0000001-0000001")
+    assert order.channel == "amazon" and order.seller_account == account
+    assert order.status == OrderStatus.AUTHORISED and order.source_status == "Unshipped"
+    assert str(order.total_amount) == "29.48" and order.currency == "GBP"
+    lines = {ln.seller_sku: ln for ln in order.lines.all()}
+    assert lines["SKU-0001"].item_id == "ITEM-SKU-0001" and str(lines["SKU-0001"].item_price) == "23.98"
+    assert lines["SKU-0002"].quantity_ordered == 1
+    address = order.addresses.get()
+    assert (address.name, address.line1, address.postal_code, address.is_complete) == (
+        "Jane Doe",
+        "10 Downing Street",
+        "SW1A 2AA",
+        True,
+    )
+    assert list(order.events.values_list("kind", flat=True)) == [OrderEvent.Kind.CREATED]
+    snapshot = AmazonOrderSnapshot.objects.get()
+    assert snapshot.state == snapshot.State.PROCESSED and snapshot.order == order
+
+
+def test_same_page_twice_changes_nothing(account: SellerAccount, mapped_skus: list[str]) -> None:
+    ingest(account, one())
+    stats = ingest(account, one())
+    assert (stats.created, stats.updated) == (0, 0)
+    assert Order.objects.count() == 1 and OrderLine.objects.count() == 1 and OrderEvent.objects.count() == 1
+
+
+def test_newer_update_moves_status_and_logs_event(account: SellerAccount, mapped_skus: list[str]) -> None:
+    ingest(account, one())
+    shipped = [amazon_item("SKU-0001", shipped=2)]
+    stats = ingest(account, one(items=shipped, status="Shipped", last_update="2026-11-02T08:00:00Z"))
+
+    assert stats.updated == 1
+    order = Order.objects.get()
+    assert order.status == OrderStatus.SHIPPED
+    assert order.lines.get().quantity_shipped == 2
+    event = order.events.get(kind=OrderEvent.Kind.STATUS_CHANGED)
+    assert (event.from_status, event.to_status) == (OrderStatus.AUTHORISED, OrderStatus.SHIPPED)
+
+
+def test_older_payload_never_overwrites_newer(account: SellerAccount, mapped_skus: list[str]) -> None:
+    ingest(account, one(status="Shipped", last_update="2026-11-02T08:00:00Z"))
+    stats = ingest(account, one(status="Unshipped", last_update="2026-11-01T08:00:00Z"))
+    assert stats.updated == 0
+    assert Order.objects.get().status == OrderStatus.SHIPPED
+    assert AmazonOrderSnapshot.objects.get().order_payload["OrderStatus"] == "Shipped"
+
+
+def test_pending_order_has_no_prices_then_gets_them(account: SellerAccount, mapped_skus: list[str]) -> None:
+    ingest(account, one(items=[amazon_item("SKU-0001", pending=True)], status="Pending"))
+    order = Order.objects.get()
+    assert order.status == OrderStatus.PENDING_PAYMENT and order.total_amount is None
+    assert order.lines.get().item_price is None
+
+    ingest(account, one(last_update="2026-11-01T11:00:00Z"))
+    order.refresh_from_db()
+    assert order.status == OrderStatus.AUTHORISED and str(order.lines.get().item_price) == "23.98"
+
+
+def test_unknown_sku_holds_order_and_reprocess_after_mapping_releases_it(
+    account: SellerAccount, mapped_skus: list[str]
+) -> None:
+    stats = ingest(account, one(items=[amazon_item("MYSTERY-1")]))
+    assert stats.held == 1
+    order = Order.objects.get()
+    assert order.status == OrderStatus.ON_HOLD and order.hold_code == Order.HoldCode.UNKNOWN_SKU
+    assert "MYSTERY-1" in order.hold_reason and order.lines.get().item_id == ""
+    item = ExceptionItem.objects.get(status="open")
+    assert item.kind == ExceptionItem.Kind.UNKNOWN_SKU and item.reference == order.external_id
+
+    # Polling again does not duplicate the exception or the hold event.
+    ingest(account, one(items=[amazon_item("MYSTERY-1")]))
+    assert ExceptionItem.objects.count() == 1 and order.events.filter(kind=OrderEvent.Kind.HELD).count() == 1
+
+    SkuMappingFactory(seller_sku="MYSTERY-1", erp_item_id="SL-42")
+    exception_reprocess(item=item, actor="user:ops")
+
+    order.refresh_from_db()
+    item.refresh_from_db()
+    assert order.status == OrderStatus.AUTHORISED and order.hold_code == "" and order.lines.get().item_id == "SL-42"
+    assert item.status == ExceptionItem.Status.RESOLVED and item.resolved_by == "system:amazon"
+    assert order.events.filter(kind=OrderEvent.Kind.RELEASED, actor="user:ops").exists()
+
+
+def test_malformed_order_is_stored_flagged_and_reprocessable(account: SellerAccount, mapped_skus: list[str]) -> None:
+    bad = amazon_order("202-0000009-0000009", total="12,50")
+    good = amazon_order("202-0000001-0000001")
+    stats = ingest(account, [(bad, [amazon_item()], None), (good, [amazon_item()], None)])
+
+    assert (stats.created, stats.failed) == (1, 1)
+    snapshot = AmazonOrderSnapshot.objects.get(amazon_order_id="202-0000009-0000009")
+    assert snapshot.state == snapshot.State.FAILED and "OrderTotal.Amount" in snapshot.error
+    assert snapshot.order_payload == bad  # kept exactly as received
+    item = ExceptionItem.objects.get(kind=ExceptionItem.Kind.MALFORMED_PAYLOAD)
+    assert "12,50" in item.detail
+    assert not Order.objects.filter(external_id="202-0000009-0000009").exists()
+
+    # Reprocessing the same bad payload fails again, visibly, without duplicating the exception.
+    exception_reprocess(item=item, actor="user:ops")
+    item.refresh_from_db()
+    assert item.status == "open" and item.occurrences == 2
+
+    # Amazon corrects the order: the next poll processes it and the exception resolves itself.
+    ingest(account, [(amazon_order("202-0000009-0000009", last_update="2026-11-01T12:00:00Z"), [amazon_item()], None)])
+    item.refresh_from_db()
+    assert item.status == ExceptionItem.Status.RESOLVED
+    assert Order.objects.filter(external_id="202-0000009-0000009").exists()
+
+
+def test_payload_without_order_id_is_kept_once(account: SellerAccount) -> None:
+    garbage = {"PurchaseDate": "yesterday", "OrderStatus": "Unshipped"}
+    ingest(account, [(garbage, None, None)])
+    ingest(account, [(garbage, None, None)])
+    snapshot = AmazonOrderSnapshot.objects.get()
+    assert snapshot.amazon_order_id.startswith("malformed:") and snapshot.state == snapshot.State.FAILED
+    assert "AmazonOrderId" in snapshot.error
+    assert ExceptionItem.objects.filter(kind=ExceptionItem.Kind.MALFORMED_PAYLOAD).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda o, i: o.pop("PurchaseDate"), "PurchaseDate: required field is missing"),
+        (lambda o, i: o.update(LastUpdateDate="01.11.2026"), "not an ISO 8601 date-time"),
+        (lambda o, i: i[0]["ItemPrice"].update(CurrencyCode="EUR"), "mixed currencies"),
+        (lambda o, i: i[0]["ItemPrice"].update(Amount="1.999"), "at most 2 places"),
+        (lambda o, i: i[0].update(QuantityShipped=5), "exceeds QuantityOrdered"),
+        (lambda o, i: i.clear(), "at least one item"),
+    ],
+)
+def test_malformed_variants_name_the_field(
+    account: SellerAccount, mapped_skus: list[str], mutate: Any, message: str
+) -> None:
+    order, items = amazon_order(), [amazon_item()]
+    mutate(order, items)
+    stored = amazon_snapshots_store(account=account, marketplace_id=UK, raw_orders=[order])
+    amazon_snapshots_attach_details(details={stored[0].pk: (items, None)})
+    stats = amazon_snapshots_process(snapshots=list(AmazonOrderSnapshot.objects.all()))
+    assert stats.failed == 1
+    assert message in AmazonOrderSnapshot.objects.get().error
+
+
+def test_status_mapping_is_data(account: SellerAccount, mapped_skus: list[str]) -> None:
+    StatusMapping.objects.filter(source="amazon_order", source_status="Unshipped").update(canonical_status="captured")
+    ingest(account, one())
+    assert Order.objects.get().status == OrderStatus.CAPTURED
+
+
+def test_unmapped_status_is_an_exception_not_a_default(account: SellerAccount, mapped_skus: list[str]) -> None:
+    ingest(account, one(status="OnTheMoon"))
+    assert not Order.objects.exists()
+    item = ExceptionItem.objects.get()
+    assert item.kind == ExceptionItem.Kind.UNKNOWN_STATUS and "OnTheMoon" in item.summary
+
+    StatusMapping.objects.create(source="amazon_order", source_status="OnTheMoon", canonical_status="shipped")
+    exception_reprocess(item=item, actor="user:ops")
+    assert Order.objects.get().status == OrderStatus.SHIPPED
+    assert ExceptionItem.objects.get().status == ExceptionItem.Status.RESOLVED
+
+
+def test_backwards_status_is_refused_and_flagged(account: SellerAccount, mapped_skus: list[str]) -> None:
+    ingest(account, one(status="Shipped"))
+    ingest(account, one(status="Pending", last_update="2026-11-03T00:00:00Z"))
+    assert Order.objects.get().status == OrderStatus.SHIPPED
+    item = ExceptionItem.objects.get()
+    assert item.kind == ExceptionItem.Kind.INVALID_TRANSITION and "shipped to pending_payment" in item.summary
+
+
+def test_unfulfillable_puts_order_on_hold_with_channel_reason(account: SellerAccount, mapped_skus: list[str]) -> None:
+    ingest(account, one(channel="AFN"))
+    ingest(account, one(channel="AFN", status="Unfulfillable", last_update="2026-11-02T00:00:00Z"))
+    order = Order.objects.get()
+    assert order.status == OrderStatus.ON_HOLD and order.hold_code == Order.HoldCode.CHANNEL_STATUS
+
+
+def test_manual_hold_survives_polling(account: SellerAccount, mapped_skus: list[str]) -> None:
+    from orders.services import order_hold, order_release
+
+    ingest(account, one())
+    order = Order.objects.get()
+    order_hold(order_id=order.pk, reason="customer called", actor="user:ops")
+    ingest(account, one(status="Shipped", last_update="2026-11-02T00:00:00Z"))
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ON_HOLD and order.source_status == "Shipped"
+    order_release(order_id=order.pk, actor="user:ops", reason="ok")
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED
+
+
+def test_partial_address_never_replaces_full_one(account: SellerAccount, mapped_skus: list[str]) -> None:
+    ingest(account, [(amazon_order(), [amazon_item()], full_address())])
+    ingest(account, one(last_update="2026-11-02T00:00:00Z"))  # getOrders' partial address only
+    address = Order.objects.get().addresses.get()
+    assert address.is_complete and address.name == "Jane Doe"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_processing_of_the_same_page_inserts_once(account: SellerAccount, mapped_skus: list[str]) -> None:
+    page = [(amazon_order(f"202-0000000-{n:07d}"), [amazon_item(item_id=f"{n}")], None) for n in range(40)]
+    stored = amazon_snapshots_store(account=account, marketplace_id=UK, raw_orders=[o for o, _, _ in page])
+    amazon_snapshots_attach_details(details={s.pk: (page[i][1], None) for i, s in enumerate(stored)})
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            snapshots = list(AmazonOrderSnapshot.objects.order_by("pk"))
+            barrier.wait()
+            amazon_snapshots_process(snapshots=snapshots)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert Order.objects.count() == 40 and OrderLine.objects.count() == 40
+    assert OrderEvent.objects.filter(kind=OrderEvent.Kind.CREATED).count() == 40
