@@ -60,8 +60,8 @@ def test_order_parser_names_the_bad_field(raw: Any, path: str) -> None:
 
 @pytest.mark.parametrize(
     ("country", "given", "expected"),
-    [("GB", "sw1a1aa", "SW1A 1AA"), ("GB", "M1  1AE", "M1 1AE"), ("CA", "k1a0b1", "K1A 0B1"), ("NL", "1234ab", "1234 AB"),
-     ("US", "981212778", "98121-2778"), ("DE", " 10115 ", "10115")],
+    [("GB", "sw1a1aa", "SW1A 1AA"), ("GB", "M1  1AE", "M1 1AE"), ("CA", "k1a0b1", "K1A 0B1"),
+     ("NL", "1234ab", "1234 AB"), ("US", "981212778", "98121-2778"), ("DE", " 10115 ", "10115")],
 )  # fmt: skip
 def test_postal_codes(country: str, given: str, expected: str) -> None:
     assert normalize_postal_code(given, country) == expected
