@@ -11,7 +11,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from config.common.errors import ApplicationError
-from config.common.models import ExceptionItem
+from config.common.models import ExceptionItem, OutboundAttempt, OutboundRequest
+from config.common.outbound import outbound_claim, outbound_retry, outbound_send
 from config.common.services import exception_close, exception_reprocess
 
 
@@ -119,3 +120,61 @@ class ExceptionItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 item=item, status=ExceptionItem.Status.DISCARDED, actor=actor_for(request), note="discarded"
             )
         self.message_user(request, "Discarded.", messages.SUCCESS)
+
+
+class OutboundAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = OutboundAttempt
+    extra = 0
+    fields = ("started_at", "duration_ms", "outcome", "status_code", "error")
+    readonly_fields = fields
+
+
+@admin.register(OutboundRequest)
+class OutboundRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "operation",
+        "idempotency_key",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "short_error",
+        "created_at",
+    ]
+    list_filter = ["status", "provider", "operation"]
+    search_fields = ["idempotency_key", "last_error"]
+    inlines = [OutboundAttemptInline]
+    actions = ["retry_now"]
+    fields = (
+        "provider", "operation", "idempotency_key", "status", "attempts", "max_attempts", "next_attempt_at",
+        "locked_until", "last_error", "completed_at", "target_link", "payload_json", "result_json",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("common.change_outboundrequest"))
+
+    @admin.display(description="Last error")
+    def short_error(self, obj: OutboundRequest) -> str:
+        return obj.last_error[:100]
+
+    @admin.display(description="Concerns")
+    def target_link(self, obj: OutboundRequest) -> SafeString | str:
+        return admin_link(obj.target)
+
+    @admin.display(description="Payload")
+    def payload_json(self, obj: OutboundRequest) -> SafeString:
+        return pretty_json(obj.payload)
+
+    @admin.display(description="Result")
+    def result_json(self, obj: OutboundRequest) -> SafeString:
+        return pretty_json(obj.result)
+
+    @admin.action(description="Retry the selected failed requests now", permissions=["change"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboundRequest]) -> None:
+        sent = 0
+        for item in queryset.filter(status__in=[OutboundRequest.Status.FAILED, OutboundRequest.Status.CANCELLED]):
+            outbound_retry(request=item, actor=actor_for(request))
+            claimed = outbound_claim(pk=item.pk)
+            if claimed is not None and outbound_send(request=claimed).status == OutboundRequest.Status.SUCCEEDED:
+                sent += 1
+        self.message_user(request, f"{sent} request(s) sent; the others stay queued with their error shown.")

@@ -8,3 +8,6 @@ class CommonConfig(AppConfig):
     name = "config.common"
     label = "common"
     verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from config.common import outbound  # noqa: F401  (registers the outbound reprocessor)

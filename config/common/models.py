@@ -68,3 +68,65 @@ class ExceptionItem(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.summary}"
+
+
+class OutboundRequest(TimeStampedModel):
+    """A call we owe a provider, persisted before it is made (ARCHITECTURE.md, "every arrow out").
+
+    The idempotency key is unique, so asking twice for the same effect yields one row and, with providers
+    that honour the key, one effect. A sweeper claims due rows (`SELECT ... FOR UPDATE SKIP LOCKED`),
+    sends them, and reschedules retryable failures with exponential backoff; permanent failures go to the
+    exception queue. A row stuck in flight (its worker died) is claimed again once its lease lapses.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_FLIGHT = "in_flight", "In flight"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    provider = models.CharField(max_length=40)
+    operation = models.CharField(max_length=80, db_index=True, help_text="Registered handler, e.g. opayo.release")
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    payload = models.JSONField(default=dict, blank=True, help_text="What to send. Never card data.")
+    target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, null=True, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target = GenericForeignKey("target_type", "target_id")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=8)
+    next_attempt_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    result = models.JSONField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbound_due_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(attempts__lte=models.F("max_attempts") + 1), name="outbound_attempts_bounded"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.idempotency_key}"
+
+
+class OutboundAttempt(models.Model):
+    """One try of an OutboundRequest: when, how long, and what came back."""
+
+    request = models.ForeignKey(OutboundRequest, on_delete=models.CASCADE, related_name="attempt_log")
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=20)  # succeeded | retry | failed
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["request", "started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} after {self.duration_ms} ms"

@@ -155,6 +155,8 @@ SP_API_ORDERS_SETTLE_DELAY = timedelta(seconds=env.int("SP_API_ORDERS_SETTLE_DEL
 SP_API_ORDERS_OVERLAP = timedelta(seconds=env.int("SP_API_ORDERS_OVERLAP_SECONDS", default=600))
 SP_API_ORDERS_INITIAL_LOOKBACK = timedelta(days=env.int("SP_API_ORDERS_INITIAL_LOOKBACK_DAYS", default=30))
 SP_API_ORDERS_MAX_PAGES_PER_CYCLE = env.int("SP_API_ORDERS_MAX_PAGES_PER_CYCLE", default=50)
+# A poller holds its cursor's lease this long (renewed every page); a dead worker's lease simply expires.
+SP_API_SYNC_LEASE = timedelta(seconds=env.int("SP_API_SYNC_LEASE_SECONDS", default=300))
 SP_API_ORDERS_POLL_MINUTES = env.int("SP_API_ORDERS_POLL_MINUTES", default=2)
 # Order items are fetched concurrently (one getOrderItems call per changed order).
 SP_API_ITEM_FETCH_CONCURRENCY = env.int("SP_API_ITEM_FETCH_CONCURRENCY", default=4)

@@ -35,8 +35,8 @@ from config.common.errors import (
     ConnectorError,
     PermanentConnectorError,
     RetryableConnectorError,
-    ThrottledError,
 )
+from config.common.http import status_error, transport_error
 
 logger = logging.getLogger(__name__)
 PROVIDER = "amazon"
@@ -78,6 +78,7 @@ def _rate_limit(headers: Any) -> float | None:
 
 
 def _error_from_response(response: httpx.Response, operation: str) -> ConnectorError:
+    """SP-API errors are `{"errors": [{"code", "message", "details"}]}`; LWA answers OAuth-style."""
     code = message = ""
     details: Any = None
     try:
@@ -86,30 +87,25 @@ def _error_from_response(response: httpx.Response, operation: str) -> ConnectorE
         body = None
     if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
         first = body["errors"][0] if isinstance(body["errors"][0], dict) else {}
-        code, message, details = (
-            str(first.get("code", "")),
-            str(first.get("message", "")),
-            first.get("details"),
-        )
-    elif isinstance(body, dict) and "error" in body:  # LWA answers OAuth-style
+        code, message, details = str(first.get("code", "")), str(first.get("message", "")), first.get("details")
+    elif isinstance(body, dict) and "error" in body:
         code, message = str(body.get("error", "")), str(body.get("error_description", ""))
     message = message or response.reason_phrase or "error"
-    kwargs: dict[str, Any] = {
-        "provider": PROVIDER,
-        "operation": operation,
-        "status_code": response.status_code,
-        "code": code,
-        "details": details,
-    }
-    status = response.status_code
-    if status == 429:
-        rate = _rate_limit(response.headers)
-        return ThrottledError(message, retry_after=(1 / rate) if rate else None, **kwargs)
-    if status >= 500 or status == 408:
-        return RetryableConnectorError(message, **kwargs)
-    if status == 403 and code == "Unauthorized":
-        return AuthenticationExpired(message, **kwargs)
-    return PermanentConnectorError(message, **kwargs)
+    if response.status_code == 403 and code == "Unauthorized":
+        return AuthenticationExpired(
+            message, provider=PROVIDER, operation=operation, status_code=403, code=code, details=details
+        )
+    # SP-API sends no Retry-After; one token refills in 1/rate seconds.
+    rate = _rate_limit(response.headers)
+    return status_error(
+        response,
+        provider=PROVIDER,
+        operation=operation,
+        message=message,
+        code=code,
+        details=details,
+        retry_after=(1 / rate) if response.status_code == 429 and rate else None,
+    )
 
 
 class _TypedErrorTransport(HttpxTransport):
@@ -122,14 +118,8 @@ class _TypedErrorTransport(HttpxTransport):
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
             response = super().request(method, url, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise RetryableConnectorError(
-                f"timed out: {exc.__class__.__name__}", provider=PROVIDER, operation=self.operation
-            ) from exc
         except httpx.TransportError as exc:
-            raise RetryableConnectorError(
-                f"connection failed: {exc}", provider=PROVIDER, operation=self.operation
-            ) from exc
+            raise transport_error(exc, provider=PROVIDER, operation=self.operation) from exc
         if response.status_code >= 400:
             raise _error_from_response(response, self.operation)
         return response

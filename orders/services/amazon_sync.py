@@ -44,7 +44,6 @@ from orders.services.amazon_ingest import (
 )
 
 logger = logging.getLogger(__name__)
-LEASE_TTL = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(minutes=30)
 PENDING_BATCH = 500
 
@@ -84,13 +83,13 @@ def sync_cursor_get(*, account: SellerAccount, marketplace_id: str) -> SyncCurso
     return cursor
 
 
-def sync_cursor_acquire(*, cursor: SyncCursor, owner: str, ttl: timedelta = LEASE_TTL) -> bool:
+def sync_cursor_acquire(*, cursor: SyncCursor, owner: str, ttl: timedelta | None = None) -> bool:
     """Take (or renew) the cursor's lease in one conditional UPDATE; False if another live worker holds it."""
     now = timezone.now()
     taken = (
         SyncCursor.objects.filter(pk=cursor.pk)
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=owner))
-        .update(lease_owner=owner, lease_expires_at=now + ttl)
+        .update(lease_owner=owner, lease_expires_at=now + (ttl or settings.SP_API_SYNC_LEASE))
     )
     return taken == 1
 
@@ -289,7 +288,7 @@ def _advance(cursor: SyncCursor, next_token: str | None, owner: str) -> None:
     """Called inside the transaction that wrote the page's data."""
     now = timezone.now()
     cursor.pages_in_window += 1
-    cursor.lease_expires_at = now + LEASE_TTL
+    cursor.lease_expires_at = now + settings.SP_API_SYNC_LEASE
     if next_token:
         cursor.next_token = next_token
     else:

@@ -1,0 +1,17 @@
+"""django-q2 entry points for the shared kernel: thin, and safe to run twice."""
+
+from __future__ import annotations
+
+from config.common import outbound
+
+
+def outbound_send(pk: int) -> str:
+    request = outbound.outbound_claim(pk=pk)
+    if request is None:
+        return "not due (already sent, claimed by another worker, or backing off)"
+    return outbound.outbound_send(request=request).status
+
+
+def outbound_sweep_due() -> str:
+    result = outbound.outbound_sweep()
+    return f"claimed {result.claimed}: {result.succeeded} sent, {result.retrying} retrying, {result.failed} failed"
