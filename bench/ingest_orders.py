@@ -96,7 +96,7 @@ def seed(sim: httpx.Client, count: int, fba_share: float) -> list[str]:
 
 
 def minimum_calls(sim_url: str, token: str, count: int) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """The calls a perfect client needs: every getOrders page, one getOrderItems per order, one address per MFN order."""
+    """What a perfect client needs: every getOrders page, getOrderItems per order, getOrderAddress per MFN order."""
     calls: list[tuple[str, str]] = []
     pages = 0
     after = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
