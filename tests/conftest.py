@@ -8,12 +8,12 @@ from tests.factories import SellerAccountFactory, SkuMappingFactory
 
 @pytest.fixture
 def account(db: None) -> SellerAccount:
-    return SellerAccountFactory(name="Acme UK", selling_partner_id="A1ACMEUK000001")
+    return SellerAccountFactory.create(name="Acme UK", selling_partner_id="A1ACMEUK000001")
 
 
 @pytest.fixture
 def mapped_skus(db: None) -> list[str]:
     skus = ["SKU-0001", "SKU-0002", "SKU-0003"]
     for sku in skus:
-        SkuMappingFactory(seller_sku=sku)
+        SkuMappingFactory.create(seller_sku=sku)
     return skus

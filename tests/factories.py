@@ -10,7 +10,7 @@ DE = "A1PA6795UKMFR9"
 US = "ATVPDKIKX0DER"
 
 
-class SellerAccountFactory(factory.django.DjangoModelFactory):
+class SellerAccountFactory(factory.django.DjangoModelFactory[SellerAccount]):
     class Meta:
         model = SellerAccount
         django_get_or_create = ("selling_partner_id",)
@@ -24,13 +24,13 @@ class SellerAccountFactory(factory.django.DjangoModelFactory):
     refresh_token = factory.Sequence(lambda n: f"Atzr|test-refresh-token-{n}")
 
     @factory.post_generation
-    def marketplaces(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+    def marketplaces(obj: SellerAccount, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
         if create:
             for marketplace_id in extracted if extracted is not None else [UK]:
-                SellerMarketplace.objects.get_or_create(account=self, marketplace_id=marketplace_id)
+                SellerMarketplace.objects.get_or_create(account=obj, marketplace_id=marketplace_id)
 
 
-class SkuMappingFactory(factory.django.DjangoModelFactory):
+class SkuMappingFactory(factory.django.DjangoModelFactory[SkuMapping]):
     class Meta:
         model = SkuMapping
 

@@ -134,7 +134,7 @@ def test_a_dead_workers_claim_is_taken_over(db: None) -> None:
     assert request.pk == again.pk
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_sweepers_send_each_request_once() -> None:
     for n in range(60):
         enqueue(f"key-{n}", send_now=False)

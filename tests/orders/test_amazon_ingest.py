@@ -119,7 +119,7 @@ def test_unknown_sku_holds_order_and_reprocess_after_mapping_releases_it(
     ingest(account, one(items=[amazon_item("MYSTERY-1")]))
     assert ExceptionItem.objects.count() == 1 and order.events.filter(kind=OrderEvent.Kind.HELD).count() == 1
 
-    SkuMappingFactory(seller_sku="MYSTERY-1", erp_item_id="SL-42")
+    SkuMappingFactory.create(seller_sku="MYSTERY-1", erp_item_id="SL-42")
     exception_reprocess(item=item, actor="user:ops")
 
     order.refresh_from_db()
@@ -241,7 +241,7 @@ def test_partial_address_never_replaces_full_one(account: SellerAccount, mapped_
     assert address.is_complete and address.name == "Jane Doe"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_processing_of_the_same_page_inserts_once(account: SellerAccount, mapped_skus: list[str]) -> None:
     page = [(amazon_order(f"202-0000000-{n:07d}"), [amazon_item(item_id=f"{n}")], None) for n in range(40)]
     stored = amazon_snapshots_store(account=account, marketplace_id=UK, raw_orders=[o for o, _, _ in page])
