@@ -73,6 +73,28 @@ def exceptions_resolve_for(
     )
 
 
+def exceptions_resolve_many(
+    *, sources: Sequence[models.Model], except_kinds: Sequence[str] = (), actor: str, note: str = ""
+) -> int:
+    """Close the open exceptions of many sources of one model at once (a processed page), keeping
+    `except_kinds` open."""
+    if not sources:
+        return 0
+    source_type = ContentType.objects.get_for_model(sources[0], for_concrete_model=False)
+    return (
+        ExceptionItem.objects.filter(
+            source_type=source_type, source_id__in=[str(s.pk) for s in sources], status=ExceptionItem.Status.OPEN
+        )
+        .exclude(kind__in=list(except_kinds))
+        .update(
+            status=ExceptionItem.Status.RESOLVED,
+            resolved_at=timezone.now(),
+            resolved_by=actor[:150],
+            resolution_note=note,
+        )
+    )
+
+
 def exception_close(*, item: ExceptionItem, status: str, actor: str, note: str = "") -> ExceptionItem:
     if status not in (ExceptionItem.Status.RESOLVED, ExceptionItem.Status.DISCARDED):
         raise ApplicationError(f"An exception can only be closed as resolved or discarded, not {status!r}")

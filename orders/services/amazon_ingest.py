@@ -21,9 +21,10 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.common.db import bulk_update_rows
 from config.common.errors import InvalidTransition, MalformedPayloadError
 from config.common.models import ExceptionItem
-from config.common.services import exception_open, exceptions_resolve_for
+from config.common.services import exception_open, exceptions_resolve_many
 from mappings.models import StatusMapping
 from mappings.selectors import sku_mappings_resolve, status_map_get
 from orders.clients.sp_api_types import (
@@ -162,13 +163,7 @@ def _store(
             to_update.append(snap)
         pending.append(snap)
     AmazonOrderSnapshot.objects.bulk_create(to_create)
-    now = timezone.now()
-    for snap in to_update:
-        snap.updated_at = now
-    if to_update:
-        AmazonOrderSnapshot.objects.bulk_update(
-            to_update, ["order_payload", "last_update_date", "items_payload", "state", "error", "updated_at"]
-        )
+    bulk_update_rows(to_update, ["order_payload", "last_update_date", "items_payload", "state", "error"])
     return pending
 
 
@@ -197,8 +192,7 @@ def amazon_snapshots_attach_details(
                 snap.address_payload = address
             if snap.items_payload is not None and snap.state == snap.State.RECEIVED:
                 snap.state = snap.State.FETCHED
-            snap.updated_at = timezone.now()
-        AmazonOrderSnapshot.objects.bulk_update(snaps, ["items_payload", "address_payload", "state", "updated_at"])
+        bulk_update_rows(snaps, ["items_payload", "address_payload", "state"])
 
 
 # --- step 2: process -------------------------------------------------------------------------------------
@@ -528,13 +522,7 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
         processed.append(p)
 
     now = timezone.now()
-    if order_updates:
-        for order in order_updates:
-            order.updated_at = now
-        Order.objects.bulk_update(
-            order_updates,
-            [*_ORDER_FIELDS, "status", "hold_code", "hold_reason", "source_updated_at", "updated_at"],
-        )
+    bulk_update_rows(order_updates, [*_ORDER_FIELDS, "status", "hold_code", "hold_reason", "source_updated_at"])
     OrderLine.objects.bulk_create(
         line_rows,
         update_conflicts=True,
@@ -553,30 +541,34 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
         snap.state, snap.error, snap.processed_at = AmazonOrderSnapshot.State.PROCESSED, "", now
         snap.order = orders.get(snap.amazon_order_id)
         snap.attempts += 1
-        snap.updated_at = now
-    AmazonOrderSnapshot.objects.bulk_update(done, ["state", "error", "processed_at", "order", "attempts", "updated_at"])
+    bulk_update_rows(done, ["state", "error", "processed_at", "order", "attempts"])
     return _ApplyResult(stats=stats, processed=processed, invalid=invalid)
 
 
 def _record_outcomes(result: _ApplyResult) -> None:
-    """Exception-queue bookkeeping after the page committed (one small write per problem order only)."""
-    for p in result.processed:
-        problems = {ExceptionItem.Kind.UNKNOWN_SKU} if p.unknown_skus else set()
-        if p.unknown_skus:
-            skus = ", ".join(sorted(set(p.unknown_skus)))
-            exception_open(
-                kind=ExceptionItem.Kind.UNKNOWN_SKU,
-                source=p.snapshot,
-                summary=f"Unknown SKU {skus} on Amazon order {p.order.amazon_order_id}",
-                detail=(
-                    f"Seller SKU(s) {skus} have no active SKU mapping. The order is on hold. Add the mapping "
-                    "under Mappings › SKU mappings, then reprocess this exception."
-                ),
-                reference=p.order.amazon_order_id,
-            )
-        if p.snapshot.attempts > 1 or p.unknown_skus:
-            stale = [k for k in ExceptionItem.Kind if k not in problems]
-            exceptions_resolve_for(source=p.snapshot, kinds=stale, actor=ACTOR, note="processed successfully")
+    """Exception-queue bookkeeping after the page committed: a few queries per page, one per problem order."""
+    held = [p for p in result.processed if p.unknown_skus]
+    for p in held:
+        skus = ", ".join(sorted(set(p.unknown_skus)))
+        exception_open(
+            kind=ExceptionItem.Kind.UNKNOWN_SKU,
+            source=p.snapshot,
+            summary=f"Unknown SKU {skus} on Amazon order {p.order.amazon_order_id}",
+            detail=(
+                f"Seller SKU(s) {skus} have no active SKU mapping. The order is on hold. Add the mapping "
+                "under Mappings › SKU mappings, then reprocess this exception."
+            ),
+            reference=p.order.amazon_order_id,
+        )
+    # A snapshot seen for the first time cannot have exceptions yet; only re-processed ones may need closing.
+    clean = [p.snapshot for p in result.processed if not p.unknown_skus and p.snapshot.attempts > 1]
+    exceptions_resolve_many(sources=clean, actor=ACTOR, note="processed successfully")
+    exceptions_resolve_many(
+        sources=[p.snapshot for p in held if p.snapshot.attempts > 1],
+        except_kinds=[ExceptionItem.Kind.UNKNOWN_SKU],
+        actor=ACTOR,
+        note="processed successfully",
+    )
     for p, message in result.invalid:
         _snapshot_fail(
             p.snapshot,

@@ -98,19 +98,38 @@ def sync_cursor_release(*, cursor: SyncCursor, owner: str) -> None:
     SyncCursor.objects.filter(pk=cursor.pk, lease_owner=owner).update(lease_owner="", lease_expires_at=None)
 
 
-def _fetch_details(
-    *, client: SpApiClient, pool: ThreadPoolExecutor, snapshots: list[AmazonOrderSnapshot]
-) -> list[AmazonOrderSnapshot]:
-    """getOrderItems (+ getOrderAddress for merchant-fulfilled orders) for snapshots that lack them.
+@dataclass
+class _Staged:
+    """A page whose raw orders are stored and whose detail calls are in flight."""
 
-    Fetched results are stored even when a later call fails; a throttle stops the calls not yet started.
-    A permanent error on one order fails only that order. Returns the snapshots ready to process.
+    snapshots: list[AmazonOrderSnapshot]
+    futures: list[tuple[AmazonOrderSnapshot, Future[Any]]]
+    next_token: str | None = None
+
+
+def _submit_details(
+    *,
+    client: SpApiClient,
+    pool: ThreadPoolExecutor,
+    snapshots: list[AmazonOrderSnapshot],
+    stop: threading.Event,
+    submitted: set[int] | None = None,
+) -> _Staged:
+    """Start getOrderItems (+ getOrderAddress for merchant-fulfilled orders) for snapshots that lack them.
+
+    `submitted` holds the snapshots already being fetched in this cycle (a page Amazon delivers twice must
+    not cost the calls twice); it is updated.
     """
-    need = [s for s in snapshots if s.state == s.State.RECEIVED and not s.amazon_order_id.startswith("malformed:")]
-    stop = threading.Event()
+    submitted = set() if submitted is None else submitted
+    need = [
+        s
+        for s in snapshots
+        if s.state == s.State.RECEIVED and not s.amazon_order_id.startswith("malformed:") and s.pk not in submitted
+    ]
+    submitted.update(s.pk for s in need)
 
     def fetch(snap: AmazonOrderSnapshot) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
-        if stop.is_set():
+        if stop.is_set():  # throttled or failing: do not spend quota on calls that will fail too
             return None, None
         try:
             items = client.get_order_items(amazon_order_id=snap.amazon_order_id)
@@ -122,10 +141,18 @@ def _fetch_details(
             raise
         return items, address
 
-    futures: list[tuple[AmazonOrderSnapshot, Future[Any]]] = [(s, pool.submit(fetch, s)) for s in need]
+    return _Staged(snapshots=snapshots, futures=[(s, pool.submit(fetch, s)) for s in need])
+
+
+def _collect_details(staged: _Staged, *, raise_errors: bool = True) -> list[AmazonOrderSnapshot]:
+    """Wait for a page's detail calls and store what came back, even when some failed.
+
+    A permanent error on one order fails only that order; a retryable one is raised after storing the
+    rest. Returns the snapshots ready to process.
+    """
     details: dict[int, tuple[list[dict[str, Any]] | None, dict[str, Any] | None]] = {}
     retry_error: RetryableConnectorError | None = None
-    for snap, future in futures:
+    for snap, future in staged.futures:
         try:
             items, address = future.result()
         except RetryableConnectorError as exc:
@@ -146,15 +173,20 @@ def _fetch_details(
             continue
         if items is not None:
             details[snap.pk] = (items, address)
+            snap.items_payload, snap.state = items, snap.State.FETCHED
+            if address is not None:
+                snap.address_payload = address
     amazon_snapshots_attach_details(details=details)
-    for snap in need:
-        if snap.pk in details:
-            snap.items_payload, snap.state = details[snap.pk][0], snap.State.FETCHED
-            if details[snap.pk][1] is not None:
-                snap.address_payload = details[snap.pk][1]
-    if retry_error is not None:
+    if retry_error is not None and raise_errors:
         raise retry_error
-    return [s for s in snapshots if s.state == s.State.FETCHED or s.amazon_order_id.startswith("malformed:")]
+    return [s for s in staged.snapshots if s.state == s.State.FETCHED or s.amazon_order_id.startswith("malformed:")]
+
+
+def _fetch_details(
+    *, client: SpApiClient, pool: ThreadPoolExecutor, snapshots: list[AmazonOrderSnapshot]
+) -> list[AmazonOrderSnapshot]:
+    staged = _submit_details(client=client, pool=pool, snapshots=snapshots, stop=threading.Event())
+    return _collect_details(staged)
 
 
 def _resume_pending(
@@ -221,18 +253,43 @@ def amazon_orders_sync(
         result.window_start, result.window_end = cursor.window_start, cursor.window_end
         limit = max_pages or settings.SP_API_ORDERS_MAX_PAGES_PER_CYCLE
         result.outcome = "partial"
-        while result.pages < limit:
-            page = _get_page(client, cursor)
+        stop = threading.Event()
+        submitted: set[int] = set()
+
+        def stage(token: str | None) -> _Staged:
+            page = _get_page(client, cursor, token)
             result.pages += 1
             result.orders_seen += len(page.orders)
             stored = amazon_snapshots_store(account=account, marketplace_id=marketplace_id, raw_orders=page.orders)
-            ready = _fetch_details(client=client, pool=pool, snapshots=stored)
+            staged = _submit_details(client=client, pool=pool, snapshots=stored, stop=stop, submitted=submitted)
+            staged.next_token = page.next_token
+            return staged
+
+        # Pipelined: while page N's detail calls run, page N+1 is fetched and its calls start; then page N is
+        # processed. The cursor still only moves past page N in the transaction that writes page N.
+        current: _Staged | None = stage(cursor.next_token or None)
+        while current is not None:
+            upcoming: _Staged | None = None
+            prefetch_error: ConnectorError | None = None
+            if current.next_token and result.pages < limit:
+                try:
+                    upcoming = stage(current.next_token)
+                except ConnectorError as exc:
+                    prefetch_error = exc  # finish the page in hand first
+            try:
+                ready = _collect_details(current)
+            except ConnectorError:
+                if upcoming is not None:
+                    _collect_details(upcoming, raise_errors=False)  # keep what the next page already fetched
+                raise
             with transaction.atomic():
                 result.stats.add(amazon_snapshots_process(snapshots=ready))
-                _advance(cursor, page.next_token, owner)
-            if not page.next_token:
+                _advance(cursor, current.next_token, owner)
+            if prefetch_error is not None:
+                raise prefetch_error
+            if not current.next_token:
                 result.outcome = "complete"
-                break
+            current = upcoming
     except ConnectorError as exc:
         result.outcome = "throttled" if isinstance(exc, ThrottledError) else "failed"
         result.error = str(exc)
@@ -266,16 +323,14 @@ def _open_window(cursor: SyncCursor, now: datetime) -> None:
     cursor.save(update_fields=["window_start", "window_end", "next_token", "pages_in_window", "updated_at"])
 
 
-def _get_page(client: SpApiClient, cursor: SyncCursor) -> Any:
+def _get_page(client: SpApiClient, cursor: SyncCursor, token: str | None) -> Any:
     assert cursor.window_start is not None and cursor.window_end is not None
     try:
         return client.get_orders(
-            last_updated_after=cursor.window_start,
-            last_updated_before=cursor.window_end,
-            next_token=cursor.next_token or None,
+            last_updated_after=cursor.window_start, last_updated_before=cursor.window_end, next_token=token
         )
     except PermanentConnectorError as exc:
-        if not cursor.next_token or exc.status_code != 400:
+        if not token or token != cursor.next_token or exc.status_code != 400:
             raise
         # A saved NextToken Amazon no longer accepts (they expire): restart the same window from its start.
         logger.warning("NextToken refused for %s, restarting the window: %s", cursor, exc)
