@@ -1,10 +1,11 @@
 """The SP-API simulator as a Starlette app: `create_app()`.
 
-Follows Amazon's documented contract for the operations we use (LWA token exchange; Orders v0 getOrders,
-getOrder, getOrderItems, getOrderAddress): response shapes from the official model's examples, the
-`{"errors": [...]}` body on every non-2xx answer, `x-amzn-RateLimit-Limit` and `x-amzn-RequestId` headers,
-per-seller token-bucket usage plans with 429 QuotaExceeded, and getOrders' parameter rules. A control API
-under /_sim/ seeds sellers and orders and injects faults.
+Follows Amazon's documented contract for the operations we use: the LWA token exchange and Orders v0 getOrders,
+getOrder, getOrderItems and getOrderAddress. Response shapes follow the official model's examples (see
+`fixtures/`); every non-2xx API answer has an `{"errors": [...]}` body; every API answer carries
+`x-amzn-RequestId` and `x-amzn-RateLimit-Limit`; per-(seller, operation) token buckets answer 429 QuotaExceeded;
+getOrders validates its parameters like Amazon and pages with a keyset NextToken. A control API under `/_sim/`
+(JSON, no auth) seeds sellers and orders and injects faults; see README.md.
 """
 
 from __future__ import annotations
@@ -15,237 +16,331 @@ import contextlib
 import hashlib
 import hmac
 import json
+import math
 import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from simulators.common import FaultRule, json_response
+from simulators.common import FaultRule, dump_json, error_body, gc_paused, json_response, read_json_object
 from simulators.spapi import generator
-from simulators.spapi.state import EPOCH, Seller, State, StoredOrder, format_time, parse_time
+from simulators.spapi.state import (
+    OPERATIONS,
+    PENDING_HIDDEN_ITEM_FIELDS,
+    PENDING_HIDDEN_ORDER_FIELDS,
+    PENDING_STATUSES,
+    Seller,
+    State,
+    StoredOrder,
+    format_timestamp,
+    parse_timestamp,
+)
 
-Handler = Callable[[Request, Seller], Awaitable[tuple[int, Any]]]
-ADDRESS_STATUSES = {"Unshipped", "PartiallyShipped", "Shipped", "InvoiceUnconfirmed"}
+LWA = "lwaToken"
+QUOTA_EXCEEDED = error_body("QuotaExceeded", "You exceeded your quota for the requested resource.")
 ERROR_BODIES = {
+    400: ("InvalidInput", "Invalid Input"),
+    403: ("Unauthorized", "Access to requested resource is denied."),
+    404: ("NotFound", "The requested resource was not found."),
     500: ("InternalFailure", "We encountered an internal error. Please try again."),
-    503: ("ServiceUnavailable", "Service temporarily unavailable. Please try again."),
     502: ("BadGateway", "Bad gateway."),
-    504: ("GatewayTimeout", "Gateway timeout."),
+    503: ("ServiceUnavailable", "Service temporarily unavailable. Please try again."),
+    504: ("GatewayTimeout", "The request timed out."),
 }
+MAX_MARKETPLACES = 50
+MAX_ORDER_IDS = 50
+TWO_MINUTES = 120.0
+# The partial address an Order carries without a restricted data token.
+PARTIAL_ADDRESS_FIELDS = ("City", "StateOrRegion", "PostalCode", "CountryCode")
+ADDRESS_HIDDEN_STATUSES = PENDING_STATUSES  # Amazon has no shipping address for orders not yet paid
 
-
-def errors(code: str, message: str, details: str = "") -> dict[str, Any]:
-    return {"errors": [{"code": code, "message": message, "details": details}]}
+ApiResult = tuple[int, Any]
+ApiHandler = Callable[[Request, Seller], Awaitable[ApiResult]]
+ControlHandler = Callable[[Request], Awaitable[Any]]
 
 
 class InvalidInput(Exception):
-    pass
+    """A 400 InvalidInput with this message."""
 
 
-def create_app() -> Starlette:
-    state = State()
-    live_tasks: dict[str, asyncio.Task[None]] = {}
+def _multi(request: Request, name: str) -> list[str]:
+    """A multi-valued query parameter, given as repeated keys and/or comma-separated values."""
+    values: list[str] = []
+    for raw in request.query_params.getlist(name):
+        values.extend(part.strip() for part in raw.split(",") if part.strip())
+    return values
 
-    # --- plumbing -------------------------------------------------------------------------------------
 
-    def headers(operation: str) -> dict[str, str]:
-        return {"x-amzn-RequestId": str(uuid.uuid4()), "x-amzn-RateLimit-Limit": state.rate_header(operation)}
+def _cents(money: Any) -> Decimal | None:
+    if not isinstance(money, dict):
+        return None
+    try:
+        return Decimal(str(money.get("Amount")))
+    except (InvalidOperation, ValueError):
+        return None
 
-    def respond(operation: str, status: int, body: Any) -> Response:
-        state.calls[(operation, status)] += 1
-        return json_response(body, status, headers(operation))
 
-    async def fault_response(operation: str, rule: FaultRule, seller: str) -> Response | None:
+def _item_id(order_id: str, line: int) -> str:
+    """A stable 14-digit OrderItemId for an item seeded without one."""
+    digest = hashlib.sha256(f"{order_id}/{line}".encode()).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 10**14:014d}"
+
+
+def _served_view(order: dict[str, Any], items: list[Any]) -> tuple[dict[str, Any], list[Any]]:
+    """What Amazon shows: no money on Pending orders (the stored values appear once the order moves on)."""
+    if order.get("OrderStatus") not in PENDING_STATUSES:
+        return order, items
+    view = {k: v for k, v in order.items() if k not in PENDING_HIDDEN_ORDER_FIELDS}
+    view_items = [
+        {k: v for k, v in item.items() if k not in PENDING_HIDDEN_ITEM_FIELDS} if isinstance(item, dict) else item
+        for item in items
+    ]
+    return view, view_items
+
+
+class SpApiSimulator:
+    """State plus handlers; one instance per app (`create_app()`)."""
+
+    def __init__(self) -> None:
+        self.state = State()
+        self.live_tasks: dict[str, asyncio.Task[None]] = {}
+        self.rng = random.Random()
+        self.started = time.time()
+        self.request_prefix = str(uuid.uuid4())[:24]  # "xxxxxxxx-xxxx-4xxx-yxxx-"
+        self.requests = 0
+
+    # --- plumbing ---------------------------------------------------------------------------------------
+
+    def request_id(self) -> str:
+        """A UUID-shaped request id: a random per-app prefix and a counter (cheaper than uuid4 per call)."""
+        self.requests += 1
+        return f"{self.request_prefix}{self.requests:012x}"
+
+    def respond(self, operation: str, status: int, body: Any, *, rate_header: bool = True) -> Response:
+        self.state.calls[(operation, status)] += 1
+        headers = {"x-amzn-RequestId": self.request_id()}
+        if rate_header:
+            headers["x-amzn-RateLimit-Limit"] = self.state.rate_header(operation)
+        content = body if isinstance(body, bytes) else dump_json(body)
+        return Response(content, status_code=status, headers=headers, media_type="application/json")
+
+    def error_for_status(self, status: int, message: str | None = None) -> dict[str, Any]:
+        code, default = ERROR_BODIES.get(status, ("InternalFailure" if status >= 500 else "InvalidInput", ""))
+        return error_body(code, message or default or f"Simulated HTTP {status}.", "Injected by the simulator.")
+
+    async def apply_fault(self, operation: str, rule: FaultRule, seller: str | None) -> Response | None:
+        """The faulted answer, or None to carry on normally (latency; repeat_page with nothing to repeat)."""
+        lwa = operation == LWA
         if rule.kind == "latency":
             await asyncio.sleep(rule.ms / 1000)
             return None
         if rule.kind == "timeout":
             await asyncio.sleep(rule.seconds)
-            return respond(operation, 504, errors("GatewayTimeout", "Gateway timeout."))
+            body: Any = self.lwa_error(504) if lwa else self.error_for_status(504)
+            return self.respond(operation, 504, body, rate_header=not lwa)
         if rule.kind == "throttle":
-            return respond(
-                operation, 429, errors("QuotaExceeded", "You exceeded your quota for the requested resource.")
-            )
-        if rule.kind == "repeat_page" and operation == "getOrders" and seller in state.last_orders_response:
-            status, body = state.last_orders_response[seller]
-            return respond(operation, status, body)
+            body = self.lwa_error(429) if lwa else QUOTA_EXCEEDED
+            return self.respond(operation, 429, body, rate_header=not lwa)
         if rule.kind == "error":
-            code, message = ERROR_BODIES.get(rule.status, ("InternalFailure", "Simulated failure."))
-            if 400 <= rule.status < 500:
-                code, message = "InvalidInput", "Simulated client error."
-            return respond(operation, rule.status, errors(code, message))
+            body = self.lwa_error(rule.status) if lwa else self.error_for_status(rule.status)
+            return self.respond(operation, rule.status, body, rate_header=not lwa)
+        if rule.kind == "repeat_page":
+            previous = self.state.last_orders_page.get(seller or "") if operation == "getOrders" else None
+            if previous is not None:
+                return self.respond(operation, 200, previous)
+            rule.applied -= 1  # nothing to repeat yet: the rule stays armed
         return None
 
-    def api(operation: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    @staticmethod
+    def lwa_error(status: int) -> dict[str, str]:
+        if status == 429:
+            return {"error": "temporarily_unavailable", "error_description": "Too many requests"}
+        if status >= 500:
+            return {"error": "server_error", "error_description": "Simulated LWA failure"}
+        return {"error": "invalid_request", "error_description": "Simulated LWA failure"}
+
+    def api(self, operation: str, handler: ApiHandler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            token = request.headers.get("x-amz-access-token", "")
-            grant = state.tokens.get(token)
-            if grant is None or grant[0] not in state.sellers:
-                detail = "The access token you provided is revoked, malformed or invalid."
-                return respond(
-                    operation, 403, errors("Unauthorized", "Access to requested resource is denied.", detail)
+            st = self.state  # read per call: /_sim/reset replaces it
+            grant = st.tokens.get(request.headers.get("x-amz-access-token", ""))
+            if grant is None or grant[0] not in st.sellers:
+                details = "The access token you provided is revoked, malformed or invalid."
+                return self.respond(
+                    operation, 403, error_body("Unauthorized", "Access to requested resource is denied.", details)
                 )
-            if grant[1] < time.time():
-                detail = "The access token you provided has expired."
-                return respond(
-                    operation, 403, errors("Unauthorized", "Access to requested resource is denied.", detail)
+            if grant[1] <= time.time():
+                details = "The access token you provided has expired."
+                return self.respond(
+                    operation, 403, error_body("Unauthorized", "Access to requested resource is denied.", details)
                 )
-            seller = state.sellers[grant[0]]
-            rule = state.faults.match(operation)
-            if rule is not None:
-                faulted = await fault_response(operation, rule, seller.selling_partner_id)
-                if faulted is not None:
-                    return faulted
-            if not state.take(seller.selling_partner_id, operation):
-                return respond(
-                    operation, 429, errors("QuotaExceeded", "You exceeded your quota for the requested resource.")
-                )
+            seller = st.sellers[grant[0]]
+            if st.faults.rules:
+                rule = st.faults.match(operation)
+                if rule is not None:
+                    faulted = await self.apply_fault(operation, rule, seller.selling_partner_id)
+                    if faulted is not None:
+                        return faulted
+            if not st.take(seller.selling_partner_id, operation):
+                return self.respond(operation, 429, QUOTA_EXCEEDED)
             try:
                 status, body = await handler(request, seller)
             except InvalidInput as exc:
-                status, body = 400, errors("InvalidInput", str(exc))
-            if operation == "getOrders":
-                state.last_orders_response[seller.selling_partner_id] = (status, body)
-            return respond(operation, status, body)
+                status, body = 400, error_body("InvalidInput", str(exc))
+            content = dump_json(body)
+            if operation == "getOrders" and status == 200:
+                st.last_orders_page[seller.selling_partner_id] = content
+            return self.respond(operation, status, content)
 
         return endpoint
 
-    # --- LWA ------------------------------------------------------------------------------------------
+    # --- LWA --------------------------------------------------------------------------------------------
 
-    async def lwa_token(request: Request) -> Response:
-        operation = "lwaToken"
-        rule = state.faults.match(operation)
-        if rule is not None:
-            faulted = await fault_response(operation, rule, "")
-            if faulted is not None:
-                return faulted
-        # LWA takes application/x-www-form-urlencoded.
+    async def lwa_token(self, request: Request) -> Response:
+        state = self.state
+        if state.faults.rules:
+            rule = state.faults.match(LWA)
+            if rule is not None:
+                faulted = await self.apply_fault(LWA, rule, None)
+                if faulted is not None:
+                    return faulted
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         if form.get("grant_type") != "refresh_token":
-            answer: dict[str, Any] = {
-                "error": "unsupported_grant_type",
-                "error_description": "Only refresh_token is simulated",
-            }
-            return respond(operation, 400, answer)
-        seller = state.by_refresh_token.get(str(form.get("refresh_token", "")))
+            answer = {"error": "unsupported_grant_type", "error_description": "Only refresh_token is simulated"}
+            return self.respond(LWA, 400, answer, rate_header=False)
+        seller = state.by_refresh_token.get(form.get("refresh_token", ""))
         if seller is None:
             answer = {
                 "error": "invalid_grant",
                 "error_description": "The request has an invalid grant parameter : refresh_token",
             }
-            return respond(operation, 400, answer)
+            return self.respond(LWA, 400, answer, rate_header=False)
         if (form.get("client_id"), form.get("client_secret")) != (seller.client_id, seller.client_secret):
-            return respond(
-                operation, 401, {"error": "invalid_client", "error_description": "Client authentication failed"}
-            )
-        answer = {
+            answer = {"error": "invalid_client", "error_description": "Client authentication failed"}
+            return self.respond(LWA, 401, answer, rate_header=False)
+        token = {
             "access_token": state.issue_token(seller),
             "refresh_token": seller.refresh_token,
             "token_type": "bearer",
             "expires_in": state.token_ttl_seconds,
         }
-        return respond(operation, 200, answer)
+        return self.respond(LWA, 200, token, rate_header=False)
 
-    # --- Orders v0 ------------------------------------------------------------------------------------
+    # --- NextTokens -------------------------------------------------------------------------------------
 
-    def multi(request: Request, name: str) -> list[str]:
-        values: list[str] = []
-        for raw in request.query_params.getlist(name):
-            values.extend(v.strip() for v in raw.split(",") if v.strip())
-        return values
+    def sign(self, data: dict[str, Any]) -> str:
+        """Opaque, tamper-evident token: base64 of the JSON query state plus an HMAC of it."""
+        raw = json.dumps(data, separators=(",", ":"), sort_keys=True)
+        mac = hmac.new(self.state.token_secret, raw.encode(), hashlib.sha256).hexdigest()[:24]
+        return base64.b64encode(json.dumps({"q": raw, "m": mac}, separators=(",", ":")).encode()).decode()
 
-    def sign(payload: dict[str, Any]) -> str:
-        raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-        mac = hmac.new(state.token_secret, raw, hashlib.sha256).hexdigest()[:16]
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=") + "." + mac
-
-    def unsign(token: str) -> dict[str, Any]:
+    def unsign(self, token: str) -> dict[str, Any]:
         try:
-            encoded, mac = token.rsplit(".", 1)
-            raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-            expected = hmac.new(state.token_secret, raw, hashlib.sha256).hexdigest()[:16]
-            if not hmac.compare_digest(mac, expected):
+            wrapper = json.loads(base64.b64decode(token.encode(), validate=True))
+            raw, mac = wrapper["q"], wrapper["m"]
+            expected = hmac.new(self.state.token_secret, raw.encode(), hashlib.sha256).hexdigest()[:24]
+            if not isinstance(mac, str) or not hmac.compare_digest(mac, expected):
                 raise ValueError("bad signature")
-            return dict(json.loads(raw))
-        except (ValueError, TypeError) as exc:
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError("bad token")
+            return data
+        except (ValueError, TypeError, KeyError, AttributeError, UnicodeError) as exc:
             raise InvalidInput("Invalid NextToken") from exc
 
-    def window(request: Request) -> dict[str, Any]:
+    # --- Orders v0 --------------------------------------------------------------------------------------
+
+    def orders_query(self, request: Request) -> dict[str, Any]:
+        """Validate getOrders' criteria (Amazon's rules) into the query state carried by NextTokens."""
         q = request.query_params
-        created, updated = q.get("CreatedAfter"), q.get("LastUpdatedAfter")
-        if created and updated:
-            raise InvalidInput("Either CreatedAfter or LastUpdatedAfter can be set, not both.")
-        if not created and not updated:
+        created_after, updated_after = q.get("CreatedAfter"), q.get("LastUpdatedAfter")
+        created_before, updated_before = q.get("CreatedBefore"), q.get("LastUpdatedBefore")
+        if created_after and updated_after:
+            raise InvalidInput("Only one of CreatedAfter or LastUpdatedAfter may be specified, not both.")
+        if not created_after and not updated_after:
             raise InvalidInput("Either the CreatedAfter parameter or the LastUpdatedAfter parameter is required.")
-        if updated and (q.get("CreatedBefore")):
-            raise InvalidInput("CreatedBefore cannot be set when LastUpdatedAfter is set.")
-        if created and q.get("LastUpdatedBefore"):
-            raise InvalidInput("LastUpdatedBefore cannot be set when CreatedAfter is set.")
-        mode, prefix = ("created", "Created") if created else ("updated", "LastUpdated")
-        start = parse_time(q.get(f"{prefix}After"))
+        if updated_after and created_before:
+            raise InvalidInput("CreatedBefore cannot be specified together with LastUpdatedAfter.")
+        if created_after and updated_before:
+            raise InvalidInput("LastUpdatedBefore cannot be specified together with CreatedAfter.")
+        mode, prefix = ("created", "Created") if created_after else ("updated", "LastUpdated")
+        start = parse_timestamp(created_after or updated_after)
         if start is None:
             raise InvalidInput(f"{prefix}After is not a valid ISO 8601 date-time.")
-        latest = datetime.now(UTC) - timedelta(minutes=2)
-        before_raw = q.get(f"{prefix}Before")
-        end = parse_time(before_raw) if before_raw else latest
+        latest = math.floor(time.time() - TWO_MINUTES)
+        before = created_before if mode == "created" else updated_before
+        end = parse_timestamp(before) if before else float(latest)
         if end is None:
             raise InvalidInput(f"{prefix}Before is not a valid ISO 8601 date-time.")
-        if end < start or end > latest + timedelta(seconds=1):
+        if end < start or end > latest + 1:
             raise InvalidInput(
                 f"{prefix}Before must be equal to or after the {prefix}After date and at least two minutes before "
                 "current time."
             )
+        raw_size = q.get("MaxResultsPerPage", "100")
         try:
-            size = int(q.get("MaxResultsPerPage", "100"))
+            size = int(raw_size)
         except ValueError:
-            raise InvalidInput("MaxResultsPerPage must be an integer.") from None
+            raise InvalidInput("MaxResultsPerPage must be an integer between 1 and 100.") from None
         if not 1 <= size <= 100:
-            raise InvalidInput("MaxResultsPerPage must be between 1 and 100.")
-        marketplaces = multi(request, "MarketplaceIds")
+            raise InvalidInput("MaxResultsPerPage must be an integer between 1 and 100.")
+        marketplaces = _multi(request, "MarketplaceIds")
         if not marketplaces:
             raise InvalidInput("MarketplaceIds is required.")
-        if len(marketplaces) > 50:
-            raise InvalidInput("MarketplaceIds can contain at most 50 values.")
+        if len(marketplaces) > MAX_MARKETPLACES:
+            raise InvalidInput(f"MarketplaceIds may contain at most {MAX_MARKETPLACES} values.")
+        ids = _multi(request, "AmazonOrderIds")
+        if len(ids) > MAX_ORDER_IDS:
+            raise InvalidInput(f"AmazonOrderIds may contain at most {MAX_ORDER_IDS} values.")
         return {
             "mode": mode,
-            "start": format_time(start),
-            "end": format_time(end),
+            "start": start,
+            "end": end,
+            "before": before if before else format_timestamp(end),
             "markets": marketplaces,
-            "statuses": multi(request, "OrderStatuses"),
-            "channels": multi(request, "FulfillmentChannels"),
-            "ids": multi(request, "AmazonOrderIds"),
+            "statuses": _multi(request, "OrderStatuses"),
+            "channels": _multi(request, "FulfillmentChannels"),
+            "ids": ids,
             "size": size,
-            "after": None,
         }
 
-    async def get_orders(request: Request, seller: Seller) -> tuple[int, Any]:
+    async def get_orders(self, request: Request, seller: Seller) -> ApiResult:
+        state = self.state
         token = request.query_params.get("NextToken")
-        if token:
-            query = unsign(token)
-            if query.get("seller") != seller.selling_partner_id:
+        if token:  # "NextToken, when provided, overrides other criteria"
+            query = self.unsign(token)
+            if query.get("t") != "orders" or query.get("seller") != seller.selling_partner_id:
                 raise InvalidInput("Invalid NextToken")
+            after = query.get("after")
+            position = (float(after[0]), str(after[1])) if isinstance(after, list) and len(after) == 2 else None
         else:
-            query = window(request) | {"seller": seller.selling_partner_id}
-        start, end = parse_time(query["start"]) or EPOCH, parse_time(query["end"]) or EPOCH
-        after = (parse_time(query["after"][0]) or EPOCH, query["after"][1]) if query["after"] else None
-        visible_until = datetime.now(UTC) - timedelta(seconds=state.visibility_delay_seconds)
-        markets, statuses, channels = set(query["markets"]), set(query["statuses"]), set(query["channels"])
-        ids = set(query["ids"])
+            query = self.orders_query(request) | {"t": "orders", "seller": seller.selling_partner_id}
+            position = None
+        visible_until = time.time() - state.visibility_delay_seconds if state.visibility_delay_seconds else None
+        markets = set(query["markets"])
+        statuses, channels, ids = set(query["statuses"]), set(query["channels"]), set(query["ids"])
+        size = int(query["size"])
         page: list[dict[str, Any]] = []
-        last: tuple[datetime, str] | None = None
+        last: tuple[float, str] | None = None
         more = False
         for moment, stored in state.scan(
-            seller.selling_partner_id, query["mode"], start=start, end=end, after_key=after
+            seller.selling_partner_id,
+            query["mode"],
+            start=float(query["start"]),
+            end=float(query["end"]),
+            after=position,
         ):
-            if stored.updated > visible_until or stored.marketplace_id not in markets:
+            if stored.marketplace_id not in markets:
+                continue
+            if visible_until is not None and stored.updated > visible_until:
                 continue
             order = stored.order
             if statuses and order.get("OrderStatus") not in statuses:
@@ -254,325 +349,536 @@ def create_app() -> Starlette:
                 continue
             if ids and stored.key not in ids:
                 continue
-            if len(page) == query["size"]:
+            if len(page) == size:
                 more = True
                 break
             page.append(order)
             last = (moment, stored.key)
         payload: dict[str, Any] = {"Orders": page}
         if more and last is not None:
-            payload["NextToken"] = sign(query | {"after": [format_time(last[0]), last[1]]})
-        payload["LastUpdatedBefore" if query["mode"] == "updated" else "CreatedBefore"] = query["end"]
+            payload["NextToken"] = self.sign(query | {"after": [last[0], last[1]]})
+        payload["LastUpdatedBefore" if query["mode"] == "updated" else "CreatedBefore"] = query["before"]
         return 200, {"payload": payload}
 
-    def own_order(request: Request, seller: Seller) -> StoredOrder | None:
-        stored = state.orders.get(request.path_params["order_id"])
-        return stored if stored is not None and stored.seller == seller.selling_partner_id else None
+    def own_order(self, request: Request, seller: Seller) -> StoredOrder:
+        order_id = request.path_params["order_id"]
+        stored = self.state.orders.get(order_id)
+        if stored is None or stored.seller != seller.selling_partner_id:
+            raise LookupError(order_id)
+        return stored
 
-    def not_found(order_id: str) -> tuple[int, Any]:
-        return 404, errors("NotFound", f"Order {order_id} not found", "")
+    @staticmethod
+    def not_found(order_id: str) -> ApiResult:
+        return 404, error_body("NotFound", "Order not found", f"No order {order_id} for this selling partner.")
 
-    async def get_order(request: Request, seller: Seller) -> tuple[int, Any]:
-        stored = own_order(request, seller)
-        if stored is None:
-            return not_found(request.path_params["order_id"])
+    async def get_order(self, request: Request, seller: Seller) -> ApiResult:
+        try:
+            stored = self.own_order(request, seller)
+        except LookupError as exc:
+            return self.not_found(str(exc))
         return 200, {"payload": stored.order}
 
-    async def get_order_items(request: Request, seller: Seller) -> tuple[int, Any]:
-        stored = own_order(request, seller)
-        if stored is None:
-            return not_found(request.path_params["order_id"])
+    async def get_order_items(self, request: Request, seller: Seller) -> ApiResult:
+        try:
+            stored = self.own_order(request, seller)
+        except LookupError as exc:
+            return self.not_found(str(exc))
         offset = 0
         token = request.query_params.get("NextToken")
         if token:
-            query = unsign(token)
-            if query.get("order") != stored.key:
+            query = self.unsign(token)
+            if query.get("t") != "items" or query.get("order") != stored.key:
                 raise InvalidInput("Invalid NextToken")
             offset = int(query["offset"])
-        size = state.items_page_size
+        size = self.state.items_page_size
         payload: dict[str, Any] = {"AmazonOrderId": stored.key, "OrderItems": stored.items[offset : offset + size]}
         if offset + size < len(stored.items):
-            payload["NextToken"] = sign({"order": stored.key, "offset": offset + size})
+            payload["NextToken"] = self.sign({"t": "items", "order": stored.key, "offset": offset + size})
         return 200, {"payload": payload}
 
-    async def get_order_address(request: Request, seller: Seller) -> tuple[int, Any]:
-        stored = own_order(request, seller)
-        if stored is None:
-            return not_found(request.path_params["order_id"])
+    async def get_order_address(self, request: Request, seller: Seller) -> ApiResult:
+        try:
+            stored = self.own_order(request, seller)
+        except LookupError as exc:
+            return self.not_found(str(exc))
         payload: dict[str, Any] = {"AmazonOrderId": stored.key}
-        if stored.address is not None and stored.order.get("OrderStatus") in ADDRESS_STATUSES | {"Canceled"}:
+        if stored.address is not None and stored.order.get("OrderStatus") not in ADDRESS_HIDDEN_STATUSES:
             payload["ShippingAddress"] = stored.address
         return 200, {"payload": payload}
 
-    # --- control API ----------------------------------------------------------------------------------
+    # --- storing orders ---------------------------------------------------------------------------------
 
-    async def body(request: Request) -> dict[str, Any]:
-        if not (await request.body()):
-            return {}
-        data = await request.json()
-        if not isinstance(data, dict):
-            raise ValueError("expected a JSON object")
-        return data
+    def seller_of(self, data: dict[str, Any]) -> Seller:
+        seller = self.state.sellers.get(str(data.get("seller", "")))
+        if seller is None:
+            raise ValueError(f"unknown seller {data.get('seller')!r}: register it with POST /_sim/sellers first")
+        return seller
 
-    def control(fn: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                result = await fn(request)
-            except (ValueError, KeyError, TypeError) as exc:
-                return json_response({"error": f"{exc.__class__.__name__}: {exc}"}, 400)
-            if isinstance(result, Response):
-                return result
-            return json_response(result if result is not None else {"ok": True})
+    def with_defaults(
+        self, seller: Seller, order: dict[str, Any], items: list[Any], address: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """Fill what a realistic Order/OrderItem would have and the caller left out (raw=false)."""
+        order = dict(order)
+        marketplace = order.get("MarketplaceId") or (seller.marketplace_ids[0] if seller.marketplace_ids else "")
+        info = generator.MARKETPLACES.get(str(marketplace))
+        if not order.get("AmazonOrderId"):
+            order["AmazonOrderId"] = generator.new_order_id(self.rng, str(marketplace), self.state.orders)
+        now = format_timestamp(time.time())
+        order.setdefault("PurchaseDate", now)
+        order.setdefault("LastUpdateDate", order["PurchaseDate"])
+        order.setdefault("OrderStatus", "Unshipped")
+        order.setdefault("FulfillmentChannel", "MFN")
+        if info is not None:
+            order.setdefault("SalesChannel", info.sales_channel)
+        order.setdefault("MarketplaceId", marketplace)
+        shipped_status = order["OrderStatus"] in ("Shipped", "InvoiceUnconfirmed")
+        filled: list[Any] = []
+        for n, item in enumerate(items, start=1):
+            if not isinstance(item, dict):
+                filled.append(item)
+                continue
+            item = dict(item)
+            item.setdefault("OrderItemId", _item_id(str(order["AmazonOrderId"]), n))
+            if "SellerSKU" in item:
+                item.setdefault("ASIN", generator.sku_asin(str(item["SellerSKU"])))
+            item.setdefault("QuantityOrdered", 1)
+            item.setdefault("QuantityShipped", item["QuantityOrdered"] if shipped_status else 0)
+            filled.append(item)
+        ordered = shipped = 0
+        countable = True
+        for item in filled:
+            o = item.get("QuantityOrdered") if isinstance(item, dict) else None
+            s = item.get("QuantityShipped") if isinstance(item, dict) else None
+            if not isinstance(o, int) or not isinstance(s, int):
+                countable = False
+                break
+            ordered, shipped = ordered + o, shipped + s
+        if countable:
+            closed = order["OrderStatus"] in ("Canceled", "Unfulfillable")
+            order.setdefault("NumberOfItemsShipped", 0 if closed else shipped)
+            order.setdefault("NumberOfItemsUnshipped", 0 if closed else ordered - shipped)
+        if "OrderTotal" not in order and info is not None and filled:
+            total = self.total_of(filled, vat_inclusive=info.vat_bp is not None)
+            if total is not None:
+                order["OrderTotal"] = {"CurrencyCode": info.currency, "Amount": f"{total:.2f}"}
+        order.setdefault("PaymentMethod", "Other")
+        order.setdefault("OrderType", "StandardOrder")
+        order.setdefault("ShipmentServiceLevelCategory", "Standard")
+        order.setdefault("IsBusinessOrder", False)
+        order.setdefault("IsPrime", False)
+        order.setdefault("IsReplacementOrder", False)
+        if "ShippingAddress" not in order and address:
+            order["ShippingAddress"] = {k: address[k] for k in PARTIAL_ADDRESS_FIELDS if k in address}
+        return order, filled
 
-        return endpoint
+    @staticmethod
+    def total_of(items: list[Any], *, vat_inclusive: bool) -> Decimal | None:
+        """OrderTotal from priced items (None when any item has no ItemPrice)."""
+        plus = ["ItemPrice", "ShippingPrice"] + ([] if vat_inclusive else ["ItemTax", "ShippingTax"])
+        minus = ["PromotionDiscount", "ShippingDiscount"]
+        minus += [] if vat_inclusive else ["PromotionDiscountTax", "ShippingDiscountTax"]
+        total = Decimal(0)
+        for item in items:
+            if not isinstance(item, dict) or _cents(item.get("ItemPrice")) is None:
+                return None
+            total += sum((_cents(item.get(k)) or Decimal(0) for k in plus), Decimal(0))
+            total -= sum((_cents(item.get(k)) or Decimal(0) for k in minus), Decimal(0))
+        return total
 
-    async def reset(request: Request) -> Any:
-        for task in live_tasks.values():
-            task.cancel()
-        live_tasks.clear()
-        fresh = State()
-        for name in fresh.__dataclass_fields__:
-            setattr(state, name, getattr(fresh, name))
-        return None
+    def store(
+        self,
+        seller: Seller,
+        order: dict[str, Any],
+        items: list[Any],
+        address: dict[str, Any] | None,
+        *,
+        raw: bool,
+        bulk: bool = False,
+        complete: bool = False,
+    ) -> str:
+        """Upsert one order. raw: exactly as given (apart from `_key`); complete: already realistic."""
+        if not raw and not complete:
+            order, items = self.with_defaults(seller, order, items, address)
+        key = order.get("AmazonOrderId") or order.get("_key")
+        if not isinstance(key, str) or not key:
+            raise ValueError("every order needs an AmazonOrderId (or, with raw=true, a _key)")
+        if "_key" in order:
+            order = {k: v for k, v in order.items() if k != "_key"}
+        now = time.time()
+        updated = parse_timestamp(order.get("LastUpdateDate"))
+        updated = now if updated is None else updated
+        created = parse_timestamp(order.get("PurchaseDate"))
+        marketplace = order.get("MarketplaceId")
+        if not isinstance(marketplace, str) or not marketplace:
+            marketplace = seller.marketplace_ids[0] if seller.marketplace_ids else ""
+        served, served_items = (order, items) if raw else _served_view(order, items)
+        self.state.put_order(
+            StoredOrder(
+                key=key,
+                seller=seller.selling_partner_id,
+                marketplace_id=marketplace,
+                updated=updated,
+                created=updated if created is None else created,
+                order=served,
+                items=served_items,
+                address=address,
+                source=order,
+                source_items=items,
+                raw=raw,
+            ),
+            bulk=bulk,
+        )
+        return key
 
-    async def health(request: Request) -> Any:
-        return {"ok": True, "sellers": len(state.sellers), "orders": len(state.orders)}
+    # --- control API ------------------------------------------------------------------------------------
 
-    async def sellers(request: Request) -> Any:
-        data = await body(request)
+    async def reset(self, request: Request) -> Any:
+        self.stop_live()
+        self.state = State()
+        return {"ok": True}
+
+    async def health(self, request: Request) -> Any:
+        return {
+            "ok": True,
+            "simulator": "sp-api",
+            "sellers": len(self.state.sellers),
+            "orders": len(self.state.orders),
+            "uptime_seconds": round(time.time() - self.started, 1),
+        }
+
+    async def sellers(self, request: Request) -> Any:
+        if request.method == "GET":
+            return {"sellers": [self.seller_json(s) for s in self.state.sellers.values()]}
+        data = await read_json_object(request)
+        marketplaces = data.get("marketplace_ids") or []
+        if not isinstance(marketplaces, list):
+            raise ValueError("marketplace_ids must be a list")
         seller = Seller(
             selling_partner_id=str(data["selling_partner_id"]),
             refresh_token=str(data["refresh_token"]),
             client_id=str(data["client_id"]),
             client_secret=str(data["client_secret"]),
-            marketplace_ids=[str(m) for m in data.get("marketplace_ids") or []],
+            marketplace_ids=[str(m) for m in marketplaces],
         )
-        state.add_seller(seller)
-        return {"selling_partner_id": seller.selling_partner_id}
+        self.state.add_seller(seller)
+        return self.seller_json(seller)
 
-    def seller_of(data: dict[str, Any]) -> Seller:
-        seller = state.sellers.get(str(data.get("seller", "")))
-        if seller is None:
-            raise ValueError(f"unknown seller {data.get('seller')!r}: register it with POST /_sim/sellers first")
-        return seller
+    @staticmethod
+    def seller_json(seller: Seller) -> dict[str, Any]:
+        return {"selling_partner_id": seller.selling_partner_id, "marketplace_ids": seller.marketplace_ids}
 
-    def store(
-        seller: Seller, order: dict[str, Any], items: list[Any], address: dict[str, Any] | None, raw: bool
-    ) -> str:
-        now = datetime.now(UTC)
-        if not raw:
-            order = dict(order)
-            order.setdefault(
-                "AmazonOrderId",
-                generator.new_order_id(
-                    random.Random(),
-                    seller.marketplace_ids[0]
-                    if seller.marketplace_ids and seller.marketplace_ids[0] in generator.MARKETPLACES
-                    else "ATVPDKIKX0DER",
-                    state.orders,
-                ),
-            )
-            order.setdefault("PurchaseDate", format_time(now))
-            order.setdefault("LastUpdateDate", order["PurchaseDate"])
-            order.setdefault("OrderStatus", "Unshipped")
-            order.setdefault("FulfillmentChannel", "MFN")
-            order.setdefault("MarketplaceId", seller.marketplace_ids[0] if seller.marketplace_ids else "")
-            items = [dict(item) for item in items]
-            for n, item in enumerate(items, start=1):
-                item.setdefault("OrderItemId", f"{abs(hash((order['AmazonOrderId'], n))) % 10**14:014d}")
-                item.setdefault("QuantityOrdered", 1)
-                item.setdefault("QuantityShipped", 0)
-        key = order.get("AmazonOrderId") or order.get("_key")
-        if not isinstance(key, str) or not key:
-            raise ValueError("every order needs an AmazonOrderId (or, with raw=true, a _key)")
-        order.pop("_key", None)
-        updated = parse_time(order.get("LastUpdateDate")) or now
-        created = parse_time(order.get("PurchaseDate")) or updated
-        marketplace = order.get("MarketplaceId") if isinstance(order.get("MarketplaceId"), str) else None
-        state.put_order(
-            StoredOrder(
-                key=key,
-                seller=seller.selling_partner_id,
-                order=order,
-                items=items,
-                address=address,
-                updated=updated,
-                created=created,
-                marketplace_id=marketplace or (seller.marketplace_ids[0] if seller.marketplace_ids else ""),
-            )
-        )
-        return key
-
-    async def orders(request: Request) -> Any:
-        data = await body(request)
-        seller = seller_of(data)
+    async def orders(self, request: Request) -> Any:
+        data = await read_json_object(request)
+        seller = self.seller_of(data)
         raw = bool(data.get("raw", False))
-        keys = [
-            store(seller, entry["order"], list(entry.get("items") or []), entry.get("address"), raw)
-            for entry in data.get("orders", [])
-        ]
-        return {"order_ids": keys}
+        entries = data.get("orders", [])
+        if not isinstance(entries, list):
+            raise ValueError("orders must be a list of {order, items, address}")
+        with gc_paused():
+            keys = self._store_entries(seller, entries, raw)
+        return {"order_ids": keys, "count": len(keys)}
 
-    async def order_detail(request: Request) -> Any:
-        stored = state.orders.get(request.path_params["order_id"])
+    def _store_entries(self, seller: Seller, entries: list[Any], raw: bool) -> list[str]:
+        keys = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise ValueError("each entry must be an object {order, items, address}")
+            items = entry.get("items") or []
+            if not isinstance(items, list):
+                raise ValueError("items must be a list")
+            order, address = entry.get("order"), entry.get("address")
+            if not isinstance(order, dict) or (address is not None and not isinstance(address, dict)):
+                raise ValueError("each entry needs an 'order' object (and 'address', if given, must be an object)")
+            keys.append(self.store(seller, order, items, address, raw=raw, bulk=len(entries) > 50))
+        return keys
+
+    async def order_detail(self, request: Request) -> Any:
+        order_id = request.path_params["order_id"]
+        stored = self.state.orders.get(order_id)
         if stored is None:
-            return json_response({"error": "not found"}, 404)
-        if request.method == "GET":
-            return {"order": stored.order, "items": stored.items, "address": stored.address, "seller": stored.seller}
-        data = await body(request)
-        items = data.pop("items", None)
-        address = data.pop("address", None)
-        order = {**stored.order, **data}
-        if "LastUpdateDate" not in data:
-            order["LastUpdateDate"] = format_time(datetime.now(UTC))
-        seller = state.sellers[stored.seller]
-        store(seller, order, items if items is not None else stored.items, address or stored.address, raw=True)
-        return {"order": order}
+            return json_response({"error": f"order {order_id} not found"}, 404)
+        if request.method == "PATCH":
+            data = await read_json_object(request)
+            items = data.pop("items", None)
+            address = data.pop("address", None)
+            if items is not None and not isinstance(items, list):
+                raise ValueError("items must be a list")
+            order = {**stored.source, **data}
+            if "LastUpdateDate" not in data:
+                order["LastUpdateDate"] = format_timestamp(time.time())
+            seller = self.state.sellers[stored.seller]
+            new_items = stored.source_items if items is None else items
+            if not stored.raw and items is not None:
+                order, new_items = self.with_defaults(seller, order, new_items, None)
+            self.store(
+                seller,
+                order,
+                new_items,
+                stored.address if address is None else address,
+                raw=stored.raw,
+                complete=True,
+            )
+            stored = self.state.orders[order_id]
+        return self.order_json(stored)
 
-    async def generate(request: Request) -> Any:
-        data = await body(request)
-        seller = seller_of(data)
-        marketplace_id = str(
-            data.get("marketplace_id") or (seller.marketplace_ids[0] if seller.marketplace_ids else "")
-        )
-        now = datetime.now(UTC)
-        start = parse_time(data.get("start")) or now - timedelta(days=7)
-        end = parse_time(data.get("end")) or now - timedelta(minutes=5)
+    @staticmethod
+    def order_json(stored: StoredOrder) -> dict[str, Any]:
+        return {
+            "seller": stored.seller,
+            "marketplace_id": stored.marketplace_id,
+            "raw": stored.raw,
+            "order": stored.order,
+            "items": stored.items,
+            "address": stored.address,
+            "stored_order": stored.source,
+            "stored_items": stored.source_items,
+        }
+
+    async def generate(self, request: Request) -> Any:
+        data = await read_json_object(request)
+        seller = self.seller_of(data)
+        marketplace_id = str(data.get("marketplace_id") or (seller.marketplace_ids or [""])[0])
+        now = time.time()
+        start = parse_timestamp(data.get("start")) if data.get("start") else now - 7 * 86400
+        end = parse_timestamp(data.get("end")) if data.get("end") else now - 5 * 60
+        if start is None or end is None:
+            raise ValueError("start and end must be ISO 8601 date-times")
+        skus = data.get("skus") or ["SKU-0001"]
+        if not isinstance(skus, list):
+            raise ValueError("skus must be a list")
+        seed = data.get("seed")
+        with gc_paused():
+            return self._generate(seller, data, marketplace_id, start, end, skus, seed)
+
+    def _generate(
+        self,
+        seller: Seller,
+        data: dict[str, Any],
+        marketplace_id: str,
+        start: float,
+        end: float,
+        skus: list[Any],
+        seed: Any,
+    ) -> dict[str, Any]:
         created = generator.generate(
-            seed=data.get("seed"),
+            seed=None if seed is None else int(seed),
             count=int(data.get("count", 10)),
             marketplace_id=marketplace_id,
-            skus=[str(s) for s in data.get("skus") or ["SKU-1"]],
+            skus=[str(s) for s in skus],
             start=start,
             end=end,
             statuses=data.get("statuses"),
             channels=data.get("fulfillment_channels"),
-            taken=state.orders,
+            taken=self.state.orders,
         )
-        ids = [store(seller, order, items, address, raw=True) for order, items, address in created]
+        bulk = len(created) > 50
+        ids = [
+            self.store(seller, order, items, address, raw=False, bulk=bulk, complete=True)
+            for order, items, address in created
+        ]
         return {"order_ids": ids, "count": len(ids)}
 
-    async def faults(request: Request) -> Any:
+    async def faults(self, request: Request) -> Any:
+        faults = self.state.faults
         if request.method == "DELETE":
-            state.faults.clear()
-            return None
+            rule_id = request.path_params.get("rule_id")
+            if rule_id is None:
+                faults.clear()
+                return {"faults": []}
+            if not faults.remove(int(rule_id)):
+                return json_response({"error": f"no fault rule {rule_id}"}, 404)
+            return {"faults": [rule.as_dict() for rule in faults.rules]}
         if request.method == "POST":
-            data = await body(request)
-            rule = state.faults.add(data)
-            return rule.as_dict()
-        return {"faults": [rule.as_dict() for rule in state.faults.rules]}
+            data = await read_json_object(request)
+            if data.get("kind") == "repeat_page" and data.get("operation", "*") not in ("getOrders", "*"):
+                raise ValueError("repeat_page applies to getOrders only")
+            return faults.add(data).as_dict()
+        return {"faults": [rule.as_dict() for rule in faults.rules]}
 
-    async def rate_limits(request: Request) -> Any:
-        data = await body(request)
-        if "enabled" in data:
-            state.limiting = bool(data["enabled"])
-        if data.get("refill"):
-            state.buckets.clear()
-        if "operation" in data:
-            operation = str(data["operation"])
-            rate, burst = state.limits.get(operation, (1.0, 1))
-            state.limits[operation] = (float(data.get("rate", rate)), int(data.get("burst", burst)))
-            for key in [k for k in state.buckets if k[1] == operation]:
-                del state.buckets[key]
+    async def rate_limits(self, request: Request) -> Any:
+        state = self.state
+        if request.method == "POST":
+            data = await read_json_object(request)
+            if "enabled" in data:
+                state.limiting = bool(data["enabled"])
+            if data.get("refill"):
+                state.refill()
+            if "operation" in data:
+                operation = str(data["operation"])
+                if operation not in OPERATIONS:
+                    raise ValueError(f"unknown operation {operation!r}; one of {list(OPERATIONS)}")
+                rate, burst = state.limits[operation]
+                new_rate, new_burst = float(data.get("rate", rate)), int(data.get("burst", burst))
+                if new_rate < 0 or new_burst < 0:
+                    raise ValueError("rate and burst must not be negative")
+                state.set_limit(operation, new_rate, new_burst)
         return {
             "enabled": state.limiting,
-            "limits": {op: {"rate": r, "burst": b} for op, (r, b) in state.limits.items()},
+            "limits": {op: {"rate": rate, "burst": burst} for op, (rate, burst) in state.limits.items()},
         }
 
-    async def calls(request: Request) -> Any:
+    async def calls(self, request: Request) -> Any:
         if request.method == "POST":
-            state.calls.clear()
-            return None
+            self.state.calls.clear()
+            return {}
         result: dict[str, dict[str, int]] = {}
-        for (operation, status), count in sorted(state.calls.items()):
+        for (operation, status), count in sorted(self.state.calls.items()):
             result.setdefault(operation, {})[str(status)] = count
         return result
 
-    async def expire_tokens(request: Request) -> Any:
-        state.expire_tokens()
-        return None
+    async def expire_tokens(self, request: Request) -> Any:
+        return {"expired": self.state.expire_tokens()}
 
-    async def settings(request: Request) -> Any:
-        data = await body(request)
-        if "visibility_delay_seconds" in data:
-            state.visibility_delay_seconds = float(data["visibility_delay_seconds"])
-        if "items_page_size" in data:
-            state.items_page_size = max(1, int(data["items_page_size"]))
-        if "rng_seed" in data:
-            state.faults.seed(int(data["rng_seed"]))
-        if "token_ttl_seconds" in data:
-            state.token_ttl_seconds = int(data["token_ttl_seconds"])
+    async def settings(self, request: Request) -> Any:
+        state = self.state
+        if request.method == "POST":
+            data = await read_json_object(request)
+            unknown = set(data) - {"visibility_delay_seconds", "items_page_size", "rng_seed", "token_ttl_seconds"}
+            if unknown:
+                raise ValueError(f"unknown settings {sorted(unknown)}")
+            if "visibility_delay_seconds" in data:
+                state.visibility_delay_seconds = max(0.0, float(data["visibility_delay_seconds"]))
+            if "items_page_size" in data:
+                state.items_page_size = max(1, int(data["items_page_size"]))
+            if "rng_seed" in data:
+                seed = data["rng_seed"]
+                state.faults.seed(None if seed is None else int(seed))
+                self.rng.seed(None if seed is None else int(seed))
+            if "token_ttl_seconds" in data:
+                state.token_ttl_seconds = max(1, int(data["token_ttl_seconds"]))
         return {
             "visibility_delay_seconds": state.visibility_delay_seconds,
             "items_page_size": state.items_page_size,
             "token_ttl_seconds": state.token_ttl_seconds,
         }
 
-    async def live(request: Request) -> Any:
-        if request.method == "DELETE":
-            for task in live_tasks.values():
-                task.cancel()
-            live_tasks.clear()
-            return None
-        data = await body(request)
-        seller = seller_of(data)
-        marketplace_id = str(data.get("marketplace_id") or seller.marketplace_ids[0])
-        skus = [str(s) for s in data.get("skus") or ["SKU-1"]]
-        every = max(1.0, float(data.get("every_seconds", 30)))
-        key = f"{seller.selling_partner_id}:{marketplace_id}"
-        if key in live_tasks:
-            live_tasks.pop(key).cancel()
-        live_tasks[key] = asyncio.create_task(live_loop(seller, marketplace_id, skus, every))
-        return {"live": sorted(live_tasks)}
+    # --- live demo mode ---------------------------------------------------------------------------------
 
-    async def live_loop(seller: Seller, marketplace_id: str, skus: list[str], every: float) -> None:
+    async def live(self, request: Request) -> Any:
+        if request.method == "DELETE":
+            self.stop_live()
+            return {"live": []}
+        data = await read_json_object(request)
+        seller = self.seller_of(data)
+        marketplace_id = str(data.get("marketplace_id") or (seller.marketplace_ids or [""])[0])
+        if marketplace_id not in generator.MARKETPLACES:
+            raise ValueError(f"unknown marketplace {marketplace_id!r}")
+        skus = [str(s) for s in data.get("skus") or ["SKU-0001"]]
+        every = max(0.2, float(data.get("every_seconds", 20)))
+        key = f"{seller.selling_partner_id}:{marketplace_id}"
+        if key in self.live_tasks:
+            self.live_tasks.pop(key).cancel()
+        loop = self.live_loop(seller.selling_partner_id, marketplace_id, skus, every)
+        self.live_tasks[key] = asyncio.create_task(loop)
+        return {"live": sorted(self.live_tasks)}
+
+    def stop_live(self) -> None:
+        for task in self.live_tasks.values():
+            task.cancel()
+        self.live_tasks.clear()
+
+    async def live_loop(self, seller_id: str, marketplace_id: str, skus: list[str], every: float) -> None:
+        """Every `every` seconds: one new order, and one Unshipped order shipped (like a busy shop)."""
         rng = random.Random()
         while True:
             await asyncio.sleep(every)
-            now = datetime.now(UTC).replace(microsecond=0)
+            seller = self.state.sellers.get(seller_id)
+            if seller is None:
+                return
+            now = float(int(time.time()))
             [(order, items, address)] = generator.generate(
-                seed=rng.randrange(10**9), count=1, marketplace_id=marketplace_id, skus=skus, start=now, end=now,
-                statuses={"Unshipped": 0.8, "Pending": 0.2}, taken=state.orders,
+                seed=rng.randrange(2**32), count=1, marketplace_id=marketplace_id, skus=skus, start=now, end=now,
+                statuses={"Unshipped": 0.8, "Pending": 0.2}, taken=self.state.orders,
             )  # fmt: skip
-            store(seller, order, items, address, raw=True)
+            self.store(seller, order, items, address, raw=False, complete=True)
             waiting = [
-                o for o in state.orders.values()
-                if o.seller == seller.selling_partner_id and o.order.get("OrderStatus") == "Unshipped"
+                o for o in self.state.seller_orders(seller_id)
+                if not o.raw and o.order.get("OrderStatus") == "Unshipped" and o.key != order["AmazonOrderId"]
             ]  # fmt: skip
             if waiting:
-                shipped = rng.choice(waiting)
-                shipped_items = [{**item, "QuantityShipped": item.get("QuantityOrdered", 1)} for item in shipped.items]
-                order = {**shipped.order, "OrderStatus": "Shipped", "LastUpdateDate": format_time(now)}
-                order["NumberOfItemsShipped"] = sum(int(i.get("QuantityOrdered", 1)) for i in shipped_items)
-                order["NumberOfItemsUnshipped"] = 0
-                store(seller, order, shipped_items, shipped.address, raw=True)
+                self.ship(seller, rng.choice(waiting), now)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        for task in live_tasks.values():
-            task.cancel()
+    def ship(self, seller: Seller, stored: StoredOrder, now: float) -> None:
+        items = [
+            {**item, "QuantityShipped": item.get("QuantityOrdered", 1)} if isinstance(item, dict) else item
+            for item in stored.source_items
+        ]
+        units = sum(int(i.get("QuantityOrdered", 1)) for i in items if isinstance(i, dict))
+        order = {
+            **stored.source,
+            "OrderStatus": "Shipped",
+            "LastUpdateDate": format_timestamp(now),
+            "NumberOfItemsShipped": units,
+            "NumberOfItemsUnshipped": 0,
+        }
+        self.store(seller, order, items, stored.address, raw=False, complete=True)
 
-    routes = [
-        Route("/auth/o2/token", lwa_token, methods=["POST"]),
-        Route("/orders/v0/orders", api("getOrders", get_orders), methods=["GET"]),
-        Route("/orders/v0/orders/{order_id}", api("getOrder", get_order), methods=["GET"]),
-        Route("/orders/v0/orders/{order_id}/orderItems", api("getOrderItems", get_order_items), methods=["GET"]),
-        Route("/orders/v0/orders/{order_id}/address", api("getOrderAddress", get_order_address), methods=["GET"]),
-        Route("/_sim/reset", control(reset), methods=["POST"]),
-        Route("/_sim/health", control(health), methods=["GET"]),
-        Route("/_sim/sellers", control(sellers), methods=["POST"]),
-        Route("/_sim/orders", control(orders), methods=["POST"]),
-        Route("/_sim/orders/{order_id}", control(order_detail), methods=["GET", "PATCH"]),
-        Route("/_sim/generate", control(generate), methods=["POST"]),
-        Route("/_sim/faults", control(faults), methods=["GET", "POST", "DELETE"]),
-        Route("/_sim/rate-limits", control(rate_limits), methods=["POST"]),
-        Route("/_sim/calls", control(calls), methods=["GET"]),
-        Route("/_sim/calls/reset", control(calls), methods=["POST"]),
-        Route("/_sim/tokens/expire", control(expire_tokens), methods=["POST"]),
-        Route("/_sim/settings", control(settings), methods=["POST"]),
-        Route("/_sim/live", control(live), methods=["POST", "DELETE"]),
-    ]
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.sim = state
-    return app
+    # --- app --------------------------------------------------------------------------------------------
+
+    def control(self, handler: ControlHandler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                result = await handler(request)
+            except (ValueError, KeyError, TypeError) as exc:
+                return json_response({"error": f"{exc.__class__.__name__}: {exc}"}, 400)
+            return result if isinstance(result, Response) else json_response(result)
+
+        return endpoint
+
+    async def http_error(self, request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        if request.url.path.startswith("/_sim/"):
+            return json_response({"error": f"HTTP {status} for {request.method} {request.url.path}"}, status)
+        message = "Resource not found." if status == 404 else f"HTTP {status}."
+        code = "NotFound" if status == 404 else "InvalidInput"
+        body = error_body(code, message, f"{request.method} {request.url.path}")
+        return json_response(body, status, {"x-amzn-RequestId": self.request_id()})
+
+    def build(self) -> Starlette:
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            yield
+            self.stop_live()
+
+        c = self.control
+        routes = [
+            Route("/auth/o2/token", self.lwa_token, methods=["POST"]),
+            Route("/orders/v0/orders", self.api("getOrders", self.get_orders), methods=["GET"]),
+            Route("/orders/v0/orders/{order_id}", self.api("getOrder", self.get_order), methods=["GET"]),
+            Route(
+                "/orders/v0/orders/{order_id}/orderItems",
+                self.api("getOrderItems", self.get_order_items),
+                methods=["GET"],
+            ),
+            Route(
+                "/orders/v0/orders/{order_id}/address",
+                self.api("getOrderAddress", self.get_order_address),
+                methods=["GET"],
+            ),
+            Route("/_sim/reset", c(self.reset), methods=["POST"]),
+            Route("/_sim/health", c(self.health), methods=["GET"]),
+            Route("/_sim/sellers", c(self.sellers), methods=["GET", "POST"]),
+            Route("/_sim/orders", c(self.orders), methods=["POST"]),
+            Route("/_sim/orders/{order_id}", c(self.order_detail), methods=["GET", "PATCH"]),
+            Route("/_sim/generate", c(self.generate), methods=["POST"]),
+            Route("/_sim/faults", c(self.faults), methods=["GET", "POST", "DELETE"]),
+            Route("/_sim/faults/{rule_id:int}", c(self.faults), methods=["DELETE"]),
+            Route("/_sim/rate-limits", c(self.rate_limits), methods=["GET", "POST"]),
+            Route("/_sim/calls", c(self.calls), methods=["GET"]),
+            Route("/_sim/calls/reset", c(self.calls), methods=["POST"]),
+            Route("/_sim/tokens/expire", c(self.expire_tokens), methods=["POST"]),
+            Route("/_sim/settings", c(self.settings), methods=["GET", "POST"]),
+            Route("/_sim/live", c(self.live), methods=["POST", "DELETE"]),
+        ]
+        app = Starlette(
+            routes=routes,
+            lifespan=lifespan,
+            exception_handlers={404: self.http_error, 405: self.http_error},
+        )
+        app.state.sim = self
+        return app
+
+
+def create_app() -> Starlette:
+    """A fresh simulator (empty state, Amazon's default usage plans)."""
+    return SpApiSimulator().build()

@@ -1,27 +1,53 @@
-"""A typed client for the SP-API simulator's control API (/_sim/), for tests, the demo and benchmarks."""
+"""A typed client for the SP-API simulator's control API (`/_sim/`), for tests, the demo loader and benchmarks.
+
+with SpApiSimulatorControl("http://127.0.0.1:8101") as sim:
+    sim.reset()
+    sim.add_seller(selling_partner_id="A1...", refresh_token="Atzr|...", client_id="amzn1...",
+                   client_secret="...", marketplace_ids=["A1F83G8C2ARO7P"])
+    ids = sim.generate(seller="A1...", marketplace_id="A1F83G8C2ARO7P", count=500, skus=["SKU-1"], seed=7)
+    sim.add_fault(operation="getOrders", kind="throttle", times=1, after=1)
+"""
 
 from __future__ import annotations
 
+from types import TracebackType
 from typing import Any
 
 import httpx
 
 
+class SimulatorControlError(RuntimeError):
+    def __init__(self, method: str, path: str, status: int, text: str) -> None:
+        super().__init__(f"simulator {method} {path}: HTTP {status} {text[:500]}")
+        self.status = status
+
+
 class SpApiSimulatorControl:
-    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
 
     def close(self) -> None:
         self.http.close()
 
+    def __enter__(self) -> SpApiSimulatorControl:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = self.http.request(method, path, json=body)
         if response.status_code >= 400:
-            raise RuntimeError(f"simulator {method} {path}: HTTP {response.status_code} {response.text[:500]}")
+            raise SimulatorControlError(method, path, response.status_code, response.text)
         return response.json()
 
+    # --- state ------------------------------------------------------------------------------------------
+
     def reset(self) -> None:
+        """Everything back to empty and Amazon's defaults (also stops live mode)."""
         self._call("POST", "/_sim/reset")
 
     def health(self) -> dict[str, Any]:
@@ -36,67 +62,153 @@ class SpApiSimulatorControl:
         client_secret: str,
         marketplace_ids: list[str],
     ) -> None:
-        self._call(
-            "POST",
-            "/_sim/sellers",
-            {
-                "selling_partner_id": selling_partner_id,
-                "refresh_token": refresh_token,
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "marketplace_ids": marketplace_ids,
-            },
-        )
+        """Register (or update) a seller and the LWA credentials that get it an access token."""
+        body = {
+            "selling_partner_id": selling_partner_id,
+            "refresh_token": refresh_token,
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "marketplace_ids": marketplace_ids,
+        }
+        self._call("POST", "/_sim/sellers", body)
+
+    def sellers(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/_sim/sellers")["sellers"])
+
+    # --- orders -----------------------------------------------------------------------------------------
 
     def upsert_orders(self, *, seller: str, orders: list[dict[str, Any]], raw: bool = False) -> list[str]:
-        """Each entry: {"order": {...Order...}, "items": [...OrderItem...], "address": {...} | None}."""
-        return list(self._call("POST", "/_sim/orders", {"seller": seller, "orders": orders, "raw": raw})["order_ids"])
+        """Each entry: `{"order": {...Order...}, "items": [...OrderItem...], "address": {...Address...}}`.
 
-    def patch_order(self, order_id: str, **fields: Any) -> dict[str, Any]:
-        return dict(self._call("PATCH", f"/_sim/orders/{order_id}", fields)["order"])
+        raw=False fills realistic defaults for missing fields; raw=True stores exactly what is given (an
+        AmazonOrderId or `_key` is still needed). Returns the AmazonOrderIds (or keys).
+        """
+        body = {"seller": seller, "orders": orders, "raw": raw}
+        return [str(key) for key in self._call("POST", "/_sim/orders", body)["order_ids"]]
+
+    def patch_order(self, order_id: str, *, items: list[dict[str, Any]] | None = None, **fields: Any) -> dict[str, Any]:
+        """Merge `fields` into the order (LastUpdateDate becomes now unless given); `items` replaces the items."""
+        body: dict[str, Any] = dict(fields)
+        if items is not None:
+            body["items"] = items
+        return dict(self._call("PATCH", f"/_sim/orders/{order_id}", body))
 
     def get_order(self, order_id: str) -> dict[str, Any]:
+        """`{"order", "items", "address"}` as served, plus `stored_order`/`stored_items`, `seller`, `raw`."""
         return dict(self._call("GET", f"/_sim/orders/{order_id}"))
 
-    def generate(self, *, seller: str, marketplace_id: str, count: int, skus: list[str], **options: Any) -> list[str]:
-        """options: start, end (ISO 8601), seed, statuses {status: weight}, fulfillment_channels {MFN/AFN: weight}."""
-        body = {"seller": seller, "marketplace_id": marketplace_id, "count": count, "skus": skus, **options}
-        return list(self._call("POST", "/_sim/generate", body)["order_ids"])
+    def generate(
+        self,
+        *,
+        seller: str,
+        marketplace_id: str,
+        count: int,
+        skus: list[str],
+        start: str | None = None,
+        end: str | None = None,
+        seed: int | None = None,
+        statuses: dict[str, float] | None = None,
+        fulfillment_channels: dict[str, float] | None = None,
+    ) -> list[str]:
+        """Realistic random orders purchased between start and end (ISO 8601; default last 7 days to now − 5 min)."""
+        body: dict[str, Any] = {"seller": seller, "marketplace_id": marketplace_id, "count": count, "skus": skus}
+        optional = {
+            "start": start,
+            "end": end,
+            "seed": seed,
+            "statuses": statuses,
+            "fulfillment_channels": fulfillment_channels,
+        }
+        body.update({key: value for key, value in optional.items() if value is not None})
+        return [str(key) for key in self._call("POST", "/_sim/generate", body)["order_ids"]]
 
-    def add_fault(self, **rule: Any) -> dict[str, Any]:
-        """Keys: operation, kind (error|throttle|latency|timeout|repeat_page), status, ms, seconds, times,
-        probability, after."""
+    # --- faults, usage plans, settings ------------------------------------------------------------------
+
+    def add_fault(
+        self,
+        *,
+        operation: str = "*",
+        kind: str = "error",
+        status: int = 500,
+        ms: int = 0,
+        seconds: float = 30.0,
+        times: int | None = None,
+        probability: float = 1.0,
+        after: int = 0,
+    ) -> dict[str, Any]:
+        """operation: getOrders|getOrder|getOrderItems|getOrderAddress|lwaToken|*;
+        kind: error|throttle|latency|timeout|repeat_page; times=None applies forever. Returns the rule (with id).
+        """
+        rule = {
+            "operation": operation,
+            "kind": kind,
+            "status": status,
+            "ms": ms,
+            "seconds": seconds,
+            "times": times,
+            "probability": probability,
+            "after": after,
+        }
         return dict(self._call("POST", "/_sim/faults", rule))
 
     def faults(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/_sim/faults")["faults"])
 
+    def remove_fault(self, rule_id: int) -> None:
+        self._call("DELETE", f"/_sim/faults/{rule_id}")
+
     def clear_faults(self) -> None:
         self._call("DELETE", "/_sim/faults")
 
-    def set_rate_limit(self, operation: str, *, rate: float, burst: int) -> None:
-        self._call("POST", "/_sim/rate-limits", {"operation": operation, "rate": rate, "burst": burst, "enabled": True})
+    def set_rate_limit(self, operation: str, *, rate: float, burst: int) -> dict[str, Any]:
+        """Change one operation's usage plan (its buckets start again, full)."""
+        return dict(self._call("POST", "/_sim/rate-limits", {"operation": operation, "rate": rate, "burst": burst}))
 
-    def rate_limiting(self, enabled: bool) -> None:
-        self._call("POST", "/_sim/rate-limits", {"enabled": enabled})
+    def set_rate_limiting(self, enabled: bool) -> dict[str, Any]:
+        return dict(self._call("POST", "/_sim/rate-limits", {"enabled": enabled}))
 
-    def refill(self) -> None:
-        self._call("POST", "/_sim/rate-limits", {"refill": True})
+    def refill(self) -> dict[str, Any]:
+        """Fill every token bucket up to its burst."""
+        return dict(self._call("POST", "/_sim/rate-limits", {"refill": True}))
+
+    def rate_limits(self) -> dict[str, Any]:
+        """`{"enabled": bool, "limits": {operation: {"rate", "burst"}}}`."""
+        return dict(self._call("GET", "/_sim/rate-limits"))
 
     def calls(self) -> dict[str, dict[str, int]]:
-        return dict(self._call("GET", "/_sim/calls"))
+        """Calls per operation by HTTP status, e.g. `{"getOrders": {"200": 5, "429": 1}}`."""
+        return {
+            op: {str(k): int(v) for k, v in counts.items()} for op, counts in self._call("GET", "/_sim/calls").items()
+        }
 
     def reset_calls(self) -> None:
         self._call("POST", "/_sim/calls/reset")
 
     def expire_tokens(self) -> None:
+        """Every access token issued so far expires now (clients must go back to LWA)."""
         self._call("POST", "/_sim/tokens/expire")
 
-    def settings(self, **values: Any) -> dict[str, Any]:
-        """visibility_delay_seconds, items_page_size, rng_seed, token_ttl_seconds."""
-        return dict(self._call("POST", "/_sim/settings", values))
+    def settings(
+        self,
+        *,
+        visibility_delay_seconds: float | None = None,
+        items_page_size: int | None = None,
+        rng_seed: int | None = None,
+        token_ttl_seconds: int | None = None,
+    ) -> dict[str, Any]:
+        """Change the given settings; returns all of them."""
+        values = {
+            "visibility_delay_seconds": visibility_delay_seconds,
+            "items_page_size": items_page_size,
+            "rng_seed": rng_seed,
+            "token_ttl_seconds": token_ttl_seconds,
+        }
+        return dict(self._call("POST", "/_sim/settings", {k: v for k, v in values.items() if v is not None}))
 
-    def start_live(self, *, seller: str, marketplace_id: str, skus: list[str], every_seconds: float = 30) -> None:
+    # --- live demo mode ---------------------------------------------------------------------------------
+
+    def start_live(self, *, seller: str, marketplace_id: str, skus: list[str], every_seconds: float = 20) -> None:
+        """Every `every_seconds`: add one new order and ship one Unshipped order."""
         body = {"seller": seller, "marketplace_id": marketplace_id, "skus": skus, "every_seconds": every_seconds}
         self._call("POST", "/_sim/live", body)
 

@@ -1,13 +1,17 @@
-"""In-memory state of the SP-API simulator: sellers, tokens, orders (with sorted indexes), usage plans."""
+"""In-memory state of the SP-API simulator: sellers, access tokens, orders with sorted indexes, usage plans.
+
+Times are kept as float epoch seconds (UTC) internally; the JSON carries ISO 8601 strings with `Z`.
+"""
 
 from __future__ import annotations
 
 import secrets
 import time
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from simulators.common import FaultInjector, TokenBucket
@@ -19,27 +23,62 @@ DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "getOrderItems": (0.5, 30),
     "getOrderAddress": (0.5, 30),
 }
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+OPERATIONS = tuple(DEFAULT_LIMITS)
+FAULT_OPERATIONS = (*OPERATIONS, "lwaToken")
+PENDING_STATUSES = frozenset({"Pending", "PendingAvailability"})
+# What Amazon leaves out while an order is Pending (payment not yet authorised): money and the address.
+PENDING_HIDDEN_ORDER_FIELDS = ("OrderTotal", "ShippingAddress")
+PENDING_HIDDEN_ITEM_FIELDS = (
+    "ItemPrice", "ItemTax", "ShippingPrice", "ShippingTax", "ShippingDiscount", "ShippingDiscountTax",
+    "PromotionDiscount", "PromotionDiscountTax", "CODFee", "CODFeeDiscount", "PointsGranted", "PromotionIds",
+)  # fmt: skip
+
+_EPOCH_DAY = date(1970, 1, 1)
+_DAY_PREFIX: dict[int, str] = {}  # days since the epoch → "YYYY-MM-DD" (filled as times are formatted)
+_DAY_EPOCH: dict[str, int] = {}  # "YYYY-MM-DD" → epoch seconds at midnight UTC (the reverse)
 
 
-def parse_time(value: Any) -> datetime | None:
+def parse_timestamp(value: Any) -> float | None:
+    """ISO 8601 (`Z`, `+00:00`, other offsets, fractional seconds; naive = UTC) → epoch seconds, else None."""
     if not isinstance(value, str) or not value.strip():
         return None
-    text = value.strip().replace("z", "Z")
-    if text.endswith("Z"):
+    if len(value) == 20 and value[10] == "T" and value[19] == "Z":  # fast path: 2017-01-20T19:49:35Z
+        day = _DAY_EPOCH.get(value[:10])
+        clock = value[11:13] + value[14:16] + value[17:19]
+        if day is not None and value[13] == value[16] == ":" and clock.isascii() and clock.isdigit():
+            hours, minutes, seconds = int(clock[:2]), int(clock[2:4]), int(clock[4:])
+            if hours < 24 and minutes < 60 and seconds < 60:
+                return float(day + hours * 3600 + minutes * 60 + seconds)
+    text = value.strip()
+    if text[-1] in "zZ":
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def format_timestamp(moment: float) -> str:
+    """Epoch seconds → `2017-01-20T19:49:35Z` (whole seconds, as Amazon sends them)."""
+    whole = int(moment // 1)
+    day, rest = divmod(whole, 86400)
+    prefix = _DAY_PREFIX.get(day)
+    if prefix is None:
+        prefix = _DAY_PREFIX[day] = (_EPOCH_DAY + timedelta(days=day)).isoformat()
+        _DAY_EPOCH[prefix] = day * 86400
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{prefix}T{hours:02d}:{minutes:02d}:{seconds:02d}Z"
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_timestamp(moment.timestamp())
 
 
-@dataclass
+@dataclass(slots=True)
 class Seller:
     selling_partner_id: str
     refresh_token: str
@@ -48,33 +87,52 @@ class Seller:
     marketplace_ids: list[str]
 
 
-@dataclass
+@dataclass(slots=True)
 class StoredOrder:
-    key: str
+    key: str  # AmazonOrderId (or the `_key` of a raw order without one)
     seller: str
-    order: dict[str, Any]
-    items: list[Any]
-    address: dict[str, Any] | None
-    updated: datetime
-    created: datetime
     marketplace_id: str
+    updated: float  # LastUpdateDate as epoch seconds (now, if a raw order's is unparseable)
+    created: float  # PurchaseDate as epoch seconds (falls back to `updated`)
+    order: dict[str, Any]  # the Order JSON as served
+    items: list[Any]  # the OrderItems as served
+    address: dict[str, Any] | None  # the full shipping address (getOrderAddress)
+    source: dict[str, Any]  # the order as seeded, before hiding Pending prices (what PATCH merges into)
+    source_items: list[Any]
+    raw: bool
+
+
+class _SellerIndex:
+    """One seller's orders as sorted (time, AmazonOrderId) lists, for keyset paging with bisect."""
+
+    __slots__ = ("by_created", "by_updated", "dirty", "keys")
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.by_updated: list[tuple[float, str]] = []
+        self.by_created: list[tuple[float, str]] = []
+        self.dirty = False
+
+
+def _remove(entries: list[tuple[float, str]], entry: tuple[float, str]) -> None:
+    at = bisect_left(entries, entry)
+    if at < len(entries) and entries[at] == entry:
+        del entries[at]
 
 
 @dataclass
 class State:
     sellers: dict[str, Seller] = field(default_factory=dict)
     by_refresh_token: dict[str, Seller] = field(default_factory=dict)
-    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # access token → (seller, expiry)
+    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # access token → (seller id, expiry)
     orders: dict[str, StoredOrder] = field(default_factory=dict)
-    # Per seller, sorted (time, key) lists for the two getOrders modes; rebuilt lazily after changes.
-    _index: dict[tuple[str, str], list[tuple[datetime, str]]] = field(default_factory=dict)
-    _dirty: set[str] = field(default_factory=set)
+    indexes: dict[str, _SellerIndex] = field(default_factory=dict)
     limits: dict[str, tuple[float, int]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     limiting: bool = True
     buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
-    faults: FaultInjector = field(default_factory=FaultInjector)
+    faults: FaultInjector = field(default_factory=lambda: FaultInjector(operations=FAULT_OPERATIONS))
     calls: Counter[tuple[str, int]] = field(default_factory=Counter)
-    last_orders_response: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    last_orders_page: dict[str, bytes] = field(default_factory=dict)  # seller → last getOrders 200 body
     visibility_delay_seconds: float = 0.0
     items_page_size: int = 100
     token_ttl_seconds: int = 3600
@@ -90,50 +148,88 @@ class State:
         self.by_refresh_token[seller.refresh_token] = seller
 
     def issue_token(self, seller: Seller) -> str:
-        token = "Atza|" + secrets.token_urlsafe(24)
+        token = "Atza|" + secrets.token_urlsafe(32)
         self.tokens[token] = (seller.selling_partner_id, time.time() + self.token_ttl_seconds)
         return token
 
-    def expire_tokens(self) -> None:
+    def expire_tokens(self) -> int:
         self.tokens = {token: (seller, 0.0) for token, (seller, _) in self.tokens.items()}
+        return len(self.tokens)
 
     # --- orders -----------------------------------------------------------------------------------------
 
-    def put_order(self, stored: StoredOrder) -> None:
+    def put_order(self, stored: StoredOrder, *, bulk: bool = False) -> None:
+        """Insert or replace (by key). `bulk` defers re-sorting to the next read (for big batches)."""
         previous = self.orders.get(stored.key)
-        if previous is not None and previous.seller != stored.seller:
-            self._dirty.add(previous.seller)
+        if previous is not None:
+            old = self.indexes[previous.seller]
+            old.keys.discard(previous.key)
+            if not old.dirty:
+                _remove(old.by_updated, (previous.updated, previous.key))
+                _remove(old.by_created, (previous.created, previous.key))
         self.orders[stored.key] = stored
-        self._dirty.add(stored.seller)
+        index = self.indexes.get(stored.seller)
+        if index is None:
+            index = self.indexes[stored.seller] = _SellerIndex()
+        index.keys.add(stored.key)
+        if bulk:
+            index.dirty = True
+        elif not index.dirty:
+            insort(index.by_updated, (stored.updated, stored.key))
+            insort(index.by_created, (stored.created, stored.key))
 
-    def index(self, seller: str, mode: str) -> list[tuple[datetime, str]]:
-        if seller in self._dirty or (seller, mode) not in self._index:
-            mine = [o for o in self.orders.values() if o.seller == seller]
-            self._index[(seller, "updated")] = sorted((o.updated, o.key) for o in mine)
-            self._index[(seller, "created")] = sorted((o.created, o.key) for o in mine)
-            self._dirty.discard(seller)
-        return self._index[(seller, mode)]
+    def _index(self, seller: str) -> _SellerIndex:
+        index = self.indexes.get(seller)
+        if index is None:
+            index = self.indexes[seller] = _SellerIndex()
+        if index.dirty:
+            mine = [self.orders[key] for key in index.keys]
+            index.by_updated = sorted([(o.updated, o.key) for o in mine])
+            index.by_created = sorted([(o.created, o.key) for o in mine])
+            index.dirty = False
+        return index
 
     def scan(
-        self, seller: str, mode: str, *, start: datetime, end: datetime, after_key: tuple[datetime, str] | None
-    ) -> Any:
-        """Yield stored orders with start <= time <= end, in (time, key) order, after `after_key`."""
-        idx = self.index(seller, mode)
-        position = bisect_right(idx, after_key) if after_key else bisect_left(idx, (start, ""))
-        stop = bisect_right(idx, (end, "\uffff"))
-        for moment, key in idx[position:stop]:
-            yield moment, self.orders[key]
+        self, seller: str, mode: str, *, start: float, end: float, after: tuple[float, str] | None
+    ) -> Iterator[tuple[float, StoredOrder]]:
+        """A seller's orders with start <= time <= end in (time, key) order, strictly after the `after` key."""
+        index = self._index(seller)
+        entries = index.by_updated if mode == "updated" else index.by_created
+        position = bisect_left(entries, (start, ""))
+        if after is not None:
+            position = max(position, bisect_right(entries, after))
+        orders = self.orders
+        for at in range(position, len(entries)):
+            moment, key = entries[at]
+            if moment > end:
+                return
+            yield moment, orders[key]
+
+    def seller_orders(self, seller: str) -> list[StoredOrder]:
+        index = self.indexes.get(seller)
+        return [self.orders[key] for key in index.keys] if index is not None else []
 
     # --- usage plans ------------------------------------------------------------------------------------
 
     def take(self, seller: str, operation: str) -> bool:
-        if not self.limiting or operation not in self.limits:
+        if not self.limiting:
             return True
         bucket = self.buckets.get((seller, operation))
         if bucket is None:
-            rate, burst = self.limits[operation]
-            bucket = self.buckets[(seller, operation)] = TokenBucket(rate, burst)
+            limit = self.limits.get(operation)
+            if limit is None:
+                return True
+            bucket = self.buckets[(seller, operation)] = TokenBucket(*limit)
         return bucket.take()
+
+    def set_limit(self, operation: str, rate: float, burst: int) -> None:
+        self.limits[operation] = (rate, burst)
+        for key in [key for key in self.buckets if key[1] == operation]:
+            del self.buckets[key]
+
+    def refill(self) -> None:
+        for bucket in self.buckets.values():
+            bucket.refill()
 
     def rate_header(self, operation: str) -> str:
         rate = self.limits.get(operation, (0.0, 0))[0]
