@@ -365,7 +365,8 @@ def _apply_group(account_id: int, parsed: list[_Parsed], *, actor: str, force: b
         try:
             for index, item in enumerate(p.items):
                 mapping = mappings.get(item.seller_sku)
-                if mapping is None:
+                # A cancelled order ships nothing, so an unmapped SKU on it is not worth holding it for.
+                if mapping is None and p.mapped_status != OrderStatus.CANCELLED:
                     p.unknown_skus.append(item.seller_sku)
                 path = f"OrderItems[{p.order.amazon_order_id}][{index}]"
                 p.lines.append(_line_values(item, p.currency, mapping.erp_item_id if mapping else "", path))

@@ -129,6 +129,13 @@ def test_unknown_sku_holds_order_and_reprocess_after_mapping_releases_it(
     assert order.events.filter(kind=OrderEvent.Kind.RELEASED, actor="user:ops").exists()
 
 
+def test_cancelled_order_with_unknown_sku_is_not_held(account: SellerAccount, mapped_skus: list[str]) -> None:
+    ingest(account, one(items=[amazon_item("MYSTERY-1")], status="Canceled"))
+    order = Order.objects.get()
+    assert order.status == OrderStatus.CANCELLED and order.lines.get().item_id == ""
+    assert not ExceptionItem.objects.exists()
+
+
 def test_malformed_order_is_stored_flagged_and_reprocessable(account: SellerAccount, mapped_skus: list[str]) -> None:
     bad = amazon_order("202-0000009-0000009", total="12,50")
     good = amazon_order("202-0000001-0000001")
