@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from django.db import connection
 from sp_api.auth import access_token_client
@@ -17,6 +16,7 @@ from orders.models import AmazonOrderSnapshot, Order, OrderEvent, OrderLine, Sel
 from orders.services import amazon_orders_sync
 from simulators.common import running_server
 from simulators.spapi.app import create_app
+from simulators.spapi.control import SpApiSimulatorControl
 from tests.factories import UK, SellerAccountFactory, SkuMappingFactory
 
 
@@ -24,38 +24,14 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Sim:
-    """Just the control API calls these tests need."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, timeout=10)
-
-    def post(self, path: str, body: dict[str, Any]) -> Any:
-        response = self.http.post(path, json=body)
-        assert response.status_code < 300, response.text
-        return response.json() if response.content else None
-
-    def register(self, account: SellerAccount) -> None:
-        self.post(
-            "/_sim/sellers",
-            {
-                "selling_partner_id": account.selling_partner_id,
-                "refresh_token": account.refresh_token,
-                "client_id": account.lwa_client_id,
-                "client_secret": account.lwa_client_secret,
-                "marketplace_ids": [UK],
-            },
-        )
-
-    def orders(self, account: SellerAccount, orders: list[dict[str, Any]], raw: bool = False) -> None:
-        self.post("/_sim/orders", {"seller": account.selling_partner_id, "orders": orders, "raw": raw})
-
-    def fault(self, **rule: Any) -> None:
-        self.post("/_sim/faults", rule)
-
-    def calls(self) -> dict[str, dict[str, int]]:
-        return self.http.get("/_sim/calls").json()
+def register(sim: SpApiSimulatorControl, account: SellerAccount) -> None:
+    sim.add_seller(
+        selling_partner_id=account.selling_partner_id,
+        refresh_token=account.refresh_token,
+        client_id=account.lwa_client_id,
+        client_secret=account.lwa_client_secret,
+        marketplace_ids=[UK],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,30 +41,32 @@ def sim_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def sim(sim_url: str, settings: Any) -> Iterator[Sim]:
+def sim(sim_url: str, settings: Any) -> Iterator[SpApiSimulatorControl]:
     settings.SP_API_ENDPOINT = sim_url
     settings.SP_API_LWA_ENDPOINT = sim_url
     settings.SP_API_TIMEOUT_SECONDS = 2.0
     access_token_client.cache.clear()
-    sim = Sim(sim_url)
-    sim.post("/_sim/reset", {})
-    sim.post("/_sim/rate-limits", {"enabled": False})  # tests about throttling switch Amazon's quotas back on
+    sim = SpApiSimulatorControl(sim_url)
+    sim.reset()
+    sim.set_rate_limiting(False)  # tests about throttling switch Amazon's quotas back on
     yield sim
-    sim.http.close()
+    sim.close()
 
 
 @pytest.fixture
-def seller(sim: Sim, account: SellerAccount, mapped_skus: list[str]) -> SellerAccount:
-    sim.register(account)
+def seller(sim: SpApiSimulatorControl, account: SellerAccount, mapped_skus: list[str]) -> SellerAccount:
+    register(sim, account)
     return account
 
 
-def seed(sim: Sim, account: SellerAccount, count: int, *, minutes_ago: int = 30, sku: str = "SKU-0001") -> list[str]:
+def seed(
+    sim: SpApiSimulatorControl, account: SellerAccount, count: int, *, minutes_ago: int = 30, sku: str = "SKU-0001"
+) -> list[str]:
     base = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     ids = [f"202-{n:07d}-{n:07d}" for n in range(1, count + 1)]
-    sim.orders(
-        account,
-        [
+    sim.upsert_orders(
+        seller=account.selling_partner_id,
+        orders=[
             {
                 "order": {
                     "AmazonOrderId": order_id,
@@ -128,7 +106,7 @@ def sync(account: SellerAccount, **kwargs: Any) -> Any:
     return amazon_orders_sync(account=account, marketplace_id=UK, **kwargs)
 
 
-def test_paginates_all_pages_and_completes_the_window(sim: Sim, seller: SellerAccount) -> None:
+def test_paginates_all_pages_and_completes_the_window(sim: SpApiSimulatorControl, seller: SellerAccount) -> None:
     seed(sim, seller, 250)
     result = sync(seller)
 
@@ -142,7 +120,9 @@ def test_paginates_all_pages_and_completes_the_window(sim: Sim, seller: SellerAc
     assert Order.objects.first().addresses.get().postal_code == "LS1 1AA"  # type: ignore[union-attr]
 
 
-def test_next_cycle_overlaps_but_calls_nothing_more_for_unchanged_orders(sim: Sim, seller: SellerAccount) -> None:
+def test_next_cycle_overlaps_but_calls_nothing_more_for_unchanged_orders(
+    sim: SpApiSimulatorControl, seller: SellerAccount
+) -> None:
     seed(sim, seller, 30, minutes_ago=6)
     first = sync(seller)
     cursor = SyncCursor.objects.get()
@@ -156,21 +136,21 @@ def test_next_cycle_overlaps_but_calls_nothing_more_for_unchanged_orders(sim: Si
     assert OrderEvent.objects.count() == 30
 
 
-def test_update_at_the_boundary_is_picked_up(sim: Sim, seller: SellerAccount) -> None:
+def test_update_at_the_boundary_is_picked_up(sim: SpApiSimulatorControl, seller: SellerAccount) -> None:
     [order_id] = seed(sim, seller, 1, minutes_ago=20)
     sync(seller)
     cursor = SyncCursor.objects.get()
     # Amazon updates the order with a timestamp just inside the previous window's end.
     assert cursor.synced_through is not None
     stamp = iso(cursor.synced_through - timedelta(seconds=5))
-    sim.http.patch(f"/_sim/orders/{order_id}", json={"OrderStatus": "Shipped", "LastUpdateDate": stamp})
+    sim.patch_order(order_id, OrderStatus="Shipped", LastUpdateDate=stamp)
     sync(seller)
     assert Order.objects.get().status == "shipped"
 
 
-def test_duplicate_page_delivery_is_harmless(sim: Sim, seller: SellerAccount) -> None:
+def test_duplicate_page_delivery_is_harmless(sim: SpApiSimulatorControl, seller: SellerAccount) -> None:
     seed(sim, seller, 150)
-    sim.fault(operation="getOrders", kind="repeat_page", times=1, after=1)
+    sim.add_fault(operation="getOrders", kind="repeat_page", times=1, after=1)
     result = sync(seller)
     assert result.outcome == "complete", result.summary()
     assert Order.objects.count() == 150
@@ -178,9 +158,9 @@ def test_duplicate_page_delivery_is_harmless(sim: Sim, seller: SellerAccount) ->
     assert result.api_calls["getOrderItems"] == 150
 
 
-def test_throttled_then_resumes_from_the_saved_page(sim: Sim, seller: SellerAccount) -> None:
+def test_throttled_then_resumes_from_the_saved_page(sim: SpApiSimulatorControl, seller: SellerAccount) -> None:
     seed(sim, seller, 250)
-    sim.fault(operation="getOrders", kind="throttle", times=1, after=1)  # second page: 429
+    sim.add_fault(operation="getOrders", kind="throttle", times=1, after=1)  # second page: 429
     first = sync(seller)
 
     assert first.outcome == "throttled" and "429" in first.error
@@ -195,24 +175,26 @@ def test_throttled_then_resumes_from_the_saved_page(sim: Sim, seller: SellerAcco
     assert SyncCursor.objects.get().not_before is None
 
 
-def test_throttled_item_calls_keep_what_was_fetched(sim: Sim, seller: SellerAccount) -> None:
+def test_throttled_item_calls_keep_what_was_fetched(sim: SpApiSimulatorControl, seller: SellerAccount) -> None:
     seed(sim, seller, 40)
-    sim.post("/_sim/rate-limits", {"enabled": True, "operation": "getOrderItems", "rate": 0.5, "burst": 25})
+    sim.set_rate_limiting(True)
+    sim.set_rate_limit("getOrderItems", rate=0.5, burst=25)
     first = sync(seller)
     assert first.outcome == "throttled"
     fetched = AmazonOrderSnapshot.objects.exclude(items_payload=None).count()
     assert 0 < fetched < 40
 
-    sim.post("/_sim/rate-limits", {"refill": True, "operation": "getOrderItems", "rate": 100, "burst": 100})
+    sim.refill()
+    sim.set_rate_limit("getOrderItems", rate=100, burst=100)
     second = sync(seller)
     assert second.outcome == "complete" and Order.objects.count() == 40
     assert second.api_calls["getOrderItems"] == 40 - fetched  # none fetched twice
 
 
 @pytest.mark.parametrize("kind", [{"kind": "error", "status": 503}, {"kind": "timeout", "seconds": 5}])
-def test_outage_backs_off_and_recovers(sim: Sim, seller: SellerAccount, kind: dict[str, Any]) -> None:
+def test_outage_backs_off_and_recovers(sim: SpApiSimulatorControl, seller: SellerAccount, kind: dict[str, Any]) -> None:
     seed(sim, seller, 5)
-    sim.fault(operation="getOrders", times=1, **kind)
+    sim.add_fault(operation="getOrders", times=1, **kind)
     first = sync(seller)
     assert first.outcome == "failed" and Order.objects.count() == 0
     cursor = SyncCursor.objects.get()
@@ -221,12 +203,12 @@ def test_outage_backs_off_and_recovers(sim: Sim, seller: SellerAccount, kind: di
     assert SyncCursor.objects.get().consecutive_failures == 0
 
 
-def test_unknown_sku_and_malformed_order_through_the_wire(sim: Sim, seller: SellerAccount) -> None:
+def test_unknown_sku_and_malformed_order_through_the_wire(sim: SpApiSimulatorControl, seller: SellerAccount) -> None:
     seed(sim, seller, 3, sku="NOT-MAPPED")
     stamp = iso(datetime.now(UTC) - timedelta(minutes=30))
-    sim.orders(
-        seller,
-        [
+    sim.upsert_orders(
+        seller=seller.selling_partner_id,
+        orders=[
             {
                 "order": {
                     "AmazonOrderId": "202-9999999-9999999",
@@ -248,24 +230,24 @@ def test_unknown_sku_and_malformed_order_through_the_wire(sim: Sim, seller: Sell
     assert AmazonOrderSnapshot.objects.get(amazon_order_id="202-9999999-9999999").state == "failed"
 
 
-def test_bad_credentials_are_a_permanent_error_in_the_queue(sim: Sim, account: SellerAccount) -> None:
+def test_bad_credentials_are_a_permanent_error_in_the_queue(sim: SpApiSimulatorControl, account: SellerAccount) -> None:
     result = sync(account)  # never registered in the simulator: LWA says invalid_grant
     assert result.outcome == "failed" and "invalid_grant" in result.error
     item = ExceptionItem.objects.get()
     assert item.kind == "connector_error" and item.reference == account.selling_partner_id
 
 
-def test_expired_access_token_is_refreshed_once(sim: Sim, seller: SellerAccount) -> None:
+def test_expired_access_token_is_refreshed_once(sim: SpApiSimulatorControl, seller: SellerAccount) -> None:
     seed(sim, seller, 2)
     sync(seller)
-    sim.post("/_sim/tokens/expire", {})
+    sim.expire_tokens()
     seed(sim, seller, 3, minutes_ago=5)
     result = sync(seller)
     assert result.outcome == "complete", result.summary()
     assert Order.objects.count() == 3
 
 
-def test_lease_lets_only_one_poller_run(sim: Sim, seller: SellerAccount) -> None:
+def test_lease_lets_only_one_poller_run(sim: SpApiSimulatorControl, seller: SellerAccount) -> None:
     from orders.services import sync_cursor_acquire
     from orders.services.amazon_sync import sync_cursor_get
 
@@ -278,10 +260,10 @@ def test_lease_lets_only_one_poller_run(sim: Sim, seller: SellerAccount) -> None
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_concurrent_pollers_never_double_insert(sim: Sim, settings: Any) -> None:
+def test_concurrent_pollers_never_double_insert(sim: SpApiSimulatorControl, settings: Any) -> None:
     account = SellerAccountFactory.create(name="Race", selling_partner_id="A1RACE0000001")
     SkuMappingFactory.create(seller_sku="SKU-0001")
-    sim.register(account)
+    register(sim, account)
     seed(sim, account, 120)
     # Leases that expire at once: every worker gets in (as if each thought the others dead), a real race.
     settings.SP_API_SYNC_LEASE = timedelta(seconds=-1)
