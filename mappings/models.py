@@ -54,6 +54,7 @@ class StatusMapping(TimeStampedModel):
 
     class Source(models.TextChoices):
         AMAZON_ORDER = "amazon_order", "Amazon order status"
+        PAYMENT = "payment", "Payment status (Opayo facts)"
 
     source = models.CharField(max_length=40, choices=Source.choices)
     source_status = models.CharField(max_length=60, help_text="The provider's value, case-sensitive.")
@@ -68,3 +69,29 @@ class StatusMapping(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_source_display()}: {self.source_status} → {self.canonical_status}"
+
+
+class FieldRule(TimeStampedModel):
+    """Fills a provider field from order data with a template, e.g. a campaign id into Opayo's reference.
+
+    Templates use `{name}` placeholders: order_id, external_id, channel, currency, amount, kind, and
+    `{metadata[campaign_id]}` for the order's custom fields. A missing value renders empty; the result is cut
+    to the target field's maximum length.
+    """
+
+    class Target(models.TextChoices):
+        OPAYO_DESCRIPTION = "opayo.description", "Opayo description (≤ 100)"
+        OPAYO_SETTLEMENT_REFERENCE = "opayo.settlement_reference", "Opayo settlementReferenceText (≤ 30)"
+
+    MAX_LENGTHS: dict[str, int] = {"opayo.description": 100, "opayo.settlement_reference": 30}
+
+    target = models.CharField(max_length=60, choices=Target.choices, unique=True)
+    template = models.CharField(max_length=300)
+    is_active = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["target"]
+
+    def __str__(self) -> str:
+        return f"{self.get_target_display()}: {self.template}"

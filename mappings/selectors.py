@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable
+from typing import Any
 
 from django.db.models import Q
 
@@ -25,3 +27,29 @@ def sku_mappings_resolve(*, account_id: int, seller_skus: Iterable[str]) -> dict
 def status_map_get(*, source: str) -> dict[str, str]:
     """source_status → canonical status for one provider status vocabulary."""
     return dict(StatusMapping.objects.filter(source=source).values_list("source_status", "canonical_status"))
+
+
+class _SafeFormatter(string.Formatter):
+    """str.format without attribute access (no `{x.__class__}`) and with missing values rendering empty."""
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> Any:
+        if "." in field_name:
+            raise ValueError("attribute access is not allowed in templates")
+        try:
+            return super().get_field(field_name, args, kwargs)
+        except (KeyError, IndexError, TypeError):
+            return "", field_name
+
+
+def field_rule_render(*, target: str, context: dict[str, Any], default: str) -> str:
+    """Render the active rule for `target` (or `default`) with `context`, cut to the field's length."""
+    from mappings.models import FieldRule
+
+    rule = FieldRule.objects.filter(target=target, is_active=True).first()
+    template = rule.template if rule else default
+    try:
+        text = _SafeFormatter().vformat(template, (), context)
+    except (ValueError, IndexError):
+        text = _SafeFormatter().vformat(default, (), context)
+    text = " ".join(text.split())
+    return text[: FieldRule.MAX_LENGTHS.get(target, 300)]

@@ -195,6 +195,7 @@ class Order(TimeStampedModel):
     class HoldCode(models.TextChoices):
         UNKNOWN_SKU = "unknown_sku", "Unknown SKU"
         CHANNEL_STATUS = "channel_status", "Channel status needs review"
+        PAYMENT = "payment", "Payment declined or failed"
         MANUAL = "manual", "Held by an operator"
 
     channel = models.CharField(max_length=20, choices=Channel.choices)
@@ -227,6 +228,9 @@ class Order(TimeStampedModel):
     is_business_order = models.BooleanField(default=False)
     is_prime = models.BooleanField(default=False)
     is_replacement = models.BooleanField(default=False)
+    metadata = models.JSONField(
+        default=dict, blank=True, help_text="Custom fields from the channel (e.g. campaign id), used by field rules."
+    )
 
     class Meta:
         ordering = ["-purchased_at"]

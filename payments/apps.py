@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class PaymentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "payments"
+    verbose_name = "Payments"
+
+    def ready(self) -> None:
+        from payments import services  # noqa: F401  (registers outbound handlers)

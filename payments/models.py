@@ -1,0 +1,220 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+
+from config.common.fields import EncryptedTextField
+from config.common.models import TimeStampedModel
+from orders.models import money_field
+
+VENDOR_TX_CODE_RE = r"^[A-Za-z0-9._{}-]{1,40}$"
+
+
+class Payment(TimeStampedModel):
+    """The payment side of one order: what was authorised, captured and refunded, in the order's currency.
+
+    The amounts are a summary kept in step with the PaymentTransaction ledger by the services; the database
+    refuses summaries that cannot be true (captured above authorised, refunded above captured).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending (outcome not known yet)"
+        REQUIRES_ACTION = "requires_action", "Waiting for the shopper (3-D Secure)"
+        AUTHORISED = "authorised", "Authorised (deferred, not captured)"
+        CAPTURED = "captured", "Captured"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        REFUNDED = "refunded", "Refunded"
+        VOIDED = "voided", "Voided"
+        ABORTED = "aborted", "Aborted (deferred released never)"
+        DECLINED = "declined", "Declined"
+        FAILED = "failed", "Failed"
+
+    class Protocol(models.TextChoices):
+        PI = "pi", "Opayo Pi (REST)"
+        SERVER = "server", "Opayo Server (hosted page, notifications)"
+
+    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="payment")
+    provider = models.CharField(max_length=20, default="opayo")
+    protocol = models.CharField(max_length=10, choices=Protocol.choices, default=Protocol.PI)
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.PENDING, db_index=True)
+    currency = models.CharField(max_length=3)
+    amount_authorised = money_field(default=0, help_text="What the shopper's card is good for (payment amount).")
+    amount_captured = money_field(default=0)
+    amount_refunded = money_field(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="payment_currency_iso"),
+            models.CheckConstraint(condition=Q(amount_authorised__gte=0), name="payment_authorised_not_negative"),
+            models.CheckConstraint(
+                condition=Q(amount_captured__gte=0, amount_captured__lte=F("amount_authorised")),
+                name="payment_captured_within_authorised",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_refunded__gte=0, amount_refunded__lte=F("amount_captured")),
+                name="payment_refunded_within_captured",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Payment for {self.order} ({self.get_status_display()})"
+
+
+class PaymentTransaction(TimeStampedModel):
+    """One Opayo transaction (ledger row): the shopper's payment or deferred, and each refund we make.
+
+    vendorTxCode is unique and stored before anything is sent, so a retry never creates a second charge.
+    """
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", "Payment"
+        DEFERRED = "deferred", "Deferred"
+        REPEAT = "repeat", "Repeat"
+        REFUND = "refund", "Refund"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        UNKNOWN = "unknown", "Sent; outcome unknown (being looked up)"
+        REQUIRES_ACTION = "requires_action", "3-D Secure challenge in progress"
+        OK = "ok", "Ok"
+        RELEASED = "released", "Released (deferred captured)"
+        DECLINED = "declined", "Declined"
+        FAILED = "failed", "Failed"
+        VOIDED = "voided", "Voided"
+        ABORTED = "aborted", "Aborted"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="transactions")
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children", help_text="Refunded one."
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    vendor_tx_code = models.CharField("vendorTxCode", max_length=40, unique=True)
+    transaction_id = models.CharField(
+        "Opayo transaction id",
+        max_length=64,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="Pi transactionId = VPSTxId",
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING, db_index=True)
+    amount = money_field()
+    currency = models.CharField(max_length=3)
+    released_amount = money_field(null=True, blank=True)
+    opayo_status = models.CharField(max_length=20, blank=True)
+    status_code = models.CharField(max_length=10, blank=True)
+    status_detail = models.CharField(max_length=300, blank=True)
+    retrieval_reference = models.CharField(max_length=40, blank=True, help_text="TxAuthNo / VPSAuthCode")
+    bank_authorisation_code = models.CharField(max_length=20, blank=True)
+    bank_response_code = models.CharField(max_length=10, blank=True)
+    card_type = models.CharField(max_length=30, blank=True)
+    last_four_digits = models.CharField(max_length=4, blank=True)
+    avs_cvc_status = models.CharField(max_length=40, blank=True)
+    three_d_secure_status = models.CharField(max_length=40, blank=True)
+    description = models.CharField(max_length=100, blank=True)
+    settlement_reference_text = models.CharField(max_length=30, blank=True)
+    security_key = EncryptedTextField(blank=True, help_text="Server protocol only; checks notification signatures.")
+    last_response = models.JSONField(null=True, blank=True, help_text="Opayo's last answer, 3-D Secure blobs removed.")
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    poll_attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["payment", "created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(vendor_tx_code__regex=VENDOR_TX_CODE_RE), name="vendor_tx_code_format"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="transaction_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(released_amount__isnull=True) | Q(released_amount__lte=F("amount")),
+                name="release_within_amount",
+            ),
+            models.CheckConstraint(condition=~Q(kind="refund") | Q(parent__isnull=False), name="refund_has_original"),
+            models.CheckConstraint(condition=Q(last_four_digits__regex=r"^(\d{4})?$"), name="last_four_is_four"),
+        ]
+
+    def __str__(self) -> str:
+        return self.vendor_tx_code
+
+    @property
+    def captured_amount(self) -> Decimal:
+        """Money actually taken by this transaction (0 until captured)."""
+        if self.kind in (self.Kind.PAYMENT, self.Kind.REPEAT) and self.state == self.State.OK:
+            return self.amount
+        if self.kind == self.Kind.DEFERRED and self.state == self.State.RELEASED:
+            return self.released_amount or Decimal(0)
+        return Decimal(0)
+
+
+class Refund(TimeStampedModel):
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    transaction = models.OneToOneField(PaymentTransaction, on_delete=models.PROTECT, related_name="refund")
+    amount = money_field()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    requested_by = models.CharField(max_length=150)
+    failure = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["payment", "created_at"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"Refund {self.amount} {self.currency} ({self.status})"
+
+
+class PaymentEvent(models.Model):
+    """Append-only history of a payment."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=30)
+    from_status = models.CharField(max_length=30, blank=True)
+    to_status = models.CharField(max_length=30, blank=True)
+    actor = models.CharField(max_length=150)
+    message = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["payment", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_status}→{self.to_status}"
+
+
+class OpayoNotification(models.Model):
+    """A Server-protocol notification POST exactly as received, stored before anything else happens."""
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "received", "Received"
+        APPLIED = "applied", "Applied"
+        DUPLICATE = "duplicate", "Duplicate (already applied)"
+        INVALID = "invalid", "Invalid (rejected)"
+        ERROR = "error", "Error while processing"
+
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    remote_addr = models.CharField(max_length=64, blank=True)
+    body = models.TextField(help_text="The raw form body (contains no card number; Last4Digits at most).")
+    fields = models.JSONField(default=dict)
+    vendor_tx_code = models.CharField(max_length=40, blank=True, db_index=True)
+    vps_tx_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=30, blank=True)
+    signature_valid = models.BooleanField(default=False)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RECEIVED, db_index=True)
+    detail = models.TextField(blank=True)
+    reply = models.TextField(blank=True)
+    transaction = models.ForeignKey(
+        PaymentTransaction, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+    )
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_tx_code} {self.status} ({self.outcome})"

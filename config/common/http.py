@@ -9,7 +9,7 @@ and never touch the database.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -76,7 +76,7 @@ class HttpClient:
     def close(self) -> None:
         self.http.close()
 
-    def __enter__(self) -> HttpClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -28,6 +28,7 @@ class ExceptionItem(TimeStampedModel):
         UNKNOWN_STATUS = "unknown_status", "Unmapped provider status"
         INVALID_TRANSITION = "invalid_transition", "Status change not allowed"
         CONNECTOR_ERROR = "connector_error", "Provider call failed permanently"
+        PAYMENT_PROBLEM = "payment_problem", "Payment needs attention"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -160,3 +160,24 @@ SP_API_SYNC_LEASE = timedelta(seconds=env.int("SP_API_SYNC_LEASE_SECONDS", defau
 SP_API_ORDERS_POLL_MINUTES = env.int("SP_API_ORDERS_POLL_MINUTES", default=2)
 # Order items are fetched concurrently (one getOrderItems call per changed order).
 SP_API_ITEM_FETCH_CONCURRENCY = env.int("SP_API_ITEM_FETCH_CONCURRENCY", default=4)
+
+# --- Opayo (Elavon) ----------------------------------------------------------------------------------
+# Pi REST v1 and the Reporting & Admin API. Secrets come from the environment only.
+OPAYO_PI_BASE_URL = env("OPAYO_PI_BASE_URL", default="https://sandbox.opayo.eu.elavon.com/api/v1")
+OPAYO_REPORTING_URL = env("OPAYO_REPORTING_URL", default="https://sandbox.opayo.eu.elavon.com/access/access.htm")
+OPAYO_VENDOR_NAME = env("OPAYO_VENDOR_NAME", default="")
+OPAYO_INTEGRATION_KEY = env("OPAYO_INTEGRATION_KEY", default="")
+OPAYO_INTEGRATION_PASSWORD = env("OPAYO_INTEGRATION_PASSWORD", default="")
+OPAYO_REPORTING_USER = env("OPAYO_REPORTING_USER", default="")
+OPAYO_REPORTING_PASSWORD = env("OPAYO_REPORTING_PASSWORD", default="")
+OPAYO_TIMEOUT_SECONDS = env.float("OPAYO_TIMEOUT_SECONDS", default=20.0)
+# Reporting API error codes that mean "no such transaction/batch" (a result, not a failure).
+OPAYO_REPORTING_NOT_FOUND_CODES = env.list("OPAYO_REPORTING_NOT_FOUND_CODES", default=["0043", "2015"])
+# Our vendorTxCodes: <prefix><order id>-<kind><n>, so each maps back to its order (≤ 40 characters).
+OPAYO_VENDOR_TX_PREFIX = env("OPAYO_VENDOR_TX_PREFIX", default="LL")
+# Server-protocol notifications: where Opayo sends the shopper after we answer ({vendor_tx_code} is filled in).
+OPAYO_SERVER_REDIRECT_URL = env(
+    "OPAYO_SERVER_REDIRECT_URL", default="https://shop.example.com/checkout/complete?ref={vendor_tx_code}"
+)
+# How often unsettled transactions (3-D Secure in progress, outcome unknown) are re-read from Opayo.
+OPAYO_POLL_MINUTES = env.int("OPAYO_POLL_MINUTES", default=1)

@@ -127,21 +127,50 @@ def order_hold(*, order_id: int, reason: str, actor: str) -> Order:
     )
 
 
-def order_status_from_channel(*, order: Order) -> str:
-    """The status the channel's own facts give, ignoring holds (payments join this in a later issue)."""
+def order_facts_status(*, order: Order) -> tuple[str, str, str]:
+    """(status, hold code, hold reason) that the channel's and payment's facts give, through the status maps.
+
+    Operator and unknown-SKU holds are not facts of this kind; callers keep them.
+    """
     from mappings.models import StatusMapping
     from mappings.selectors import status_map_get
 
     if order.channel == Order.Channel.AMAZON:
-        mapped = status_map_get(source=StatusMapping.Source.AMAZON_ORDER).get(order.source_status)
-        if mapped is None:
-            raise ApplicationError(f"Amazon status {order.source_status!r} has no status mapping")
-        return mapped
-    raise ApplicationError(f"No status rules for {order.get_channel_display()} orders yet")
+        source, fact = StatusMapping.Source.AMAZON_ORDER, order.source_status
+        hold = (Order.HoldCode.CHANNEL_STATUS, f"Amazon reports the order as {fact}.")
+    else:
+        payment = getattr(order, "payment", None) if order.pk else None
+        source, fact = StatusMapping.Source.PAYMENT, payment.status if payment is not None else "pending"
+        hold = (Order.HoldCode.PAYMENT, f"Payment {fact}: the customer must pay again or the order be cancelled.")
+    mapped = status_map_get(source=source).get(fact)
+    if mapped is None:
+        raise ApplicationError(f"{StatusMapping.Source(source).label} {fact!r} has no status mapping")
+    if mapped == OrderStatus.ON_HOLD:
+        return mapped, *hold
+    return mapped, "", ""
+
+
+_STICKY_HOLDS = {Order.HoldCode.MANUAL, Order.HoldCode.UNKNOWN_SKU}
+
+
+def order_status_refresh(*, order_id: int, actor: str, reason: str) -> Order:
+    """Re-derive the order's status from today's facts and apply it. Safe to call any number of times."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.hold_code in _STICKY_HOLDS:
+            return order
+        target, code, why = order_facts_status(order=order)
+        events = apply_status(
+            order=order, to_status=target, actor=actor, reason=reason, hold_code=code, hold_reason=why
+        )
+        if events:
+            order.save(update_fields=["status", "hold_code", "hold_reason", "updated_at"])
+            OrderEvent.objects.bulk_create(events)
+        return order
 
 
 def order_release(*, order_id: int, actor: str, reason: str) -> Order:
-    """Release an operator's hold; automatic holds (unknown SKU, channel status) clear by reprocessing."""
+    """Release an operator's hold; automatic holds clear themselves when their cause is fixed and reprocessed."""
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         if order.status != OrderStatus.ON_HOLD:
@@ -150,9 +179,9 @@ def order_release(*, order_id: int, actor: str, reason: str) -> Order:
             raise ApplicationError(
                 f"{order.get_hold_code_display()} holds are lifted by fixing the cause and reprocessing"
             )
-        target = order_status_from_channel(order=order)
+        target, _, why = order_facts_status(order=order)
         if target == OrderStatus.ON_HOLD:
-            raise ApplicationError("The channel itself says this order needs review; it stays on hold")
+            raise ApplicationError(f"The facts themselves call for review ({why}); the order stays on hold")
         events = apply_status(order=order, to_status=target, actor=actor, reason=reason or "released")
         order.save(update_fields=["status", "hold_code", "hold_reason", "updated_at"])
         OrderEvent.objects.bulk_create(events)

@@ -1,0 +1,25 @@
+"""Payment services. Import from here; the submodules are an implementation detail."""
+
+from payments.services.ledger import payment_recompute, vendor_tx_code_for
+from payments.services.notifications import opayo_notification_receive, opayo_notification_reprocess
+from payments.services.operations import (
+    payment_capture,
+    payment_refund,
+    payment_register,
+    payment_transaction_refresh,
+    payment_transactions_poll_due,
+    payment_void,
+)
+
+__all__ = [
+    "opayo_notification_receive",
+    "opayo_notification_reprocess",
+    "payment_capture",
+    "payment_recompute",
+    "payment_refund",
+    "payment_register",
+    "payment_transaction_refresh",
+    "payment_transactions_poll_due",
+    "payment_void",
+    "vendor_tx_code_for",
+]
