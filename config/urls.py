@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from payments.webhooks import OpayoServerNotificationView
+
 admin.site.site_header = "Ledgerline operations"
 admin.site.site_title = "Ledgerline"
 admin.site.index_title = "Operator console"
@@ -12,4 +14,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/orders/", include("orders.urls")),
+    path("api/v1/payments/", include("payments.urls")),
+    path("webhooks/opayo/server/", OpayoServerNotificationView.as_view(), name="opayo-server-notification"),
 ]

@@ -9,14 +9,15 @@ from django.db.models import Q
 from mappings.models import SkuMapping, StatusMapping
 
 
-def sku_mappings_resolve(*, account_id: int, seller_skus: Iterable[str]) -> dict[str, SkuMapping]:
-    """Active mappings for these SKUs; an account's own mapping wins over a global one."""
+def sku_mappings_resolve(*, account_id: int | None, seller_skus: Iterable[str]) -> dict[str, SkuMapping]:
+    """Active mappings for these SKUs; an account's own mapping wins over a global one (None: global only)."""
     skus = set(seller_skus)
     if not skus:
         return {}
-    rows = SkuMapping.objects.filter(is_active=True, seller_sku__in=skus).filter(
-        Q(seller_account_id=account_id) | Q(seller_account__isnull=True)
-    )
+    scope = Q(seller_account__isnull=True)
+    if account_id is not None:
+        scope |= Q(seller_account_id=account_id)
+    rows = SkuMapping.objects.filter(is_active=True, seller_sku__in=skus).filter(scope)
     resolved: dict[str, SkuMapping] = {}
     for row in rows:
         if row.seller_account_id is not None or row.seller_sku not in resolved:

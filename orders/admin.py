@@ -183,13 +183,15 @@ class OrderAdmin(admin.ModelAdmin):
         "channel", "external_id", "seller_account", "marketplace_id", "status", "hold_code", "hold_reason",
         "source_status", "fulfillment_channel", "sales_channel", "order_type", "ship_service_level",
         "purchased_at", "source_updated_at", "earliest_ship_date", "latest_ship_date", "currency",
-        "total_amount", "is_business_order", "is_prime", "is_replacement", "raw_payload", "created_at", "updated_at",
+        "total_amount", "is_business_order", "is_prime", "is_replacement", "raw_payload", "payment_link", "metadata",
+        "created_at", "updated_at",
     ]  # fmt: skip
     fieldsets = [
         (None, {"fields": [
             ("channel", "external_id"), ("seller_account", "marketplace_id"), ("status", "source_status"),
         ]}),
         ("Hold", {"fields": ["hold_code", "hold_reason"]}),
+        ("Payment", {"fields": ["payment_link", "metadata"]}),
         ("Amounts", {"fields": [("currency", "total_amount")]}),
         ("Fulfilment", {"fields": [
             ("fulfillment_channel", "ship_service_level"), ("earliest_ship_date", "latest_ship_date"),
@@ -211,6 +213,15 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="Total", ordering="total_amount")
     def total(self, obj: Order) -> str:
         return f"{obj.total_amount} {obj.currency}" if obj.total_amount is not None else "-"
+
+    @admin.display(description="Payment")
+    def payment_link(self, obj: Order) -> SafeString | str:
+        payment = getattr(obj, "payment", None)
+        return (
+            admin_link(payment, f"{payment.get_status_display()} ({payment.amount_captured} captured)")
+            if payment
+            else "-"
+        )
 
     @admin.display(description="Raw payload")
     def raw_payload(self, obj: Order) -> SafeString | str:

@@ -355,3 +355,26 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.from_status}→{self.to_status}".strip()
+
+
+class EcommerceOrderSubmission(TimeStampedModel):
+    """An order the eCommerce site posted to the API, stored exactly as received before any validation."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        REJECTED = "rejected", "Rejected (see error)"
+
+    external_id = models.CharField(max_length=64, blank=True, db_index=True)
+    payload = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    submitted_by = models.CharField(max_length=150, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.RECEIVED, db_index=True)
+    error = models.TextField(blank=True)
+    order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="submissions")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.external_id or '?'} ({self.get_state_display()})"

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from orders.apis import OrderDetailApi, OrderListApi
+from orders.apis import EcommerceOrderCreateApi, OrderDetailApi, OrderListApi
 
 urlpatterns = [
     path("", OrderListApi.as_view(), name="order-list"),
     path("<int:order_id>/", OrderDetailApi.as_view(), name="order-detail"),
+    path("ecommerce/", EcommerceOrderCreateApi.as_view(), name="order-ecommerce-create"),
 ]

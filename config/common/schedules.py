@@ -17,7 +17,16 @@ def schedule_upsert(*, name: str, func: str, minutes: int, args: tuple[object, .
     return schedule
 
 
-def kernel_schedules_sync() -> list[str]:
-    # Due outbound requests: retries after backoff, and anything a dead worker left in flight. Every minute.
-    schedule_upsert(name="common.outbound_sweep", func="config.common.tasks.outbound_sweep_due", minutes=1)
-    return ["common.outbound_sweep"]
+# Schedules that do not depend on data (per-account polls are declared by their apps).
+STATIC_SCHEDULES = [
+    # Due outbound requests: retries after backoff, and anything a dead worker left in flight.
+    ("common.outbound_sweep", "config.common.tasks.outbound_sweep_due", 1),
+    # Opayo transactions whose outcome we do not know yet (3-D Secure in progress, lost answers).
+    ("payments.poll", "payments.tasks.payments_poll_due", 1),
+]
+
+
+def static_schedules_sync() -> list[str]:
+    for name, func, minutes in STATIC_SCHEDULES:
+        schedule_upsert(name=name, func=func, minutes=minutes)
+    return [name for name, _, _ in STATIC_SCHEDULES]
