@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from config.common.views import healthz
 from payments.webhooks import OpayoServerNotificationView
 
 admin.site.site_header = "Ledgerline operations"
@@ -9,6 +10,7 @@ admin.site.site_title = "Ledgerline"
 admin.site.index_title = "Operator console"
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -205,6 +205,7 @@ class OpayoNotification(models.Model):
     vendor_tx_code = models.CharField(max_length=40, blank=True, db_index=True)
     vps_tx_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=30, blank=True)
+    signature = models.CharField(max_length=64, blank=True, help_text="VPSSignature as received (upper case).")
     signature_valid = models.BooleanField(default=False)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RECEIVED, db_index=True)
     detail = models.TextField(blank=True)
@@ -215,6 +216,12 @@ class OpayoNotification(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        constraints = [
+            # One effect per notification: a given signed notification is applied at most once.
+            models.UniqueConstraint(
+                fields=["vendor_tx_code", "signature"], condition=Q(outcome="applied"), name="notification_applied_once"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.vendor_tx_code} {self.status} ({self.outcome})"

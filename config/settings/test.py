@@ -10,3 +10,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}
 SP_API_TIMEOUT_SECONDS = 3.0
+OPAYO_TIMEOUT_SECONDS = 2.0

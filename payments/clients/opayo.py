@@ -245,7 +245,10 @@ class OpayoReportingClient(HttpClient):
     provider = PROVIDER
 
     def __init__(self, *, url: str, vendor: str, user: str, password: str, timeout: float = 30.0) -> None:
-        super().__init__(base_url=url, timeout=timeout)
+        # httpx would turn a base URL ending in access.htm into access.htm/: keep the path apart.
+        parts = httpx.URL(url)
+        super().__init__(base_url=str(parts.copy_with(path="/", query=None)), timeout=timeout)
+        self.path = parts.path
         self.vendor, self.user, self.password = vendor, user, password
 
     @classmethod
@@ -265,7 +268,7 @@ class OpayoReportingClient(HttpClient):
             + "".join(f"<{name}>{escape(value)}</{name}>" for name, value in params)
         )
         signed = f"<vspaccess>{inner}<signature>{reporting_signature(inner, self.password)}</signature></vspaccess>"
-        response = self.request("POST", "", operation=f"reporting:{command}", data={"XML": signed})
+        response = self.request("POST", self.path, operation=f"reporting:{command}", data={"XML": signed})
         try:
             root = SafeET.fromstring(response.content)
         except (ET.ParseError, ValueError) as exc:

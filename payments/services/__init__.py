@@ -1,7 +1,12 @@
 """Payment services. Import from here; the submodules are an implementation detail."""
 
 from payments.services.ledger import payment_recompute, vendor_tx_code_for
-from payments.services.notifications import opayo_notification_receive, opayo_notification_reprocess
+from payments.services.notifications import (
+    opayo_notification_apply_safely,
+    opayo_notification_receive,
+    opayo_notification_reprocess,
+    opayo_notifications_apply_pending,
+)
 from payments.services.operations import (
     payment_capture,
     payment_refund,
@@ -12,8 +17,10 @@ from payments.services.operations import (
 )
 
 __all__ = [
+    "opayo_notification_apply_safely",
     "opayo_notification_receive",
     "opayo_notification_reprocess",
+    "opayo_notifications_apply_pending",
     "payment_capture",
     "payment_recompute",
     "payment_refund",

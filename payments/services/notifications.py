@@ -1,8 +1,11 @@
-"""Opayo Server-protocol notification POSTs: store raw, verify VPSSignature, apply once, always reply.
+"""Opayo Server-protocol notification POSTs: store raw, verify VPSSignature, answer, apply once.
 
 Opayo requires an answer "in all circumstances" in its `Status=… RedirectURL=… StatusDetail=…` format and
-retries (for up to 30 days) until it gets one; the same notification may arrive many times, so applying it
-is idempotent under a row lock on the ledger transaction.
+retries (for up to 30 days) until it gets one, so the same notification arrives many times. The request does
+the least that lets us answer truthfully: look up the transaction's SecurityKey, check the signature, store the
+raw row (two statements). Applying it to the ledger happens after the answer, in a worker, under a row lock,
+so a thousand deliveries of one notification have one effect. A delivery identical to one already applied is
+recorded as a duplicate at once.
 """
 
 from __future__ import annotations
@@ -13,7 +16,11 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
+from config.common.models import ExceptionItem
+from config.common.reprocess import register_reprocessor
+from config.common.services import exception_open, exceptions_resolve_for
 from payments.clients.opayo import server_notification_signature
 from payments.models import OpayoNotification, Payment, PaymentTransaction
 from payments.services.ledger import payment_recompute
@@ -21,6 +28,7 @@ from payments.services.ledger import payment_recompute
 logger = logging.getLogger(__name__)
 ACTOR = "system:opayo-notification"
 T = PaymentTransaction.State
+Outcome = OpayoNotification.Outcome
 MAX_BODY = 16 * 1024
 # Server-protocol Status → ledger state (omnipay-sagepay ConstantsInterface; PENDING changes nothing yet).
 _STATES = {
@@ -33,83 +41,159 @@ def reply_text(status: str, redirect_url: str, detail: str) -> str:
     return f"Status={status}\r\nRedirectURL={redirect_url}\r\nStatusDetail={detail[:255]}\r\n"
 
 
-def _redirect(vendor_tx_code: str) -> str:
-    return settings.OPAYO_SERVER_REDIRECT_URL.format(vendor_tx_code=vendor_tx_code)
+def _reply(note: OpayoNotification) -> str:
+    status = {Outcome.INVALID: "INVALID", Outcome.ERROR: "ERROR"}.get(Outcome(note.outcome), "OK")
+    accepted = note.outcome in (Outcome.RECEIVED, Outcome.APPLIED, Outcome.DUPLICATE)
+    detail = "Notification received" if accepted else note.detail
+    return reply_text(status, settings.OPAYO_SERVER_REDIRECT_URL.format(vendor_tx_code=note.vendor_tx_code), detail)
 
 
 def opayo_notification_receive(*, body: bytes, remote_addr: str) -> OpayoNotification:
-    """Never raises: whatever happens, the stored row carries the reply to send."""
+    """Store and check one delivery; never raises. The returned row carries the reply to send."""
     text = body[:MAX_BODY].decode("utf-8", errors="replace")
     fields = dict(parse_qsl(text, keep_blank_values=True))
-    note = OpayoNotification.objects.create(
+    note = OpayoNotification(
         remote_addr=remote_addr[:64],
         body=text,
         fields=fields,
         vendor_tx_code=fields.get("VendorTxCode", "")[:40],
         vps_tx_id=fields.get("VPSTxId", "").strip("{}")[:64],
         status=fields.get("Status", "")[:30],
+        signature=fields.get("VPSSignature", "").strip().upper()[:64],
     )
     try:
-        outcome, detail = _process(note, fields, too_big=len(body) > MAX_BODY)
+        note.outcome, note.detail = _check(note, fields, too_big=len(body) > MAX_BODY)
     except Exception as exc:
-        logger.exception("Opayo notification %s failed", note.pk)
-        outcome, detail = OpayoNotification.Outcome.ERROR, f"{exc.__class__.__name__}: {exc}"
-    reply_status = {"applied": "OK", "duplicate": "OK", "invalid": "INVALID"}.get(outcome, "ERROR")
-    note.outcome, note.detail = outcome, detail
-    note.reply = reply_text(reply_status, _redirect(note.vendor_tx_code), detail)
-    note.save(update_fields=["outcome", "detail", "reply", "signature_valid", "transaction"])
+        logger.exception("Opayo notification for %s failed", note.vendor_tx_code)
+        note.outcome, note.detail = Outcome.ERROR, f"{exc.__class__.__name__}: {exc}"
+    note.reply = _reply(note)
+    note.save()
+    if note.outcome == Outcome.RECEIVED:
+        from django_q.tasks import async_task
+
+        async_task("payments.tasks.opayo_notification_apply", note.pk)
     return note
 
 
-def _process(note: OpayoNotification, fields: dict[str, str], *, too_big: bool) -> tuple[str, str]:
-    invalid = OpayoNotification.Outcome.INVALID
+def _check(note: OpayoNotification, fields: dict[str, str], *, too_big: bool) -> tuple[str, str]:
     if too_big:
-        return invalid, "Notification too large"
-    tx = (
+        return Outcome.INVALID, "Notification too large"
+    seen = OpayoNotification.objects.filter(
+        vendor_tx_code=note.vendor_tx_code, signature=note.signature, outcome=Outcome.APPLIED
+    )
+    row = (
         PaymentTransaction.objects.filter(vendor_tx_code=note.vendor_tx_code, payment__protocol=Payment.Protocol.SERVER)
         .exclude(security_key="")
+        .annotate(seen=Exists(seen.filter(transaction=OuterRef("pk"))))
+        .values_list("pk", "security_key", "transaction_id", "seen")
         .first()
     )
-    if tx is None:
-        return invalid, "Unknown VendorTxCode"
-    expected = server_notification_signature(
-        fields, vendor_name=settings.OPAYO_VENDOR_NAME, security_key=tx.security_key
-    )
-    note.transaction = tx
-    note.signature_valid = hmac.compare_digest(expected, fields.get("VPSSignature", "").strip().upper())
+    if row is None:
+        return Outcome.INVALID, "Unknown VendorTxCode"
+    pk, security_key, transaction_id, already = row
+    note.transaction_id = pk
+    expected = server_notification_signature(fields, vendor_name=settings.OPAYO_VENDOR_NAME, security_key=security_key)
+    note.signature_valid = hmac.compare_digest(expected, note.signature)
     if not note.signature_valid:
-        return invalid, "VPSSignature does not match"
-    state = _STATES.get(fields.get("Status", "").upper())
-    if state is None:
-        return invalid, f"Unknown Status {fields.get('Status')!r}"
+        return Outcome.INVALID, "VPSSignature does not match"
+    if fields.get("Status", "").upper() not in _STATES:
+        return Outcome.INVALID, f"Unknown Status {fields.get('Status')!r}"
+    if transaction_id and note.vps_tx_id and transaction_id != note.vps_tx_id:
+        return Outcome.INVALID, "VPSTxId does not match the registered transaction"
+    if already:
+        return Outcome.DUPLICATE, "Already applied"
+    return Outcome.RECEIVED, "Waiting to be applied"
+
+
+def _already(tx: PaymentTransaction, state: str, fields: dict[str, str], vps: str | None) -> bool:
+    if tx.state in (T.VOIDED, T.ABORTED, T.RELEASED) and state == T.OK:
+        return True  # a later state is already recorded
+    return tx.state == state and tx.opayo_status == fields.get("Status", "") and tx.transaction_id == vps
+
+
+def opayo_notification_apply(*, note_id: int) -> OpayoNotification:
+    """Apply a stored, verified notification to the ledger. Idempotent; safe under concurrent workers."""
     with transaction.atomic():
-        tx = PaymentTransaction.objects.select_for_update().get(pk=tx.pk)
+        note = OpayoNotification.objects.select_for_update().get(pk=note_id)
+        if note.outcome != Outcome.RECEIVED or note.transaction_id is None:
+            return note
+        fields = {str(k): str(v) for k, v in note.fields.items()}
+        state = _STATES[fields.get("Status", "").upper()]
         vps = note.vps_tx_id or None
-        if tx.transaction_id and vps and tx.transaction_id != vps:
-            return invalid, "VPSTxId does not match the registered transaction"
-        if tx.state == state and tx.opayo_status == fields.get("Status", "") and tx.transaction_id == vps:
-            return OpayoNotification.Outcome.DUPLICATE, "Already applied"
-        if tx.state in (T.VOIDED, T.ABORTED, T.RELEASED) and state == T.OK:
-            return OpayoNotification.Outcome.DUPLICATE, "Later state already recorded"
-        tx.state, tx.transaction_id, tx.opayo_status = state, tx.transaction_id or vps, fields.get("Status", "")[:20]
-        tx.status_detail = fields.get("StatusDetail", "")[:300]
-        tx.retrieval_reference = fields.get("TxAuthNo", "")[:40]
-        tx.bank_authorisation_code = fields.get("BankAuthCode", "")[:20]
-        tx.bank_response_code = fields.get("DeclineCode", "")[:10]
-        tx.card_type = fields.get("CardType", "")[:30]
-        tx.last_four_digits = fields.get("Last4Digits", "")[-4:] if fields.get("Last4Digits", "").isdigit() else ""
-        tx.avs_cvc_status = fields.get("AVSCV2", "")[:40]
-        tx.three_d_secure_status = fields.get("3DSecureStatus", "")[:40]
-        tx.save()
-        payment_recompute(
-            payment_id=tx.payment_id,
-            actor=ACTOR,
-            reason=f"Opayo notification: {fields.get('Status')} {fields.get('StatusDetail', '')}".strip(),
-            data={"notification": note.pk},
+        tx = PaymentTransaction.objects.select_for_update().get(pk=note.transaction_id)
+        if _already(tx, state, fields, vps):
+            note.outcome, note.detail = Outcome.DUPLICATE, "Already applied"
+        else:
+            tx.state, tx.transaction_id, tx.opayo_status = (
+                state,
+                tx.transaction_id or vps,
+                fields.get("Status", "")[:20],
+            )
+            tx.status_detail = fields.get("StatusDetail", "")[:300]
+            tx.retrieval_reference = fields.get("TxAuthNo", "")[:40]
+            tx.bank_authorisation_code = fields.get("BankAuthCode", "")[:20]
+            tx.bank_response_code = fields.get("DeclineCode", "")[:10]
+            tx.card_type = fields.get("CardType", "")[:30]
+            tx.last_four_digits = fields.get("Last4Digits", "")[-4:] if fields.get("Last4Digits", "").isdigit() else ""
+            tx.avs_cvc_status = fields.get("AVSCV2", "")[:40]
+            tx.three_d_secure_status = fields.get("3DSecureStatus", "")[:40]
+            tx.save()
+            payment_recompute(
+                payment_id=tx.payment_id,
+                actor=ACTOR,
+                reason=f"Opayo notification: {fields.get('Status')} {fields.get('StatusDetail', '')}".strip(),
+                data={"notification": note.pk},
+            )
+            note.outcome, note.detail = Outcome.APPLIED, "Applied"
+        note.save(update_fields=["outcome", "detail"])
+        exceptions_resolve_for(source=note, actor=ACTOR, note="applied")
+    return note
+
+
+def opayo_notification_apply_safely(*, note_id: int) -> OpayoNotification:
+    """The worker's entry point: a failure is recorded on the row and queued for an operator, not lost."""
+    try:
+        return opayo_notification_apply(note_id=note_id)
+    except Exception as exc:
+        logger.exception("applying Opayo notification %s failed", note_id)
+        note = OpayoNotification.objects.get(pk=note_id)
+        exception_open(
+            kind=ExceptionItem.Kind.PAYMENT_PROBLEM,
+            source=note,
+            summary=f"Opayo notification for {note.vendor_tx_code} could not be applied: {exc}"[:300],
+            detail=f"{exc.__class__.__name__}: {exc}. Fix the cause, then reprocess.",
+            reference=note.vendor_tx_code,
         )
-    return OpayoNotification.Outcome.APPLIED, "Notification received"
+        return note
+
+
+def opayo_notifications_apply_pending(*, older_than_seconds: int = 30) -> int:
+    """Sweep up notifications a crashed worker never applied."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        OpayoNotification.objects.filter(outcome=Outcome.RECEIVED, received_at__lt=cutoff).values_list("pk", flat=True)[
+            :500
+        ]
+    )
+    for note_id in ids:
+        opayo_notification_apply_safely(note_id=note_id)
+    return len(ids)
 
 
 def opayo_notification_reprocess(*, note: OpayoNotification) -> OpayoNotification:
-    """Run a stored notification again (e.g. after registering its transaction); stored as a new delivery."""
+    """Operator reprocess: a stored but unapplied row is applied; anything else is received again as a new
+    delivery (e.g. after the transaction it names was registered)."""
+    if note.outcome in (Outcome.RECEIVED, Outcome.ERROR) and note.signature_valid:
+        OpayoNotification.objects.filter(pk=note.pk).update(outcome=Outcome.RECEIVED)
+        return opayo_notification_apply(note_id=note.pk)
     return opayo_notification_receive(body=note.body.encode(), remote_addr=f"reprocess of {note.pk}")
+
+
+@register_reprocessor(OpayoNotification)
+def _reprocess(obj: object, actor: str) -> None:
+    assert isinstance(obj, OpayoNotification)
+    opayo_notification_reprocess(note=obj)

@@ -1,0 +1,167 @@
+"""Opayo notification ingest: requests/s of the notification endpoint next to a bare Django view, same run.
+
+Both are served by the same gunicorn (2 workers × 4 threads, production settings, PostgreSQL) and loaded by
+the same client (`wrk` if installed — `apt-get install wrk` — else a multi-process Python loader). The
+notification path does everything a real delivery does: store the raw row, verify VPSSignature, lock the
+ledger row, apply or recognise a duplicate, answer in Opayo's format. The bare view is `/healthz`.
+
+    .venv/bin/python bench/notification_ingest.py [--seconds 10] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+DB = "ledgerline_bench_notify"
+SECURITY_KEY = "OUWLNYQTVT"
+VENDOR = "BenchVendor"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare() -> str:
+    """Fresh database with one eCommerce order and its Server-protocol payment; returns the notification body."""
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB}")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    call_command("migrate", verbosity=0)
+    from orders.models import Order
+    from payments.clients.opayo import server_notification_signature
+    from payments.services import payment_register
+
+    order = Order.objects.create(
+        channel="ecommerce", external_id="BENCH-1", status="pending_payment", purchased_at=timezone.now(),
+        currency="GBP", total_amount=Decimal("10.00"),
+    )  # fmt: skip
+    payment_register(
+        order=order, vendor_tx_code="BENCH-1-1", transaction_type="Payment", amount=Decimal("10.00"), currency="GBP",
+        protocol="server", security_key=SECURITY_KEY, actor="bench",
+    )  # fmt: skip
+    fields = {
+        "VPSProtocol": "4.00", "TxType": "PAYMENT", "VendorTxCode": "BENCH-1-1",
+        "VPSTxId": "{5A1BC414-5409-48DD-9B8B-DCDF096CE0BE}", "Status": "OK", "StatusDetail": "0000 : Ok",
+        "TxAuthNo": "9962", "CardType": "VISA", "Last4Digits": "0006", "BankAuthCode": "999777",
+    }  # fmt: skip
+    fields["VPSSignature"] = server_notification_signature(fields, vendor_name=VENDOR, security_key=SECURITY_KEY)
+    return urlencode(fields)
+
+
+def wrk(url: str, seconds: int, connections: int, body: str | None) -> float:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        if body is not None:
+            script.write(
+                'wrk.method = "POST"\n'
+                f'wrk.body = "{body}"\n'
+                'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+            )
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    os.unlink(script.name)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise SystemExit(f"{url}: {errors.group(1)} error responses\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
+def _python_worker(url: str, body: str | None, deadline: float, counter: multiprocessing.Value) -> None:  # type: ignore[type-arg]
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    done = 0
+    with httpx.Client() as http:
+        while time.monotonic() < deadline:
+            response = http.post(url, content=body, headers=headers) if body is not None else http.get(url)
+            response.raise_for_status()
+            done += 1
+    with counter.get_lock():
+        counter.value += done
+
+
+def python_load(url: str, seconds: int, connections: int, body: str | None) -> float:
+    counter = multiprocessing.Value("i", 0)
+    deadline = time.monotonic() + seconds
+    procs = [
+        multiprocessing.Process(target=_python_worker, args=(url, body, deadline, counter))
+        for _ in range(min(connections, 8))
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    return counter.value / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DATABASE_URL": f"{PG}/{DB}",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+        "OPAYO_VENDOR_NAME": VENDOR,
+    }
+    os.environ.update(env)
+    body = prepare()
+    port = free_port()
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi", "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        first = httpx.post(f"{base}/webhooks/opayo/server/", content=body,
+                           headers={"Content-Type": "application/x-www-form-urlencoded"}).text  # fmt: skip
+        assert first.startswith("Status=OK"), first
+        load = wrk if shutil.which("wrk") else python_load
+        bare = load(f"{base}/healthz", args.seconds, args.connections, None)
+        notify = load(f"{base}/webhooks/opayo/server/", args.seconds, args.connections, body)
+        print(f"load generator:          {'wrk' if load is wrk else 'python (install wrk for better numbers)'}")
+        print(f"bare Django view:        {bare:,.0f} req/s")
+        print(f"Opayo notification POST: {notify:,.0f} req/s (stored, verified, applied or recognised as duplicate)")
+        print(f"ratio notification / bare view: {notify / bare:.2f} (target >= 0.5)")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
