@@ -136,8 +136,8 @@ def main() -> None:
     body = prepare()
     port = free_port()
     server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi", "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning"],
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi", "-w", "2", "--threads", "4",
+         "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     try:
