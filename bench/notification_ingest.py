@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from decimal import Decimal
+from typing import Any
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -93,7 +94,7 @@ def wrk(url: str, seconds: int, connections: int, body: str | None) -> float:
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
 
-def _python_worker(url: str, body: str | None, deadline: float, counter: multiprocessing.Value) -> None:  # type: ignore[type-arg]
+def _python_worker(url: str, body: str | None, deadline: float, counter: Any) -> None:
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     done = 0
     with httpx.Client() as http:

@@ -121,6 +121,12 @@ class Command(BaseCommand):
             },
             optional=True,
         )
+        if settings.OPAYO_PI_BASE_URL.startswith("http://127.0.0.1"):
+            from config.common.demo.payments_demo import load_payments_demo
+            from simulators.opayo.control import OpayoSimulatorControl
+
+            with OpayoSimulatorControl(settings.OPAYO_PI_BASE_URL.removesuffix("/api/v1")) as opayo:
+                load_payments_demo(opayo)
         if not options["no_poll"]:
             call_command("poll_orders", ignore_backoff=True, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS(f"Demo ready. API token for user 'erp': {token.key}"))

@@ -33,20 +33,35 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("WEB_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("WEB_PORT", "8000")))
         parser.add_argument("--sp-api-port", type=int, default=int(os.environ.get("SP_API_SIM_PORT", "8101")))
+        parser.add_argument("--opayo-port", type=int, default=int(os.environ.get("OPAYO_SIM_PORT", "8102")))
         parser.add_argument("--no-demo", action="store_true", help="Skip loading demo data.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        host, port, sim_port = options["host"], options["port"], options["sp_api_port"]
-        for p in (port, sim_port):
+        host, port, sim_port, opayo_port = (
+            options["host"],
+            options["port"],
+            options["sp_api_port"],
+            options["opayo_port"],
+        )
+        for p in (port, sim_port, opayo_port):
             if not _port_free(host, p):
                 raise CommandError(f"Port {p} on {host} is taken. Stop what uses it or set WEB_PORT / SP_API_SIM_PORT.")
         sim_url = f"http://{host}:{sim_port}"
+        opayo_url = f"http://{host}:{opayo_port}"
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
             "SP_API_ENDPOINT": os.environ.get("SP_API_ENDPOINT", sim_url),
             "SP_API_LWA_ENDPOINT": os.environ.get("SP_API_LWA_ENDPOINT", sim_url),
             "SP_API_ORDERS_POLL_MINUTES": os.environ.get("SP_API_ORDERS_POLL_MINUTES", "1"),
+            # Opayo simulator with demo credentials (real deployments set these to Elavon's hosts and secrets).
+            "OPAYO_PI_BASE_URL": os.environ.get("OPAYO_PI_BASE_URL", f"{opayo_url}/api/v1"),
+            "OPAYO_REPORTING_URL": os.environ.get("OPAYO_REPORTING_URL", f"{opayo_url}/access/access.htm"),
+            "OPAYO_VENDOR_NAME": os.environ.get("OPAYO_VENDOR_NAME", "ledgerlinedemo"),
+            "OPAYO_INTEGRATION_KEY": os.environ.get("OPAYO_INTEGRATION_KEY", "demo-integration-key"),
+            "OPAYO_INTEGRATION_PASSWORD": os.environ.get("OPAYO_INTEGRATION_PASSWORD", "demo-integration-password"),
+            "OPAYO_REPORTING_USER": os.environ.get("OPAYO_REPORTING_USER", "demo-reports"),
+            "OPAYO_REPORTING_PASSWORD": os.environ.get("OPAYO_REPORTING_PASSWORD", "demo-reporting-password"),
             "PYTHONUNBUFFERED": "1",
         }
         (settings.BASE_DIR / "var").mkdir(exist_ok=True)
@@ -76,14 +91,21 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_term)
         try:
             start("SP-API simulator", [python, "-m", "simulators.spapi", "--host", host, "--port", str(sim_port)])
+            start("Opayo simulator", [python, "-m", "simulators.opayo", "--host", host, "--port", str(opayo_port)])
             self._wait_for(f"{sim_url}/_sim/health", "SP-API simulator", children)
+            self._wait_for(f"{opayo_url}/_sim/health", "Opayo simulator", children)
             if not options["no_demo"]:
                 subprocess.run([python, manage, "load_demo"], env=env, cwd=settings.BASE_DIR, check=True)
                 subprocess.run([python, manage, "setup_schedules"], env=env, cwd=settings.BASE_DIR, check=True)
             start("worker", [python, manage, "qcluster"])
             start("web", [python, manage, "runserver", f"{host}:{port}", "--noreload"])
             self._wait_for(f"http://{host}:{port}/admin/login/", "web server", children)
-            self._banner(host, port, sim_url, demo=not options["no_demo"])
+            if not options["no_demo"]:
+                subprocess.run(
+                    [python, manage, "demo_notify", f"http://{host}:{port}/webhooks/opayo/server/"],
+                    env=env, cwd=settings.BASE_DIR, check=False,
+                )  # fmt: skip
+            self._banner(host, port, sim_url, opayo_url, demo=not options["no_demo"])
             while True:
                 for name, proc in children:
                     if proc.poll() is not None:
@@ -110,13 +132,14 @@ class Command(BaseCommand):
             time.sleep(0.3)
         raise CommandError(f"The {what} did not come up at {url} within 60 s.")
 
-    def _banner(self, host: str, port: int, sim_url: str, *, demo: bool) -> None:
+    def _banner(self, host: str, port: int, sim_url: str, opayo_url: str, *, demo: bool) -> None:
         lines = [
             "",
             "Ledgerline is running.",
             f"  Admin (operator console): http://{host}:{port}/admin/   login: admin / admin",
             f"  API docs:                 http://{host}:{port}/api/docs/",
             f"  SP-API simulator:         {sim_url}  (control API under /_sim/)",
+            f"  Opayo simulator:          {opayo_url}  (Pi /api/v1, Reporting /access/access.htm, /_sim/)",
             "  Worker: django-q2 cluster polling Amazon every minute.",
             "Press Ctrl-C to stop.",
         ]
