@@ -201,7 +201,6 @@ class OpayoNotification(models.Model):
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     remote_addr = models.CharField(max_length=64, blank=True)
     body = models.TextField(help_text="The raw form body (contains no card number; Last4Digits at most).")
-    fields = models.JSONField(default=dict)
     vendor_tx_code = models.CharField(max_length=40, blank=True, db_index=True)
     vps_tx_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=30, blank=True)
@@ -225,3 +224,10 @@ class OpayoNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vendor_tx_code} {self.status} ({self.outcome})"
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """The posted fields, decoded from the raw body (the body is the one stored copy)."""
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(self.body, keep_blank_values=True))

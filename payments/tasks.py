@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from payments.services import (
+    notifications,
     opayo_notification_apply_safely,
     opayo_notifications_apply_pending,
     payment_transaction_refresh,
@@ -16,6 +17,10 @@ def payment_transaction_refresh_task(tx_id: int) -> str:
 
 def opayo_notification_apply(note_id: int) -> str:
     return opayo_notification_apply_safely(note_id=note_id).outcome
+
+
+def opayo_notifications_apply_received() -> str:
+    return f"{notifications.opayo_notifications_apply_received()} notification(s) applied"
 
 
 def payments_poll_due() -> str:

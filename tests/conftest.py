@@ -17,3 +17,11 @@ def mapped_skus(db: None) -> list[str]:
     for sku in skus:
         SkuMappingFactory.create(seller_sku=sku)
     return skus
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_security_keys() -> None:
+    """Each test rolls its rows back, so database ids are reused across tests: start with an empty cache."""
+    from payments.services import notifications
+
+    notifications._KEYS.clear()

@@ -70,7 +70,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -181,3 +181,5 @@ OPAYO_SERVER_REDIRECT_URL = env(
 )
 # How often unsettled transactions (3-D Secure in progress, outcome unknown) are re-read from Opayo.
 OPAYO_POLL_MINUTES = env.int("OPAYO_POLL_MINUTES", default=1)
+# Notifications are answered at once and applied by a worker; at most one wake-up per process this often.
+OPAYO_NOTIFICATION_KICK_SECONDS = env.float("OPAYO_NOTIFICATION_KICK_SECONDS", default=1.0)

@@ -11,3 +11,4 @@ Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}
 SP_API_TIMEOUT_SECONDS = 3.0
 OPAYO_TIMEOUT_SECONDS = 2.0
+OPAYO_NOTIFICATION_KICK_SECONDS = 0.0  # tests run tasks inline: apply every delivery at once

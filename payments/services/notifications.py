@@ -2,21 +2,21 @@
 
 Opayo requires an answer "in all circumstances" in its `Status=… RedirectURL=… StatusDetail=…` format and
 retries (for up to 30 days) until it gets one, so the same notification arrives many times. The request does
-the least that lets us answer truthfully: look up the transaction's SecurityKey, check the signature, store the
-raw row (two statements). Applying it to the ledger happens after the answer, in a worker, under a row lock,
-so a thousand deliveries of one notification have one effect. A delivery identical to one already applied is
-recorded as a duplicate at once.
+the least that lets us answer truthfully: find the transaction's SecurityKey (cached: it never changes), check
+the signature, store the raw row (one committed INSERT). Applying it to the ledger happens after the answer,
+in a worker, in batches, under row locks, so a thousand deliveries of one notification have one effect (and a
+partial unique index makes a second "applied" impossible).
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import time
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db import IntegrityError, transaction
 
 from config.common.models import ExceptionItem
 from config.common.reprocess import register_reprocessor
@@ -55,7 +55,6 @@ def opayo_notification_receive(*, body: bytes, remote_addr: str) -> OpayoNotific
     note = OpayoNotification(
         remote_addr=remote_addr[:64],
         body=text,
-        fields=fields,
         vendor_tx_code=fields.get("VendorTxCode", "")[:40],
         vps_tx_id=fields.get("VPSTxId", "").strip("{}")[:64],
         status=fields.get("Status", "")[:30],
@@ -67,41 +66,73 @@ def opayo_notification_receive(*, body: bytes, remote_addr: str) -> OpayoNotific
         logger.exception("Opayo notification for %s failed", note.vendor_tx_code)
         note.outcome, note.detail = Outcome.ERROR, f"{exc.__class__.__name__}: {exc}"
     note.reply = _reply(note)
-    note.save()
+    try:
+        note.save(force_insert=True)  # one autocommitted INSERT: durable before we answer
+    except IntegrityError:
+        # A cached transaction that no longer exists (only happens when rows are removed, as in tests): forget
+        # the cache and take the slow path once.
+        _KEYS.clear()
+        note.pk = None
+        note.outcome, note.detail = _check(note, fields, too_big=False)
+        note.reply = _reply(note)
+        note.save(force_insert=True)
     if note.outcome == Outcome.RECEIVED:
-        from django_q.tasks import async_task
-
-        async_task("payments.tasks.opayo_notification_apply", note.pk)
+        _kick_worker()
     return note
+
+
+# SecurityKeys never change once registered, so verified lookups are kept (only hits: a transaction registered
+# a second after a notification named it must still be found).
+_KEYS: dict[str, tuple[int, str]] = {}
+_last_kick = 0.0
+
+
+def _security_key(vendor_tx_code: str) -> tuple[int, str] | None:
+    hit = _KEYS.get(vendor_tx_code)
+    if hit is not None:
+        return hit
+    row = (
+        PaymentTransaction.objects.filter(vendor_tx_code=vendor_tx_code, payment__protocol=Payment.Protocol.SERVER)
+        .exclude(security_key="")
+        .values_list("pk", "security_key")
+        .first()
+    )
+    if row is not None:
+        if len(_KEYS) > 50_000:
+            _KEYS.clear()
+        _KEYS[vendor_tx_code] = row
+    return row
+
+
+def _kick_worker() -> None:
+    """Ask a worker to apply what is stored, at most once per OPAYO_NOTIFICATION_KICK_SECONDS per process.
+
+    The worker looks again after that interval (see opayo_notifications_apply_received), so a delivery
+    that arrives just after a kick is never left waiting for the minute sweep.
+    """
+    global _last_kick
+    now = time.monotonic()
+    if now - _last_kick < settings.OPAYO_NOTIFICATION_KICK_SECONDS:
+        return
+    _last_kick = now
+    from django_q.tasks import async_task
+
+    async_task("payments.tasks.opayo_notifications_apply_received")
 
 
 def _check(note: OpayoNotification, fields: dict[str, str], *, too_big: bool) -> tuple[str, str]:
     if too_big:
         return Outcome.INVALID, "Notification too large"
-    seen = OpayoNotification.objects.filter(
-        vendor_tx_code=note.vendor_tx_code, signature=note.signature, outcome=Outcome.APPLIED
-    )
-    row = (
-        PaymentTransaction.objects.filter(vendor_tx_code=note.vendor_tx_code, payment__protocol=Payment.Protocol.SERVER)
-        .exclude(security_key="")
-        .annotate(seen=Exists(seen.filter(transaction=OuterRef("pk"))))
-        .values_list("pk", "security_key", "transaction_id", "seen")
-        .first()
-    )
-    if row is None:
+    found = _security_key(note.vendor_tx_code)
+    if found is None:
         return Outcome.INVALID, "Unknown VendorTxCode"
-    pk, security_key, transaction_id, already = row
-    note.transaction_id = pk
+    note.transaction_id, security_key = found
     expected = server_notification_signature(fields, vendor_name=settings.OPAYO_VENDOR_NAME, security_key=security_key)
     note.signature_valid = hmac.compare_digest(expected, note.signature)
     if not note.signature_valid:
         return Outcome.INVALID, "VPSSignature does not match"
     if fields.get("Status", "").upper() not in _STATES:
         return Outcome.INVALID, f"Unknown Status {fields.get('Status')!r}"
-    if transaction_id and note.vps_tx_id and transaction_id != note.vps_tx_id:
-        return Outcome.INVALID, "VPSTxId does not match the registered transaction"
-    if already:
-        return Outcome.DUPLICATE, "Already applied"
     return Outcome.RECEIVED, "Waiting to be applied"
 
 
@@ -117,11 +148,20 @@ def opayo_notification_apply(*, note_id: int) -> OpayoNotification:
         note = OpayoNotification.objects.select_for_update().get(pk=note_id)
         if note.outcome != Outcome.RECEIVED or note.transaction_id is None:
             return note
-        fields = {str(k): str(v) for k, v in note.fields.items()}
+        fields = note.fields
         state = _STATES[fields.get("Status", "").upper()]
         vps = note.vps_tx_id or None
         tx = PaymentTransaction.objects.select_for_update().get(pk=note.transaction_id)
-        if _already(tx, state, fields, vps):
+        if tx.transaction_id and vps and tx.transaction_id != vps:
+            note.outcome, note.detail = Outcome.INVALID, "VPSTxId does not match the registered transaction"
+            exception_open(
+                kind=ExceptionItem.Kind.PAYMENT_PROBLEM,
+                source=note,
+                summary=f"Opayo notification for {note.vendor_tx_code} names another transaction ({vps})",
+                detail=f"Registered transaction {tx.transaction_id}, notification VPSTxId {vps}. Nothing was applied.",
+                reference=note.vendor_tx_code,
+            )
+        elif _already(tx, state, fields, vps):
             note.outcome, note.detail = Outcome.DUPLICATE, "Already applied"
         else:
             tx.state, tx.transaction_id, tx.opayo_status = (
@@ -167,21 +207,23 @@ def opayo_notification_apply_safely(*, note_id: int) -> OpayoNotification:
         return note
 
 
-def opayo_notifications_apply_pending(*, older_than_seconds: int = 30) -> int:
-    """Sweep up notifications a crashed worker never applied."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+def opayo_notifications_apply_pending(*, limit: int = 1000) -> int:
+    """Apply every stored, verified notification not applied yet (oldest first)."""
     ids = list(
-        OpayoNotification.objects.filter(outcome=Outcome.RECEIVED, received_at__lt=cutoff).values_list("pk", flat=True)[
-            :500
-        ]
+        OpayoNotification.objects.filter(outcome=Outcome.RECEIVED).order_by("pk").values_list("pk", flat=True)[:limit]
     )
     for note_id in ids:
         opayo_notification_apply_safely(note_id=note_id)
     return len(ids)
+
+
+def opayo_notifications_apply_received() -> int:
+    """The worker's answer to a kick: apply now, and once more after the kick interval (see _kick_worker)."""
+    applied = opayo_notifications_apply_pending()
+    if settings.OPAYO_NOTIFICATION_KICK_SECONDS > 0:
+        time.sleep(settings.OPAYO_NOTIFICATION_KICK_SECONDS * 1.1)
+        applied += opayo_notifications_apply_pending()
+    return applied
 
 
 def opayo_notification_reprocess(*, note: OpayoNotification) -> OpayoNotification:

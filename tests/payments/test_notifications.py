@@ -11,6 +11,7 @@ import httpx
 import pytest
 from django.test import Client
 
+from config.common.models import ExceptionItem
 from orders.models import Order
 from payments.clients.opayo import server_notification_signature
 from payments.models import OpayoNotification, Payment, PaymentEvent
@@ -128,4 +129,8 @@ def test_100_concurrent_deliveries_have_one_effect(server_payment: Payment) -> N
 def test_a_different_vps_tx_id_is_refused(client: Client, server_payment: Payment) -> None:
     post(client, notification())
     reply = post(client, notification(vps="{" + str(uuid.uuid4()).upper() + "}"))
-    assert reply.startswith("Status=INVALID") and "VPSTxId" in reply
+    assert reply.startswith("Status=OK")  # signed with our key, so accepted; applying it is refused
+    last = OpayoNotification.objects.order_by("-pk").first()
+    assert last is not None and last.outcome == "invalid" and "VPSTxId" in last.detail
+    assert ExceptionItem.objects.filter(kind="payment_problem", reference="WEB-1001-1").exists()
+    assert Payment.objects.get().status == "captured"
