@@ -169,7 +169,7 @@ def main() -> None:
             pass
         took = time.perf_counter() - started
         print(
-            f"worker applying them:    {pending / took:,.0f} notifications/s ({pending} stored; one applied, rest duplicates)"
+            f"worker applying them:    {pending / took:,.0f} notifications/s ({pending} stored, all but one duplicates)"
         )
     finally:
         server.terminate()
