@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.contrib import admin
 from import_export.admin import ImportExportModelAdmin
 
-from mappings.models import SkuMapping, StatusMapping
-from mappings.resources import SkuMappingResource, StatusMappingResource
+from mappings.models import FieldMappingRule, FieldMappingTemplate, FieldRule, SkuMapping, StatusMapping
+from mappings.resources import FieldMappingRuleResource, SkuMappingResource, StatusMappingResource
 
 
 @admin.register(SkuMapping)
@@ -23,3 +23,45 @@ class StatusMappingAdmin(ImportExportModelAdmin):
     list_display = ["source", "source_status", "canonical_status", "description"]
     list_filter = ["source", "canonical_status"]
     search_fields = ["source_status", "description"]
+
+
+@admin.register(FieldRule)
+class FieldRuleAdmin(admin.ModelAdmin):
+    list_display = ["target", "template", "is_active", "description"]
+    list_editable = ["is_active"]
+
+
+class FieldMappingRuleInline(admin.TabularInline):
+    model = FieldMappingRule
+    extra = 1
+    fields = ["position", "source_path", "target_field", "transform", "argument", "default", "required"]
+
+
+@admin.register(FieldMappingTemplate)
+class FieldMappingTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "target", "is_active", "rule_count", "description"]
+    list_filter = ["target", "is_active"]
+    inlines = [FieldMappingRuleInline]
+
+    @admin.display(description="Rules")
+    def rule_count(self, obj: FieldMappingTemplate) -> int:
+        return obj.rules.count()
+
+
+@admin.register(FieldMappingRule)
+class FieldMappingRuleAdmin(ImportExportModelAdmin):
+    """Import/export of templates as CSV, XLSX or JSON (one row per rule)."""
+
+    resource_classes = [FieldMappingRuleResource]
+    list_display = [
+        "template",
+        "position",
+        "source_path",
+        "target_field",
+        "transform",
+        "argument",
+        "default",
+        "required",
+    ]
+    list_filter = ["template", "transform"]
+    search_fields = ["source_path", "target_field"]

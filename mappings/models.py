@@ -23,6 +23,9 @@ class SkuMapping(TimeStampedModel):
     erp_item_id = models.CharField("ERP item id", max_length=64, help_text="The item id in the ERP (SL InvtID).")
     description = models.CharField(max_length=200, blank=True)
     is_active = models.BooleanField(default=True, help_text="Inactive mappings are ignored when orders arrive.")
+    attributes = models.JSONField(
+        default=dict, blank=True, help_text="Internal product attributes (e.g. warehouse, HS code) for field rules."
+    )
 
     class Meta:
         verbose_name = "SKU mapping"
@@ -55,6 +58,7 @@ class StatusMapping(TimeStampedModel):
     class Source(models.TextChoices):
         AMAZON_ORDER = "amazon_order", "Amazon order status"
         PAYMENT = "payment", "Payment status (Opayo facts)"
+        FBA_FULFILLMENT = "fba_fulfillment", "Amazon FBA fulfilment order status"
 
     source = models.CharField(max_length=40, choices=Source.choices)
     source_status = models.CharField(max_length=60, help_text="The provider's value, case-sensitive.")
@@ -95,3 +99,51 @@ class FieldRule(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_target_display()}: {self.template}"
+
+
+class FieldMappingTemplate(TimeStampedModel):
+    """A named, reusable set of field rules for one destination (exported/imported as CSV or JSON)."""
+
+    class Target(models.TextChoices):
+        ERP_SALES_ORDER = "erp_sales_order", "ERP sales order (custom fields)"
+        ERP_ORDER_LINE = "erp_order_line", "ERP sales order line (product attributes)"
+
+    name = models.CharField(max_length=100, unique=True)
+    target = models.CharField(max_length=30, choices=Target.choices)
+    is_active = models.BooleanField(default=True, help_text="Only active templates are applied.")
+    description = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["target", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FieldMappingRule(TimeStampedModel):
+    """source path → target field, through a simple transform. Paths are dotted, e.g. `amazon.IsPrime`,
+    `order.metadata.campaign_id`, `line.attributes.hs_code`; see mappings.rules for what each path can reach."""
+
+    class Transform(models.TextChoices):
+        COPY = "copy", "Copy the value"
+        CONSTANT = "constant", "Constant (the argument)"
+        LOOKUP = "lookup", "Look up in a table (argument: JSON object)"
+        FORMAT = "format", "Format (argument: template with {value} and other paths)"
+
+    template = models.ForeignKey(FieldMappingTemplate, on_delete=models.CASCADE, related_name="rules")
+    position = models.PositiveIntegerField(default=0)
+    source_path = models.CharField(max_length=200, blank=True)
+    target_field = models.CharField(max_length=100)
+    transform = models.CharField(max_length=20, choices=Transform.choices, default=Transform.COPY)
+    argument = models.TextField(blank=True)
+    default = models.CharField(max_length=200, blank=True, help_text="Used when the source is missing or not found.")
+    required = models.BooleanField(default=False, help_text="Hold the order when this field comes out empty.")
+
+    class Meta:
+        ordering = ["template", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "target_field"], name="field_rule_one_per_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_path or '∅'} → {self.target_field} ({self.transform})"

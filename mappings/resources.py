@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from import_export import fields, resources
 from import_export.widgets import ForeignKeyWidget
 
-from mappings.models import SkuMapping, StatusMapping
+from mappings.models import FieldMappingRule, FieldMappingTemplate, SkuMapping, StatusMapping
 from orders.models import SellerAccount
 
 
@@ -19,7 +21,7 @@ class SkuMappingResource(resources.ModelResource):
     class Meta:
         model = SkuMapping
         import_id_fields = ["seller_account", "seller_sku"]
-        fields = ["seller_account", "seller_sku", "asin", "erp_item_id", "description", "is_active"]
+        fields = ["seller_account", "seller_sku", "asin", "erp_item_id", "description", "is_active", "attributes"]
         export_order = fields
         skip_unchanged = True
         report_skipped = True
@@ -31,6 +33,38 @@ class StatusMappingResource(resources.ModelResource):
         model = StatusMapping
         import_id_fields = ["source", "source_status"]
         fields = ["source", "source_status", "canonical_status", "description"]
+        export_order = fields
+        skip_unchanged = True
+        report_skipped = True
+        clean_model_instances = True
+
+
+class _TemplateWidget(ForeignKeyWidget):
+    """Rules name their template; importing a template that does not exist yet creates it."""
+
+    def clean(self, value: Any, row: Any = None, **kwargs: Any) -> Any:
+        if not value:
+            raise ValueError("template is required")
+        target = (row or {}).get("template_target") or FieldMappingTemplate.Target.ERP_SALES_ORDER
+        if target not in FieldMappingTemplate.Target.values:
+            raise ValueError(f"template_target must be one of {FieldMappingTemplate.Target.values}")
+        template, _ = FieldMappingTemplate.objects.get_or_create(name=value, defaults={"target": target})
+        return template
+
+
+class FieldMappingRuleResource(resources.ModelResource):
+    """A template travels as its rules: one row per rule, with the template's name and target on each."""
+
+    template = fields.Field(
+        column_name="template", attribute="template", widget=_TemplateWidget(FieldMappingTemplate, "name")
+    )
+    template_target = fields.Field(column_name="template_target", attribute="template__target", readonly=True)
+
+    class Meta:
+        model = FieldMappingRule
+        import_id_fields = ["template", "target_field"]
+        fields = ["template", "template_target", "position", "source_path", "target_field", "transform", "argument",
+                  "default", "required"]  # fmt: skip
         export_order = fields
         skip_unchanged = True
         report_skipped = True

@@ -87,6 +87,11 @@ class SellerMarketplace(models.Model):
     account = models.ForeignKey(SellerAccount, on_delete=models.CASCADE, related_name="marketplaces")
     marketplace_id = models.CharField(max_length=20, help_text="e.g. A1F83G8C2ARO7P (Amazon.co.uk)")
     is_active = models.BooleanField(default=True)
+    mcf_enabled = models.BooleanField(
+        "fulfils eCommerce orders (MCF)",
+        default=False,
+        help_text="Ship eCommerce orders from this marketplace's FBA stock (Multi-Channel Fulfillment).",
+    )
 
     class Meta:
         ordering = ["account", "marketplace_id"]
@@ -196,6 +201,9 @@ class Order(TimeStampedModel):
         UNKNOWN_SKU = "unknown_sku", "Unknown SKU"
         CHANNEL_STATUS = "channel_status", "Channel status needs review"
         PAYMENT = "payment", "Payment declined or failed"
+        FULFILLMENT = "fulfillment", "Amazon could not fulfil"
+        FULFILLMENT_DATA = "fulfillment_data", "Data Amazon fulfilment cannot take"
+        ERP_DATA = "erp_data", "Missing or invalid data for the ERP"
         MANUAL = "manual", "Held by an operator"
 
     channel = models.CharField(max_length=20, choices=Channel.choices)

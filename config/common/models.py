@@ -29,6 +29,8 @@ class ExceptionItem(TimeStampedModel):
         INVALID_TRANSITION = "invalid_transition", "Status change not allowed"
         CONNECTOR_ERROR = "connector_error", "Provider call failed permanently"
         PAYMENT_PROBLEM = "payment_problem", "Payment needs attention"
+        FULFILLMENT_PROBLEM = "fulfillment_problem", "Fulfilment needs attention"
+        ERP_DATA = "erp_data", "Order data the ERP cannot take"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -131,3 +133,27 @@ class OutboundAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} after {self.duration_ms} ms"
+
+
+class ApiClient(TimeStampedModel):
+    """A system that calls our API (the ERP, the eCommerce site), with its own token.
+
+    Only a SHA-256 of the token is stored; the token itself is shown once, when it is issued.
+    """
+
+    class Kind(models.TextChoices):
+        ERP = "erp", "ERP"
+        ECOMMERCE = "ecommerce", "eCommerce site"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    token_prefix = models.CharField(max_length=12, unique=True, help_text="First characters, to recognise a token.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    is_active = models.BooleanField(default=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"

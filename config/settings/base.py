@@ -109,6 +109,7 @@ FIELD_ENCRYPTION_KEYS = env.list(
 # --- DRF ---------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "config.common.auth.ApiClientAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -183,3 +184,11 @@ OPAYO_SERVER_REDIRECT_URL = env(
 OPAYO_POLL_MINUTES = env.int("OPAYO_POLL_MINUTES", default=1)
 # Notifications are answered at once and applied by a worker; at most one wake-up per process this often.
 OPAYO_NOTIFICATION_KICK_SECONDS = env.float("OPAYO_NOTIFICATION_KICK_SECONDS", default=1.0)
+
+# --- Fulfilment and ERP ------------------------------------------------------------------------------
+FULFILLMENT_POLL_MINUTES = env.int("FULFILLMENT_POLL_MINUTES", default=5)
+FULFILLMENT_DISPLAY_COMMENT = env("FULFILLMENT_DISPLAY_COMMENT", default="Thank you for your order.")
+# What to do with the payment when Amazon cancels a fulfilment order: "void_or_refund" or "none" (operator decides).
+FULFILLMENT_CANCELLED_PAYMENT_ACTION = env("FULFILLMENT_CANCELLED_PAYMENT_ACTION", default="void_or_refund")
+# Dynamics SL field lengths the sales-order export must respect.
+ERP_FIELD_LENGTHS = {"name": 60, "addr": 60, "city": 30, "state": 3, "zip": 10, "country": 3, "phone": 30, "item": 30}

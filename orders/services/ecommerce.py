@@ -18,7 +18,7 @@ from mappings.selectors import sku_mappings_resolve
 from orders.clients.sp_api_types import AmazonAddress
 from orders.models import Address, EcommerceOrderSubmission, Order, OrderEvent, OrderLine, OrderStatus
 from orders.services.addresses import address_normalize
-from orders.services.orders import apply_status, order_facts_status, order_status_refresh
+from orders.services.orders import apply_status, order_hold_clear, order_status_refresh
 
 ACTOR = "system:ecommerce"
 
@@ -158,18 +158,7 @@ def order_lines_remap(*, order: Order, source: EcommerceOrderSubmission, actor: 
                 reference=order.external_id,
             )
             return order
-        if order.hold_code == Order.HoldCode.UNKNOWN_SKU:
-            target, code, why = order_facts_status(order=order)
-            events = apply_status(
-                order=order,
-                to_status=target,
-                actor=actor,
-                reason="All SKUs are mapped now",
-                hold_code=code,
-                hold_reason=why,
-            )
-            order.save(update_fields=["status", "hold_code", "hold_reason", "updated_at"])
-            OrderEvent.objects.bulk_create(events)
+        order_hold_clear(order_id=order.pk, code=Order.HoldCode.UNKNOWN_SKU, actor=actor, reason="All SKUs are mapped")
         exceptions_resolve_for(
             source=source, kinds=[ExceptionItem.Kind.UNKNOWN_SKU], actor=actor, note="all SKUs mapped"
         )

@@ -118,39 +118,111 @@ def order_transition(
 
 
 def order_hold(*, order_id: int, reason: str, actor: str) -> Order:
-    return order_transition(
-        order_id=order_id,
-        to_status=OrderStatus.ON_HOLD,
-        actor=actor,
-        hold_code=Order.HoldCode.MANUAL,
-        hold_reason=reason,
-    )
+    return order_hold_set(order_id=order_id, code=Order.HoldCode.MANUAL, reason=reason, actor=actor)
 
 
-def order_facts_status(*, order: Order) -> tuple[str, str, str]:
-    """(status, hold code, hold reason) that the channel's and payment's facts give, through the status maps.
-
-    Operator and unknown-SKU holds are not facts of this kind; callers keep them.
-    """
+def _mapped(source: str, fact: str) -> str:
     from mappings.models import StatusMapping
     from mappings.selectors import status_map_get
 
-    if order.channel == Order.Channel.AMAZON:
-        source, fact = StatusMapping.Source.AMAZON_ORDER, order.source_status
-        hold = (Order.HoldCode.CHANNEL_STATUS, f"Amazon reports the order as {fact}.")
-    else:
-        payment = getattr(order, "payment", None) if order.pk else None
-        source, fact = StatusMapping.Source.PAYMENT, payment.status if payment is not None else "pending"
-        hold = (Order.HoldCode.PAYMENT, f"Payment {fact}: the customer must pay again or the order be cancelled.")
     mapped = status_map_get(source=source).get(fact)
     if mapped is None:
         raise ApplicationError(f"{StatusMapping.Source(source).label} {fact!r} has no status mapping")
-    if mapped == OrderStatus.ON_HOLD:
-        return mapped, *hold
-    return mapped, "", ""
+    return mapped
 
 
-_STICKY_HOLDS = {Order.HoldCode.MANUAL, Order.HoldCode.UNKNOWN_SKU}
+# Order of progress; refunds and cancellation are handled before this ranking applies.
+_PROGRESS = [
+    OrderStatus.PENDING_PAYMENT, OrderStatus.AUTHORISED, OrderStatus.CAPTURED, OrderStatus.FULFILMENT_REQUESTED,
+    OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
+]  # fmt: skip
+
+
+def _shipping_fact(order: Order) -> tuple[str | None, str]:
+    """What fulfilment says: an FBA order's mapped status, else the ERP's shipped quantities."""
+    from mappings.models import StatusMapping
+
+    fulfillment = getattr(order, "fulfillment_order", None)  # reverse one-to-one: absent raises AttributeError
+    if fulfillment is not None:
+        return _mapped(StatusMapping.Source.FBA_FULFILLMENT, fulfillment.status), fulfillment.status
+    shipped = 0
+    for shipment in order.shipments.filter(status="shipped").prefetch_related("lines"):
+        shipped += sum(line.quantity for line in shipment.lines.all())
+    if not shipped:
+        return None, ""
+    ordered = sum(order.lines.values_list("quantity_ordered", flat=True))
+    return (
+        OrderStatus.SHIPPED if shipped >= ordered else OrderStatus.PARTIALLY_SHIPPED
+    ), f"{shipped}/{ordered} shipped"
+
+
+def order_facts_status(*, order: Order) -> tuple[str, str, str]:
+    """(status, hold code, hold reason) that the facts give, through the editable status maps.
+
+    Amazon orders: Amazon's OrderStatus. eCommerce orders: the payment's status and the fulfilment's, combined:
+    a hold from either wins, then a full refund, then cancellation, then a partial refund, then whichever of
+    the two is further along. Operator and unknown-SKU holds are not facts; callers keep them.
+    """
+    from mappings.models import StatusMapping
+
+    if order.channel == Order.Channel.AMAZON:
+        mapped = _mapped(StatusMapping.Source.AMAZON_ORDER, order.source_status)
+        if mapped == OrderStatus.ON_HOLD:
+            return mapped, Order.HoldCode.CHANNEL_STATUS, f"Amazon reports the order as {order.source_status}."
+        return mapped, "", ""
+    payment = getattr(order, "payment", None) if order.pk else None
+    payment_fact = payment.status if payment is not None else "pending"
+    paid = _mapped(StatusMapping.Source.PAYMENT, payment_fact)
+    shipping, shipping_fact = _shipping_fact(order) if order.pk else (None, "")
+    if paid == OrderStatus.ON_HOLD:
+        return (
+            paid,
+            Order.HoldCode.PAYMENT,
+            f"Payment {payment_fact}: the customer must pay again or the order be cancelled.",
+        )
+    if shipping == OrderStatus.ON_HOLD:
+        return shipping, Order.HoldCode.FULFILLMENT, f"Amazon fulfilment reports {shipping_fact}: review the order."
+    facts = {paid, shipping}
+    for decisive in (OrderStatus.REFUNDED, OrderStatus.CANCELLED, OrderStatus.PARTIALLY_REFUNDED):
+        if decisive in facts:
+            return decisive, "", ""
+    return max((f for f in facts if f in _PROGRESS), key=lambda f: _PROGRESS.index(OrderStatus(f))), "", ""
+
+
+# Holds that no fact clears: an operator's, and data problems only a fix and a reprocess clear.
+_STICKY_HOLDS = {
+    Order.HoldCode.MANUAL, Order.HoldCode.UNKNOWN_SKU, Order.HoldCode.FULFILLMENT_DATA, Order.HoldCode.ERP_DATA,
+}  # fmt: skip
+
+
+def order_hold_set(*, order_id: int, code: str, reason: str, actor: str) -> Order:
+    """Put an order on hold for `code` (an existing operator hold is kept: it is the stronger one)."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.hold_code == Order.HoldCode.MANUAL and code != Order.HoldCode.MANUAL:
+            return order
+        events = apply_status(
+            order=order, to_status=OrderStatus.ON_HOLD, actor=actor, reason=reason, hold_code=code, hold_reason=reason
+        )
+        if events:
+            order.save(update_fields=["status", "hold_code", "hold_reason", "updated_at"])
+            OrderEvent.objects.bulk_create(events)
+        return order
+
+
+def order_hold_clear(*, order_id: int, code: str, actor: str, reason: str) -> Order:
+    """Lift a hold of kind `code` (its cause is fixed); the facts decide the status again."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.hold_code != code:
+            return order
+        target, fact_code, why = order_facts_status(order=order)
+        events = apply_status(
+            order=order, to_status=target, actor=actor, reason=reason, hold_code=fact_code, hold_reason=why
+        )
+        order.save(update_fields=["status", "hold_code", "hold_reason", "updated_at"])
+        OrderEvent.objects.bulk_create(events)
+        return order
 
 
 def order_status_refresh(*, order_id: int, actor: str, reason: str) -> Order:

@@ -163,8 +163,18 @@ def payment_recompute(*, payment_id: int, actor: str, reason: str, data: dict[st
                 message=reason,
                 data=data or {},
             )
-        order_status_refresh(order_id=payment.order_id, actor=actor, reason=reason)
+        order = order_status_refresh(order_id=payment.order_id, actor=actor, reason=reason)
+        if status != before and status == S.CAPTURED and order.status == "captured":
+            # Paid: ask for fulfilment (the fulfillment app, by name, so payments does not depend on it).
+            order_id = order.pk
+            transaction.on_commit(lambda: _async("fulfillment.tasks.fba_fulfillment_request_task", order_id))
     return payment
+
+
+def _async(func: str, *args: Any) -> None:
+    from django_q.tasks import async_task
+
+    async_task(func, *args)
 
 
 def payment_event(*, payment: Payment, kind: str, actor: str, message: str, data: dict[str, Any] | None = None) -> None:

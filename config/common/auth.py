@@ -1,0 +1,90 @@
+"""API client tokens: `Authorization: Bearer <token>` for the ERP and eCommerce systems.
+
+Each client has its own token (stored hashed), so handovers, acknowledgements and audit are per client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from config.common.models import ApiClient
+
+PREFIX_LENGTH = 8
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_client_issue(*, name: str, kind: str) -> tuple[ApiClient, str]:
+    """Create a client (or replace its token). Returns the token: it is not stored and cannot be shown again."""
+    token = "ll_" + secrets.token_urlsafe(32)
+    client, _ = ApiClient.objects.update_or_create(
+        name=name,
+        defaults={
+            "kind": kind,
+            "token_prefix": token[: PREFIX_LENGTH + 3],
+            "token_hash": _hash(token),
+            "is_active": True,
+        },
+    )
+    return client, token
+
+
+@dataclass
+class ClientPrincipal:
+    """What request.user is for an API client: authenticated, never staff."""
+
+    client: ApiClient
+    is_authenticated: bool = True
+    is_staff: bool = False
+    is_superuser: bool = False
+
+    def get_username(self) -> str:
+        return f"client:{self.client.name}"
+
+    @property
+    def username(self) -> str:
+        return self.get_username()
+
+    @property
+    def pk(self) -> int:
+        return int(self.client.pk)
+
+
+class ApiClientAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[ClientPrincipal, ApiClient] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
+        token = header[1].decode(errors="replace")
+        client = ApiClient.objects.filter(token_hash=_hash(token), is_active=True).first()
+        if client is None:
+            raise exceptions.AuthenticationFailed("Invalid or inactive API client token.")
+        now = timezone.now()
+        if client.last_used_at is None or now - client.last_used_at > timedelta(minutes=1):
+            ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+        return ClientPrincipal(client=client), client
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class IsErpClient(BasePermission):
+    message = "This endpoint is for ERP API clients (Authorization: Bearer <ERP client token>)."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.auth, ApiClient) and request.auth.kind == ApiClient.Kind.ERP

@@ -1,0 +1,380 @@
+"""Amazon Multi-Channel Fulfillment for eCommerce orders: create once, follow the status, record shipments.
+
+createFulfillmentOrder is an OutboundRequest (sellerFulfillmentOrderId derived from our order id is Amazon's
+idempotency key, so a retry after a lost answer is harmless). A schedule reads open orders back
+(getFulfillmentOrder) and records shipments and tracking; the order's status follows through the status map.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from config.common.errors import ApplicationError, PermanentConnectorError
+from config.common.models import ExceptionItem, OutboundRequest
+from config.common.outbound import outbound_enqueue, outbound_retry, register_outbound
+from config.common.reprocess import register_reprocessor
+from config.common.services import exception_open, exceptions_resolve_for
+from fulfillment.models import FulfillmentOrder, Shipment, ShipmentLine
+from mappings.models import SkuMapping
+from orders.marketplaces import MARKETPLACES
+from orders.models import Order, OrderEvent, OrderLine, OrderStatus, SellerMarketplace
+from orders.services import sp_api_client_for
+from orders.services.orders import order_hold_clear, order_hold_set, order_status_refresh
+
+logger = logging.getLogger(__name__)
+ACTOR = "system:fulfillment"
+_SPEEDS = {"expedited": "Expedited", "priority": "Priority", "nextday": "Priority", "scheduled": "ScheduledDelivery"}
+# Amazon's own limits for destinationAddress (FBA outbound model).
+_LIMITS = {"name": 50, "addressLine1": 60, "addressLine2": 60, "addressLine3": 60, "city": 50, "stateOrRegion": 150,
+           "postalCode": 20, "phone": 20}  # fmt: skip
+
+
+def mcf_route(*, order: Order) -> SellerMarketplace | None:
+    """The MCF marketplace that ships this order: one in the destination country, else any enabled one."""
+    candidates = list(
+        SellerMarketplace.objects.filter(mcf_enabled=True, is_active=True, account__is_active=True)
+        .select_related("account")
+        .order_by("pk")
+    )
+    if not candidates:
+        return None
+    address = order.addresses.filter(kind="shipping").first()
+    country = address.country_code if address else ""
+    for marketplace in candidates:
+        known = MARKETPLACES.get(marketplace.marketplace_id)
+        if known and known.country_code == country:
+            return marketplace
+    return candidates[0]
+
+
+def fba_request_body(*, order: Order, marketplace: SellerMarketplace) -> dict[str, Any]:
+    """createFulfillmentOrder's body; ApplicationError lists everything Amazon would refuse."""
+    problems: list[str] = []
+    address = order.addresses.filter(kind="shipping").first()
+    if address is None:
+        raise ApplicationError(f"order {order.external_id} has no shipping address")
+    destination = {
+        "name": address.name, "addressLine1": address.line1, "addressLine2": address.line2,
+        "addressLine3": address.line3, "city": address.city, "stateOrRegion": address.state_or_region,
+        "postalCode": address.postal_code, "countryCode": address.country_code, "phone": address.phone,
+    }  # fmt: skip
+    for required in ("name", "addressLine1", "city", "postalCode", "countryCode"):
+        if not destination[required]:
+            problems.append(f"shipping address has no {required}")
+    for name, limit in _LIMITS.items():
+        if len(destination[name]) > limit:
+            problems.append(f"shipping address {name} is longer than Amazon's {limit} characters")
+    destination = {k: v for k, v in destination.items() if v}
+    items = []
+    for line in order.lines.all().order_by("pk"):
+        amazon_sku = _amazon_sku(line, marketplace)
+        if amazon_sku is None:
+            problems.append(f"no Amazon SKU is mapped to item {line.item_id or line.seller_sku!r}")
+            continue
+        item: dict[str, Any] = {
+            "sellerSku": amazon_sku,
+            "sellerFulfillmentOrderItemId": str(line.pk),
+            "quantity": line.quantity_ordered,
+        }
+        if line.item_price is not None and order.currency:
+            unit = (line.item_price / line.quantity_ordered).quantize(Decimal("0.01"))
+            item["perUnitDeclaredValue"] = {"currencyCode": order.currency, "value": f"{unit}"}
+        items.append(item)
+    if problems:
+        raise ApplicationError("; ".join(problems), extra={"problems": problems})
+    speed = _SPEEDS.get(order.ship_service_level.replace(" ", "").lower(), "Standard")
+    return {
+        "marketplaceId": marketplace.marketplace_id,
+        "sellerFulfillmentOrderId": f"{settings.OPAYO_VENDOR_TX_PREFIX}{order.pk:08d}",
+        "displayableOrderId": order.external_id[:40],
+        "displayableOrderDate": order.purchased_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "displayableOrderComment": settings.FULFILLMENT_DISPLAY_COMMENT[:750],
+        "shippingSpeedCategory": speed,
+        "destinationAddress": destination,
+        "fulfillmentAction": "Ship",
+        "fulfillmentPolicy": "FillOrKill",
+        "items": items,
+    }
+
+
+def _amazon_sku(line: OrderLine, marketplace: SellerMarketplace) -> str | None:
+    """The seller SKU Amazon stocks this line's ERP item under (the SKU map, read the other way)."""
+    if not line.item_id:
+        return None
+    mapping = (
+        SkuMapping.objects.filter(erp_item_id=line.item_id, is_active=True)
+        .filter(Q(seller_account=marketplace.account) | Q(seller_account__isnull=True))
+        .order_by("seller_account_id")  # account-specific first (NULLs last in PostgreSQL)
+        .first()
+    )
+    return mapping.seller_sku if mapping else None
+
+
+def _hold(order: Order, reason: str, *, source: Any) -> None:
+    order_hold_set(order_id=order.pk, code=Order.HoldCode.FULFILLMENT_DATA, reason=reason, actor=ACTOR)
+    exception_open(
+        kind=ExceptionItem.Kind.FULFILLMENT_PROBLEM,
+        source=source,
+        summary=f"Cannot fulfil order {order.external_id}: {reason}"[:300],
+        detail=f"{reason}\nFix the data (SKU mapping, address), then reprocess.",
+        reference=order.external_id,
+    )
+
+
+def fba_fulfillment_request(*, order_id: int, actor: str = ACTOR) -> FulfillmentOrder | None:
+    """Ask Amazon to ship a paid eCommerce order from FBA stock. Idempotent; None when not applicable."""
+    order = Order.objects.get(pk=order_id)
+    if order.channel != Order.Channel.ECOMMERCE or order.status != OrderStatus.CAPTURED:
+        return FulfillmentOrder.objects.filter(order=order).first()
+    existing = FulfillmentOrder.objects.filter(order=order).first()
+    if existing is not None:
+        return existing
+    marketplace = mcf_route(order=order)
+    if marketplace is None:
+        return None  # no MCF account: the ERP ships it and reports the shipment
+    try:
+        body = fba_request_body(order=order, marketplace=marketplace)
+    except ApplicationError as exc:
+        _hold(order, exc.message, source=order)
+        return None
+    with transaction.atomic():
+        fulfillment = FulfillmentOrder.objects.create(
+            order=order,
+            seller_account=marketplace.account,
+            marketplace_id=marketplace.marketplace_id,
+            seller_fulfillment_order_id=body["sellerFulfillmentOrderId"],
+            shipping_speed=body["shippingSpeedCategory"],
+            request_payload=body,
+        )
+        OrderEvent.objects.create(
+            order=order, kind=OrderEvent.Kind.NOTE, actor=actor,
+            message=f"FBA fulfilment requested ({fulfillment.seller_fulfillment_order_id}, {marketplace}).",
+        )  # fmt: skip
+        outbound_enqueue(
+            operation="amazon.create_fulfillment_order",
+            provider="amazon",
+            idempotency_key=f"mcf-create:{fulfillment.seller_fulfillment_order_id}",
+            payload={"fulfillment_order": fulfillment.pk},
+            target=fulfillment,
+        )
+        order_status_refresh(order_id=order.pk, actor=actor, reason="FBA fulfilment requested")
+    exceptions_resolve_for(source=order, kinds=[ExceptionItem.Kind.FULFILLMENT_PROBLEM], actor=actor)
+    return fulfillment
+
+
+def fba_fulfillment_requests_due() -> int:
+    """Sweep: paid eCommerce orders that have no fulfilment order yet (a lost trigger is never lost work)."""
+    ids = list(
+        Order.objects.filter(
+            channel=Order.Channel.ECOMMERCE, status=OrderStatus.CAPTURED, fulfillment_order__isnull=True
+        ).values_list("pk", flat=True)[:200]
+    )
+    for order_id in ids:
+        fba_fulfillment_request(order_id=order_id)
+    return len(ids)
+
+
+@register_outbound("amazon.create_fulfillment_order")
+def _create(request: OutboundRequest) -> dict[str, Any]:
+    fulfillment = FulfillmentOrder.objects.select_related("seller_account").get(pk=request.payload["fulfillment_order"])
+    client = sp_api_client_for(account=fulfillment.seller_account, marketplace_id=fulfillment.marketplace_id)
+    try:
+        client.create_fulfillment_order(body=fulfillment.request_payload)
+    except PermanentConnectorError as exc:
+        FulfillmentOrder.objects.filter(pk=fulfillment.pk).update(last_error=str(exc)[:2000])
+        _hold(fulfillment.order, f"Amazon refused the fulfilment order: {exc.message}", source=fulfillment)
+        raise
+    finally:
+        client.close()
+    FulfillmentOrder.objects.filter(pk=fulfillment.pk, status=FulfillmentOrder.Status.REQUESTED).update(
+        status=FulfillmentOrder.Status.NEW, status_updated_at=timezone.now(), next_poll_at=timezone.now(), last_error=""
+    )
+    order_status_refresh(order_id=fulfillment.order_id, actor=ACTOR, reason="Amazon accepted the fulfilment order")
+    return {"sellerFulfillmentOrderId": fulfillment.seller_fulfillment_order_id}
+
+
+def fba_fulfillment_refresh(*, fulfillment_id: int, actor: str = ACTOR) -> FulfillmentOrder:
+    """Read one fulfilment order back from Amazon and record status, shipments and tracking."""
+    fulfillment = FulfillmentOrder.objects.select_related("seller_account").get(pk=fulfillment_id)
+    client = sp_api_client_for(account=fulfillment.seller_account, marketplace_id=fulfillment.marketplace_id)
+    try:
+        payload = client.get_fulfillment_order(seller_fulfillment_order_id=fulfillment.seller_fulfillment_order_id)
+    except Exception as exc:
+        failures = fulfillment.poll_failures + 1
+        FulfillmentOrder.objects.filter(pk=fulfillment.pk).update(
+            poll_failures=failures,
+            last_error=str(exc)[:2000],
+            next_poll_at=timezone.now() + timedelta(minutes=settings.FULFILLMENT_POLL_MINUTES * min(failures, 12)),
+        )
+        raise
+    finally:
+        client.close()
+    cancelled_now = False
+    with transaction.atomic():
+        fulfillment = FulfillmentOrder.objects.select_for_update().get(pk=fulfillment_id)
+        status = _status(payload["fulfillmentOrder"].get("fulfillmentOrderStatus", ""))
+        cancelled_now = status == FulfillmentOrder.Status.CANCELLED and fulfillment.status != status
+        if status and status != fulfillment.status:
+            OrderEvent.objects.create(
+                order_id=fulfillment.order_id, kind=OrderEvent.Kind.NOTE, actor=actor,
+                message=f"Amazon fulfilment status: {status}", data={"from": fulfillment.status, "to": status},
+            )  # fmt: skip
+            fulfillment.status, fulfillment.status_updated_at = status, timezone.now()
+        fulfillment.last_payload, fulfillment.poll_failures, fulfillment.last_error = payload, 0, ""
+        final = fulfillment.status in FulfillmentOrder.FINAL
+        fulfillment.next_poll_at = (
+            None if final else timezone.now() + timedelta(minutes=settings.FULFILLMENT_POLL_MINUTES)
+        )
+        fulfillment.save()
+        _record_shipments(fulfillment, payload)
+        order_status_refresh(order_id=fulfillment.order_id, actor=actor, reason=f"FBA {fulfillment.status}")
+    if cancelled_now:
+        _after_cancellation(fulfillment)
+    return fulfillment
+
+
+def _status(value: str) -> str:
+    """Amazon's enum is PascalCase, its own examples write PROCESSING: compare case-insensitively."""
+    for status in FulfillmentOrder.Status:
+        if status.value.lower() == value.lower():
+            return status.value
+    return ""
+
+
+def _record_shipments(fulfillment: FulfillmentOrder, payload: dict[str, Any]) -> None:
+    lines = {str(line.pk): line for line in fulfillment.order.lines.all()}
+    for data in payload.get("fulfillmentShipments") or []:
+        shipment_id = str(data.get("amazonShipmentId") or "")
+        if not shipment_id:
+            continue
+        status = {
+            "SHIPPED": Shipment.Status.SHIPPED,
+            "CANCELLED_BY_FULFILLER": Shipment.Status.CANCELLED,
+            "CANCELLED_BY_SELLER": Shipment.Status.CANCELLED,
+        }.get(str(data.get("fulfillmentShipmentStatus", "")).upper(), Shipment.Status.PENDING)
+        packages = data.get("fulfillmentShipmentPackage") or []
+        shipment, _ = Shipment.objects.update_or_create(
+            order=fulfillment.order,
+            source=Shipment.Source.FBA,
+            external_id=shipment_id,
+            defaults={
+                "fulfillment_order": fulfillment,
+                "status": status,
+                "carrier": ", ".join(sorted({str(p.get("carrierCode", "")) for p in packages if p.get("carrierCode")})),
+                "tracking_number": ", ".join(
+                    str(p.get("trackingNumber", "")) for p in packages if p.get("trackingNumber")
+                ),
+                "shipped_at": _when(data.get("shippingDate")) if status == Shipment.Status.SHIPPED else None,
+                "payload": data,
+            },
+        )
+        quantities: dict[str, int] = {}
+        for item in data.get("fulfillmentShipmentItem") or []:
+            key = str(item.get("sellerFulfillmentOrderItemId"))
+            quantities[key] = quantities.get(key, 0) + int(item.get("quantity") or 0)
+        for key, quantity in quantities.items():
+            if key in lines and quantity > 0:
+                ShipmentLine.objects.update_or_create(
+                    shipment=shipment, order_line=lines[key], defaults={"quantity": quantity}
+                )
+    _sync_shipped_quantities(fulfillment.order)
+
+
+def _when(value: Any) -> Any:
+    from orders.clients.sp_api_types import parse_datetime
+
+    try:
+        return parse_datetime(value, "shippingDate") if value else None
+    except Exception:
+        return None
+
+
+def _sync_shipped_quantities(order: Order) -> None:
+    for line in order.lines.all():
+        shipped = sum(sl.quantity for sl in line.shipment_lines.filter(shipment__status=Shipment.Status.SHIPPED))
+        if line.quantity_shipped != min(shipped, line.quantity_ordered) and order.channel == Order.Channel.ECOMMERCE:
+            OrderLine.objects.filter(pk=line.pk).update(quantity_shipped=min(shipped, line.quantity_ordered))
+
+
+def _after_cancellation(fulfillment: FulfillmentOrder) -> None:
+    """Amazon cancelled: give the money back per FULFILLMENT_CANCELLED_PAYMENT_ACTION."""
+    if settings.FULFILLMENT_CANCELLED_PAYMENT_ACTION != "void_or_refund":
+        return
+    from payments.models import Payment
+    from payments.services import payment_refund, payment_void
+
+    payment = Payment.objects.filter(order_id=fulfillment.order_id).first()
+    if payment is None or payment.amount_captured <= payment.amount_refunded:
+        return
+    try:
+        payment_void(payment=payment, actor=ACTOR, reason="FBA fulfilment cancelled")
+    except ApplicationError:
+        remaining = payment.amount_captured - payment.amount_refunded
+        payment_refund(payment=payment, amount=remaining, reason="FBA fulfilment cancelled", actor=ACTOR)
+
+
+def fba_fulfillment_orders_poll_due(*, limit: int = 100) -> int:
+    due = FulfillmentOrder.objects.filter(next_poll_at__lte=timezone.now()).exclude(
+        status__in=[*FulfillmentOrder.FINAL, FulfillmentOrder.Status.REQUESTED]
+    )
+    count = 0
+    for pk in list(due.order_by("next_poll_at").values_list("pk", flat=True)[:limit]):
+        try:
+            fba_fulfillment_refresh(fulfillment_id=pk)
+        except Exception:
+            logger.warning("FBA fulfilment %s could not be read", pk, exc_info=True)
+        count += 1
+    return count
+
+
+def fba_fulfillment_cancel(*, fulfillment: FulfillmentOrder, actor: str) -> OutboundRequest:
+    if fulfillment.status not in (
+        FulfillmentOrder.Status.REQUESTED, FulfillmentOrder.Status.NEW, FulfillmentOrder.Status.RECEIVED,
+        FulfillmentOrder.Status.PLANNING,
+    ):  # fmt: skip
+        raise ApplicationError(f"Amazon cannot cancel a fulfilment order that is {fulfillment.status}")
+    return outbound_enqueue(
+        operation="amazon.cancel_fulfillment_order",
+        provider="amazon",
+        idempotency_key=f"mcf-cancel:{fulfillment.seller_fulfillment_order_id}",
+        payload={"fulfillment_order": fulfillment.pk, "by": actor},
+        target=fulfillment,
+    )
+
+
+@register_outbound("amazon.cancel_fulfillment_order")
+def _cancel(request: OutboundRequest) -> dict[str, Any]:
+    fulfillment = FulfillmentOrder.objects.select_related("seller_account").get(pk=request.payload["fulfillment_order"])
+    client = sp_api_client_for(account=fulfillment.seller_account, marketplace_id=fulfillment.marketplace_id)
+    try:
+        client.cancel_fulfillment_order(seller_fulfillment_order_id=fulfillment.seller_fulfillment_order_id)
+    finally:
+        client.close()
+    fba_fulfillment_refresh(fulfillment_id=fulfillment.pk)
+    return {"cancelled": fulfillment.seller_fulfillment_order_id}
+
+
+def order_fulfillment_retry(*, order: Order, actor: str) -> None:
+    """After a data fix: lift the fulfilment-data hold and ask Amazon again."""
+    order_hold_clear(order_id=order.pk, code=Order.HoldCode.FULFILLMENT_DATA, actor=actor, reason="reprocessed")
+    fba_fulfillment_request(order_id=order.pk, actor=actor)
+
+
+@register_reprocessor(FulfillmentOrder)
+def _reprocess_fulfillment(obj: object, actor: str) -> None:
+    """Amazon refused the order: rebuild the request from today's data (same id) and send it again."""
+    assert isinstance(obj, FulfillmentOrder)
+    marketplace = SellerMarketplace.objects.get(account=obj.seller_account, marketplace_id=obj.marketplace_id)
+    body = fba_request_body(order=obj.order, marketplace=marketplace)
+    FulfillmentOrder.objects.filter(pk=obj.pk).update(request_payload=body, status=FulfillmentOrder.Status.REQUESTED)
+    request = OutboundRequest.objects.get(idempotency_key=f"mcf-create:{obj.seller_fulfillment_order_id}")
+    order_hold_clear(order_id=obj.order_id, code=Order.HoldCode.FULFILLMENT_DATA, actor=actor, reason="reprocessed")
+    outbound_retry(request=request, actor=actor)
