@@ -17,5 +17,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/orders/", include("orders.urls")),
     path("api/v1/payments/", include("payments.urls")),
+    path("api/v1/erp/", include("fulfillment.urls")),
     path("webhooks/opayo/server/", OpayoServerNotificationView.as_view(), name="opayo-server-notification"),
 ]

@@ -66,6 +66,7 @@ class SellerAccountForm(forms.ModelForm):
 class SellerMarketplaceInline(admin.TabularInline):
     model = SellerMarketplace
     extra = 1
+    fields = ["marketplace_id", "is_active", "mcf_enabled"]
 
 
 @admin.register(SellerAccount)

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from config.common.errors import ApplicationError
-from config.common.models import ExceptionItem, OutboundAttempt, OutboundRequest
+from config.common.models import ApiClient, ExceptionItem, OutboundAttempt, OutboundRequest
 from config.common.outbound import outbound_claim, outbound_retry, outbound_send
 from config.common.services import exception_close, exception_reprocess
 
@@ -178,3 +178,16 @@ class OutboundRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             if claimed is not None and outbound_send(request=claimed).status == OutboundRequest.Status.SUCCEEDED:
                 sent += 1
         self.message_user(request, f"{sent} request(s) sent; the others stay queued with their error shown.")
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    """Tokens are issued with `manage.py issue_api_token` (shown once); here they can be switched off."""
+
+    list_display = ["name", "kind", "token_prefix", "is_active", "last_used_at", "created_at"]
+    list_filter = ["kind", "is_active"]
+    fields = ["name", "kind", "token_prefix", "is_active", "last_used_at"]
+    readonly_fields = ["name", "kind", "token_prefix", "last_used_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

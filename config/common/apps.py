@@ -10,4 +10,4 @@ class CommonConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from config.common import outbound  # noqa: F401  (registers the outbound reprocessor)
+        from config.common import outbound, schema  # noqa: F401  (registers the outbound reprocessor, API schema)
