@@ -35,8 +35,10 @@ class FulfillmentOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["order", "seller_account"]
     inlines = [ShipmentInline]
     actions = ["refresh", "cancel"]
-    fields = ("order_link", "seller_account", "marketplace_id", "seller_fulfillment_order_id", "status",
-              "status_updated_at", "shipping_speed", "next_poll_at", "last_error", "request_json", "response_json")  # fmt: skip
+    fields = (
+        "order_link", "seller_account", "marketplace_id", "seller_fulfillment_order_id", "status", "status_updated_at",
+        "shipping_speed", "next_poll_at", "last_error", "request_json", "response_json",
+    )  # fmt: skip
     readonly_fields = fields
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
