@@ -26,7 +26,7 @@ from orders.models import Order, OrderLine
 
 
 class BatchOutputSerializer(serializers.Serializer):
-    batch_id = serializers.IntegerField()
+    batch_id = serializers.IntegerField(allow_null=True, help_text="null when there is nothing new.")
     kind = serializers.CharField()
     pulls = serializers.IntegerField(help_text="How many times this batch was pulled (more than 1: a retry).")
     acknowledged_at = serializers.DateTimeField(allow_null=True)
@@ -66,6 +66,8 @@ class _PullApi(APIView):
         data = PullInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         batch = erp_pull(client=_client(request), kind=self.kind, limit=data.validated_data["limit"])
+        if batch is None:
+            return Response({"batch_id": None, "kind": self.kind, "pulls": 0, "acknowledged_at": None, "documents": []})
         return Response(_batch(batch))
 
 

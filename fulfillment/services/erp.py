@@ -77,9 +77,13 @@ def erp_sales_order_payload(*, order: Order) -> tuple[dict[str, Any], list[str]]
     problems: list[str] = []
     address = order.addresses.filter(kind=Address.Kind.SHIPPING).first()
     ship_to: dict[str, str] = {}
-    if address is None or not address.is_complete:
-        problems.append("no complete ship-to address (name, street, city)")
-    if address is not None:
+    if address is None:
+        problems.append("no ship-to address")
+    else:
+        missing = [label for label, value in (("name", address.name), ("street", address.line1), ("city", address.city))
+                   if not value]  # fmt: skip
+        if missing:
+            problems.append(f"ship-to has no {', '.join(missing)}")
         (addr1, addr2), overflow = _address_lines(address, limits["addr"])
         problems += overflow
         ship_to = {
@@ -194,7 +198,7 @@ def _prepare_sales_orders(limit: int) -> None:
 def _prepare_credit_memos(limit: int) -> None:
     from payments.models import Refund
 
-    handed = ErpDocument.objects.filter(kind=ErpDocument.Kind.SALES_ORDER, order=OuterRef("order_id"))
+    handed = ErpDocument.objects.filter(kind=ErpDocument.Kind.SALES_ORDER, order=OuterRef("pk"))
     for refund in (
         Refund.objects.filter(status=Refund.Status.SUCCEEDED)
         .select_related("payment__order", "transaction")
@@ -207,7 +211,7 @@ def _prepare_credit_memos(limit: int) -> None:
         _memo(
             order, reference, "refund", refund.reason, refund.amount, refund.currency, refund.transaction.vendor_tx_code
         )
-    cancelled = Order.objects.filter(status=OrderStatus.CANCELLED).filter(Exists(handed.filter(order=OuterRef("pk"))))
+    cancelled = Order.objects.filter(status=OrderStatus.CANCELLED).filter(Exists(handed))
     for order in cancelled.order_by("pk")[:limit]:
         reference = f"cancel:{order.pk}"
         refunded = ErpDocument.objects.filter(
@@ -238,12 +242,16 @@ def _memo(
         pass  # prepared concurrently by another pull
 
 
-def erp_pull(*, client: ApiClient, kind: str, limit: int = 50) -> ErpBatch:
-    """The client's open batch (again), or a new one with documents it has never received."""
+def erp_pull(*, client: ApiClient, kind: str, limit: int = 50) -> ErpBatch | None:
+    """The client's open batch (again), or a new one with documents it has never received; None if none.
+
+    Pulls by one client are serialised on its row, so concurrent retries all get the same batch.
+    """
     if client.kind != ApiClient.Kind.ERP:
         raise ApplicationError("only ERP clients pull ERP documents")
     limit = max(1, min(limit, MAX_BATCH))
-    for _ in range(3):
+    with transaction.atomic():
+        ApiClient.objects.select_for_update().get(pk=client.pk)
         open_batch = ErpBatch.objects.filter(client=client, kind=kind, acknowledged_at__isnull=True).first()
         if open_batch is not None:
             ErpBatch.objects.filter(pk=open_batch.pk).update(pulls=open_batch.pulls + 1)
@@ -253,15 +261,12 @@ def erp_pull(*, client: ApiClient, kind: str, limit: int = 50) -> ErpBatch:
         else:
             _prepare_credit_memos(limit * 2)
         handed = ErpHandover.objects.filter(client=client, document=OuterRef("pk"))
-        try:
-            with transaction.atomic():
-                batch = ErpBatch.objects.create(client=client, kind=kind)
-                documents = list(ErpDocument.objects.filter(kind=kind).exclude(Exists(handed)).order_by("pk")[:limit])
-                ErpHandover.objects.bulk_create(ErpHandover(client=client, document=d, batch=batch) for d in documents)
-                return batch
-        except IntegrityError:
-            continue  # a concurrent pull of the same client opened a batch first: return that one
-    raise ApplicationError("could not open a batch; try again")
+        documents = list(ErpDocument.objects.filter(kind=kind).exclude(Exists(handed)).order_by("pk")[:limit])
+        if not documents:
+            return None
+        batch = ErpBatch.objects.create(client=client, kind=kind)
+        ErpHandover.objects.bulk_create(ErpHandover(client=client, document=d, batch=batch) for d in documents)
+        return batch
 
 
 def erp_batch_documents(*, batch: ErpBatch) -> list[ErpDocument]:
