@@ -204,8 +204,10 @@ def test_credit_memos_for_refunds_and_cancellations(
                                      amount_captured=Decimal("59.97"))  # fmt: skip
     original = PaymentTransaction.objects.create(payment=payment, kind="payment", vendor_tx_code="W-1", state="ok",
                                                  amount=Decimal("59.97"), currency="GBP")  # fmt: skip
-    refund_tx = PaymentTransaction.objects.create(payment=payment, kind="refund", parent=original, vendor_tx_code="LL-R1",
-                                                  state="ok", amount=Decimal("9.99"), currency="GBP")  # fmt: skip
+    refund_tx = PaymentTransaction.objects.create(
+        payment=payment, kind="refund", parent=original, vendor_tx_code="LL-R1", state="ok", amount=Decimal("9.99"),
+        currency="GBP",
+    )  # fmt: skip
     Refund.objects.create(payment=payment, transaction=refund_tx, amount=Decimal("9.99"), currency="GBP",
                           reason="broken mug", status="succeeded", requested_by="ops")  # fmt: skip
     memos = pull(erp, "credit-memos")
