@@ -77,7 +77,7 @@ def _actor(request: Request) -> str:
 class PaymentRegisterApi(APIView):
     """Attach the site's Opayo transaction (Pi transactionId, or Server VPSTxId + SecurityKey) to an order."""
 
-    class InputSerializer(serializers.Serializer):
+    class PaymentRegisterInputSerializer(serializers.Serializer):
         order_id = serializers.IntegerField(required=False)
         order_external_id = serializers.CharField(required=False, help_text="The site's order number instead of id.")
         vendor_tx_code = serializers.CharField(max_length=40)
@@ -90,9 +90,9 @@ class PaymentRegisterApi(APIView):
             max_length=64, required=False, allow_blank=True, default="", write_only=True, help_text="Server only."
         )
 
-    @extend_schema(request=InputSerializer, responses={201: PaymentOutputSerializer})
+    @extend_schema(request=PaymentRegisterInputSerializer, responses={201: PaymentOutputSerializer})
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.PaymentRegisterInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         order_id, external_id = data.pop("order_id", None), data.pop("order_external_id", None)
@@ -113,12 +113,12 @@ class PaymentDetailApi(APIView):
 class PaymentCaptureApi(APIView):
     """Capture (release) an authorised Deferred payment, all of it or less. Asking twice captures once."""
 
-    class InputSerializer(serializers.Serializer):
+    class PaymentCaptureInputSerializer(serializers.Serializer):
         amount = serializers.DecimalField(max_digits=18, decimal_places=2, required=False)
 
-    @extend_schema(request=InputSerializer, responses={202: PaymentOutputSerializer})
+    @extend_schema(request=PaymentCaptureInputSerializer, responses={202: PaymentOutputSerializer})
     def post(self, request: Request, payment_id: int) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.PaymentCaptureInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         payment = Payment.objects.get(pk=payment_id)
         payment_capture(payment=payment, actor=_actor(request), amount=serializer.validated_data.get("amount"))
@@ -128,12 +128,12 @@ class PaymentCaptureApi(APIView):
 class PaymentVoidApi(APIView):
     """Cancel before settlement: abort a Deferred, void a same-day Payment."""
 
-    class InputSerializer(serializers.Serializer):
+    class PaymentVoidInputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer, responses={202: PaymentOutputSerializer})
+    @extend_schema(request=PaymentVoidInputSerializer, responses={202: PaymentOutputSerializer})
     def post(self, request: Request, payment_id: int) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.PaymentVoidInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         payment_void(payment=Payment.objects.get(pk=payment_id), actor=_actor(request), **serializer.validated_data)
         return _payment_response(payment_id, status.HTTP_202_ACCEPTED)
@@ -142,13 +142,13 @@ class PaymentVoidApi(APIView):
 class PaymentRefundApi(APIView):
     """Refund part or all of what was captured (never more)."""
 
-    class InputSerializer(serializers.Serializer):
+    class PaymentRefundInputSerializer(serializers.Serializer):
         amount = serializers.DecimalField(max_digits=18, decimal_places=2)
         reason = serializers.CharField(max_length=200)
 
-    @extend_schema(request=InputSerializer, responses={202: PaymentOutputSerializer})
+    @extend_schema(request=PaymentRefundInputSerializer, responses={202: PaymentOutputSerializer})
     def post(self, request: Request, payment_id: int) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.PaymentRefundInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         payment_refund(payment=Payment.objects.get(pk=payment_id), actor=_actor(request), **serializer.validated_data)
         return _payment_response(payment_id, status.HTTP_202_ACCEPTED)

@@ -43,3 +43,15 @@ def bulk_update_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> int
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
     return len(params)
+
+
+def without_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold U+0000: keep it visible as the six characters \\u0000 instead,
+    so a raw payload is still stored (and shown) rather than lost to a database error."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\u0000") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value

@@ -129,6 +129,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "PaymentStatusEnum": "payments.models.Payment.Status",
+        "TransactionStateEnum": "payments.models.PaymentTransaction.State",
+        "RefundStatusEnum": "payments.models.Refund.Status",
+        "ShipmentStatusEnum": "fulfillment.models.Shipment.Status",
+    },
 }
 
 # --- django-q2 ---------------------------------------------------------------------------------------

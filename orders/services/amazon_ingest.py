@@ -21,7 +21,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.common.db import bulk_update_rows
+from config.common.db import bulk_update_rows, without_nul
 from config.common.errors import InvalidTransition, MalformedPayloadError
 from config.common.models import ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_many
@@ -113,7 +113,7 @@ def amazon_snapshots_store(
     replaces it and drops its items, which are fetched again because quantities and prices change.
     """
     latest: dict[str, tuple[datetime | None, Any]] = {}
-    for raw in raw_orders:
+    for raw in map(without_nul, raw_orders):
         key, lud = snapshot_key(raw), _last_update(raw)
         if key in latest and latest[key][0] and lud and lud < latest[key][0]:  # type: ignore[operator]
             continue
@@ -185,7 +185,7 @@ def amazon_snapshots_attach_details(
     with transaction.atomic():
         snaps = list(AmazonOrderSnapshot.objects.select_for_update().filter(pk__in=list(details)).order_by("pk"))
         for snap in snaps:
-            items, address = details[snap.pk]
+            items, address = without_nul(details[snap.pk])
             if items is not None:
                 snap.items_payload = items
             if address is not None:

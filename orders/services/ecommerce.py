@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from config.common.db import without_nul
 from config.common.errors import ApplicationError
 from config.common.models import ExceptionItem
 from config.common.reprocess import register_reprocessor
@@ -28,7 +29,11 @@ def _hash(payload: Any) -> str:
 
 
 def ecommerce_submission_store(*, payload: Any, submitted_by: str) -> EcommerceOrderSubmission:
-    external_id = payload.get("external_id") if isinstance(payload, dict) else None
+    """Keep the body whatever it is; a body that is not a JSON object is kept wrapped, to be rejected."""
+    if not isinstance(payload, dict):
+        payload = {"_body_was_not_an_object": payload}
+    payload = without_nul(payload)
+    external_id = payload.get("external_id")
     return EcommerceOrderSubmission.objects.create(
         external_id=str(external_id)[:64] if external_id else "",
         payload=payload,

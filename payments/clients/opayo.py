@@ -93,6 +93,8 @@ _SENSITIVE_KEYS = {"cReq", "cRes", "paReq", "paRes", "cardNumber", "securityCode
 
 def sanitize_pi_body(body: Any) -> Any:
     """What may be stored of a Pi body: 3-D Secure blobs and anything card-like are dropped (PCI DSS)."""
+    if isinstance(body, str):
+        return body.replace("\x00", "")
     if isinstance(body, dict):
         return {k: sanitize_pi_body(v) for k, v in body.items() if k not in _SENSITIVE_KEYS}
     if isinstance(body, list):

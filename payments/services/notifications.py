@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from config.common.db import without_nul
 from config.common.models import ExceptionItem
 from config.common.reprocess import register_reprocessor
 from config.common.services import exception_open, exceptions_resolve_for
@@ -50,7 +51,7 @@ def _reply(note: OpayoNotification) -> str:
 
 def opayo_notification_receive(*, body: bytes, remote_addr: str) -> OpayoNotification:
     """Store and check one delivery; never raises. The returned row carries the reply to send."""
-    text = body[:MAX_BODY].decode("utf-8", errors="replace")
+    text = without_nul(body[:MAX_BODY].decode("utf-8", errors="replace"))
     fields = dict(parse_qsl(text, keep_blank_values=True))
     note = OpayoNotification(
         remote_addr=remote_addr[:64],
