@@ -11,8 +11,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from config.common.auth import api_client_issue
 from config.common.demo import data
+from config.common.models import ApiClient
 from mappings.models import SkuMapping
+from orders.models import SellerMarketplace
 from orders.services import seller_account_upsert
 
 
@@ -121,6 +124,12 @@ class Command(BaseCommand):
             },
             optional=True,
         )
+        # The EU account's UK marketplace ships eCommerce orders from FBA stock (Multi-Channel Fulfillment), and
+        # Amazon moves those orders along by itself in the demo (the simulator's auto-advance).
+        SellerMarketplace.objects.filter(
+            account__selling_partner_id=data.ACCOUNTS[0].selling_partner_id, marketplace_id=data.UK
+        ).update(mcf_enabled=True)
+        self._post(sim, "/_sim/settings", {"auto_advance_seconds": 45}, optional=True)
         if settings.OPAYO_PI_BASE_URL.startswith("http://127.0.0.1"):
             from config.common.demo.payments_demo import load_payments_demo
             from simulators.opayo.control import OpayoSimulatorControl
@@ -129,7 +138,11 @@ class Command(BaseCommand):
                 load_payments_demo(opayo)
         if not options["no_poll"]:
             call_command("poll_orders", ignore_backoff=True, stdout=self.stdout)
+        _, erp_token = api_client_issue(name="Dynamics SL (demo)", kind=ApiClient.Kind.ERP)
         self.stdout.write(self.style.SUCCESS(f"Demo ready. API token for user 'erp': {token.key}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"ERP client token (Authorization: Bearer ...): {erp_token}  (new on every start)")
+        )
 
     def _post(self, sim: httpx.Client, path: str, body: dict[str, Any], optional: bool = False) -> None:
         try:
