@@ -14,7 +14,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from config.common.errors import ApplicationError, PermanentConnectorError
@@ -106,13 +105,15 @@ def fba_request_body(*, order: Order, marketplace: SellerMarketplace) -> dict[st
 
 
 def _amazon_sku(line: OrderLine, marketplace: SellerMarketplace) -> str | None:
-    """The seller SKU Amazon stocks this line's ERP item under (the SKU map, read the other way)."""
+    """The seller SKU Amazon stocks this line's ERP item under (the SKU map, read the other way).
+
+    Only the seller account's own mappings count: a channel-wide mapping names a shop SKU, which Amazon's FBA
+    stock is not held under, and sending it would fail at Amazon instead of here with a clear reason."""
     if not line.item_id:
         return None
     mapping = (
-        SkuMapping.objects.filter(erp_item_id=line.item_id, is_active=True)
-        .filter(Q(seller_account=marketplace.account) | Q(seller_account__isnull=True))
-        .order_by("seller_account_id")  # account-specific first (NULLs last in PostgreSQL)
+        SkuMapping.objects.filter(erp_item_id=line.item_id, is_active=True, seller_account=marketplace.account)
+        .order_by("seller_sku")
         .first()
     )
     return mapping.seller_sku if mapping else None

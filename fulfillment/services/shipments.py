@@ -78,11 +78,11 @@ def erp_shipment_report(
             message=f"Shipped by the ERP: {carrier} {tracking_number} ({shipment_ref}).",
         )  # fmt: skip
         if order.channel == Order.Channel.AMAZON:
-            _confirm_to_amazon(order, shipment, lines)
+            _confirm_to_amazon(order, shipment, lines)  # Amazon's own shipped quantities arrive with the next sync
         else:
             for line, quantity in lines:
                 OrderLine.objects.filter(pk=line.pk).update(quantity_shipped=line.quantity_shipped + quantity)
-            order_status_refresh(order_id=order.pk, actor=actor, reason=f"shipment {shipment_ref}")
+        order_status_refresh(order_id=order.pk, actor=actor, reason=f"shipment {shipment_ref}")
     return shipment, True
 
 

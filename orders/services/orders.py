@@ -159,7 +159,8 @@ def _shipping_fact(order: Order) -> tuple[str | None, str]:
 def order_facts_status(*, order: Order) -> tuple[str, str, str]:
     """(status, hold code, hold reason) that the facts give, through the editable status maps.
 
-    Amazon orders: Amazon's OrderStatus. eCommerce orders: the payment's status and the fulfilment's, combined:
+    Amazon orders: Amazon's OrderStatus, or the ERP's shipments when further along. eCommerce orders: the
+    payment's status and the fulfilment's, combined:
     a hold from either wins, then a full refund, then cancellation, then a partial refund, then whichever of
     the two is further along. Operator and unknown-SKU holds are not facts; callers keep them.
     """
@@ -169,6 +170,10 @@ def order_facts_status(*, order: Order) -> tuple[str, str, str]:
         mapped = _mapped(StatusMapping.Source.AMAZON_ORDER, order.source_status)
         if mapped == OrderStatus.ON_HOLD:
             return mapped, Order.HoldCode.CHANNEL_STATUS, f"Amazon reports the order as {order.source_status}."
+        # A merchant-fulfilled order the ERP has shipped is shipped now, not when Amazon next reports it.
+        shipped, _ = _shipping_fact(order) if order.pk and mapped in _PROGRESS else (None, "")
+        if shipped is not None and _PROGRESS.index(OrderStatus(shipped)) > _PROGRESS.index(OrderStatus(mapped)):
+            return shipped, "", ""
         return mapped, "", ""
     payment = getattr(order, "payment", None) if order.pk else None
     payment_fact = payment.status if payment is not None else "pending"

@@ -9,7 +9,7 @@ from simulators.spapi.app import create_app
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Local Amazon SP-API simulator (LWA + Orders v0).")
+    parser = argparse.ArgumentParser(description="Local Amazon SP-API simulator (LWA, Orders v0, FBA Outbound).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8101)
     args = parser.parse_args()

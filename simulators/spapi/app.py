@@ -1,7 +1,8 @@
 """The SP-API simulator as a Starlette app: `create_app()`.
 
-Follows Amazon's documented contract for the operations we use: the LWA token exchange and Orders v0 getOrders,
-getOrder, getOrderItems and getOrderAddress. Response shapes follow the official model's examples (see
+Follows Amazon's documented contract for the operations we use: the LWA token exchange, Orders v0 getOrders,
+getOrder, getOrderItems, getOrderAddress and confirmShipment, and Fulfillment Outbound 2020-07-01 (MCF,
+`fulfillment.py`). Response shapes follow the official model's examples (see
 `fixtures/`); every non-2xx API answer has an `{"errors": [...]}` body; every API answer carries
 `x-amzn-RequestId` and `x-amzn-RateLimit-Limit`; per-(seller, operation) token buckets answer 429 QuotaExceeded;
 getOrders validates its parameters like Amazon and pages with a keyset NextToken. A control API under `/_sim/`
@@ -33,11 +34,13 @@ from starlette.routing import Route
 
 from simulators.common import FaultRule, dump_json, error_body, gc_paused, json_response, read_json_object
 from simulators.spapi import generator
+from simulators.spapi.fulfillment import Fulfillment
 from simulators.spapi.state import (
     OPERATIONS,
     PENDING_HIDDEN_ITEM_FIELDS,
     PENDING_HIDDEN_ORDER_FIELDS,
     PENDING_STATUSES,
+    InvalidInput,
     Seller,
     State,
     StoredOrder,
@@ -66,10 +69,6 @@ ADDRESS_HIDDEN_STATUSES = PENDING_STATUSES  # Amazon has no shipping address for
 ApiResult = tuple[int, Any]
 ApiHandler = Callable[[Request, Seller], Awaitable[ApiResult]]
 ControlHandler = Callable[[Request], Awaitable[Any]]
-
-
-class InvalidInput(Exception):
-    """A 400 InvalidInput with this message."""
 
 
 def _multi(request: Request, name: str) -> list[str]:
@@ -117,6 +116,7 @@ class SpApiSimulator:
         self.started = time.time()
         self.request_prefix = str(uuid.uuid4())[:24]  # "xxxxxxxx-xxxx-4xxx-yxxx-"
         self.requests = 0
+        self.mcf = Fulfillment(self)
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
@@ -131,6 +131,8 @@ class SpApiSimulator:
         if rate_header:
             headers["x-amzn-RateLimit-Limit"] = self.state.rate_header(operation)
         content = body if isinstance(body, bytes) else dump_json(body)
+        if status == 204:  # confirmShipment: no body, no content type
+            return Response(b"", status_code=status, headers=headers)
         return Response(content, status_code=status, headers=headers, media_type="application/json")
 
     def error_for_status(self, status: int, message: str | None = None) -> dict[str, Any]:
@@ -194,8 +196,8 @@ class SpApiSimulator:
             try:
                 status, body = await handler(request, seller)
             except InvalidInput as exc:
-                status, body = 400, error_body("InvalidInput", str(exc))
-            content = dump_json(body)
+                status, body = 400, error_body("InvalidInput", exc.message, exc.details)
+            content = b"" if body is None else dump_json(body)
             if operation == "getOrders" and status == 200:
                 st.last_orders_page[seller.selling_partner_id] = content
             return self.respond(operation, status, content)
@@ -534,6 +536,7 @@ class SpApiSimulator:
 
     async def reset(self, request: Request) -> Any:
         self.stop_live()
+        self.mcf.stop_auto_advance()
         self.state = State()
         return {"ok": True}
 
@@ -543,6 +546,7 @@ class SpApiSimulator:
             "simulator": "sp-api",
             "sellers": len(self.state.sellers),
             "orders": len(self.state.orders),
+            "fulfillment_orders": len(self.state.fulfillment_orders),
             "uptime_seconds": round(time.time() - self.started, 1),
         }
 
@@ -733,9 +737,21 @@ class SpApiSimulator:
         state = self.state
         if request.method == "POST":
             data = await read_json_object(request)
-            unknown = set(data) - {"visibility_delay_seconds", "items_page_size", "rng_seed", "token_ttl_seconds"}
+            unknown = set(data) - {
+                "visibility_delay_seconds", "items_page_size", "rng_seed", "token_ttl_seconds", "strict_inventory",
+                "auto_advance_seconds", "fulfillment_page_size",
+            }  # fmt: skip
             if unknown:
                 raise ValueError(f"unknown settings {sorted(unknown)}")
+            if "strict_inventory" in data:
+                if not isinstance(data["strict_inventory"], bool):
+                    raise ValueError("strict_inventory must be true or false")
+                state.strict_inventory = data["strict_inventory"]
+            if "fulfillment_page_size" in data:
+                state.fulfillment_page_size = max(1, int(data["fulfillment_page_size"]))
+            if "auto_advance_seconds" in data:
+                state.auto_advance_seconds = max(0.0, float(data["auto_advance_seconds"] or 0))
+                self.mcf.start_auto_advance()
             if "visibility_delay_seconds" in data:
                 state.visibility_delay_seconds = max(0.0, float(data["visibility_delay_seconds"]))
             if "items_page_size" in data:
@@ -750,6 +766,9 @@ class SpApiSimulator:
             "visibility_delay_seconds": state.visibility_delay_seconds,
             "items_page_size": state.items_page_size,
             "token_ttl_seconds": state.token_ttl_seconds,
+            "strict_inventory": state.strict_inventory,
+            "auto_advance_seconds": state.auto_advance_seconds,
+            "fulfillment_page_size": state.fulfillment_page_size,
         }
 
     # --- live demo mode ---------------------------------------------------------------------------------
@@ -839,8 +858,11 @@ class SpApiSimulator:
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             yield
             self.stop_live()
+            self.mcf.stop_auto_advance()
 
         c = self.control
+        mcf = self.mcf
+        fba = "/fba/outbound/2020-07-01/fulfillmentOrders"
         routes = [
             Route("/auth/o2/token", self.lwa_token, methods=["POST"]),
             Route("/orders/v0/orders", self.api("getOrders", self.get_orders), methods=["GET"]),
@@ -855,11 +877,26 @@ class SpApiSimulator:
                 self.api("getOrderAddress", self.get_order_address),
                 methods=["GET"],
             ),
+            Route(
+                "/orders/v0/orders/{order_id}/shipmentConfirmation",
+                self.api("confirmShipment", mcf.confirm_shipment),
+                methods=["POST"],
+            ),
+            Route(f"{fba}/preview", self.api("getFulfillmentPreview", mcf.preview), methods=["POST"]),
+            Route(fba, self.api("createFulfillmentOrder", mcf.create), methods=["POST"]),
+            Route(fba, self.api("listAllFulfillmentOrders", mcf.list_all), methods=["GET"]),
+            Route(f"{fba}/{{order_id}}", self.api("getFulfillmentOrder", mcf.get), methods=["GET"]),
+            Route(f"{fba}/{{order_id}}/cancel", self.api("cancelFulfillmentOrder", mcf.cancel), methods=["PUT"]),
             Route("/_sim/reset", c(self.reset), methods=["POST"]),
             Route("/_sim/health", c(self.health), methods=["GET"]),
             Route("/_sim/sellers", c(self.sellers), methods=["GET", "POST"]),
             Route("/_sim/orders", c(self.orders), methods=["POST"]),
             Route("/_sim/orders/{order_id}", c(self.order_detail), methods=["GET", "PATCH"]),
+            Route("/_sim/orders/{order_id}/shipments", c(mcf.order_shipments), methods=["GET"]),
+            Route("/_sim/fulfillment-orders", c(mcf.control_orders), methods=["GET"]),
+            Route("/_sim/fulfillment-orders/{order_id}", c(mcf.control_order), methods=["GET"]),
+            Route("/_sim/fulfillment-orders/{order_id}/advance", c(mcf.control_order), methods=["POST"]),
+            Route("/_sim/fba-inventory", c(mcf.inventory), methods=["GET", "POST"]),
             Route("/_sim/generate", c(self.generate), methods=["POST"]),
             Route("/_sim/faults", c(self.faults), methods=["GET", "POST", "DELETE"]),
             Route("/_sim/faults/{rule_id:int}", c(self.faults), methods=["DELETE"]),

@@ -6,12 +6,15 @@ with SpApiSimulatorControl("http://127.0.0.1:8101") as sim:
                    client_secret="...", marketplace_ids=["A1F83G8C2ARO7P"])
     ids = sim.generate(seller="A1...", marketplace_id="A1F83G8C2ARO7P", count=500, skus=["SKU-1"], seed=7)
     sim.add_fault(operation="getOrders", kind="throttle", times=1, after=1)
+    sim.set_fba_inventory("A1...", "SKU-1", 20)
+    sim.advance_fulfillment_order("WEB-00001001", "Processing")
 """
 
 from __future__ import annotations
 
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -38,8 +41,10 @@ class SpApiSimulatorControl:
     ) -> None:
         self.close()
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = self.http.request(method, path, json=body)
+    def _call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, str] | None = None
+    ) -> Any:
+        response = self.http.request(method, path, json=body, params=params)
         if response.status_code >= 400:
             raise SimulatorControlError(method, path, response.status_code, response.text)
         return response.json()
@@ -136,7 +141,8 @@ class SpApiSimulatorControl:
         probability: float = 1.0,
         after: int = 0,
     ) -> dict[str, Any]:
-        """operation: getOrders|getOrder|getOrderItems|getOrderAddress|lwaToken|*;
+        """operation: getOrders|getOrder|getOrderItems|getOrderAddress|confirmShipment|createFulfillmentOrder|
+        getFulfillmentOrder|cancelFulfillmentOrder|getFulfillmentPreview|listAllFulfillmentOrders|lwaToken|*;
         kind: error|throttle|latency|timeout|repeat_page; times=None applies forever. Returns the rule (with id).
         """
         rule = {
@@ -195,15 +201,83 @@ class SpApiSimulatorControl:
         items_page_size: int | None = None,
         rng_seed: int | None = None,
         token_ttl_seconds: int | None = None,
+        strict_inventory: bool | None = None,
+        auto_advance_seconds: float | None = None,
+        fulfillment_page_size: int | None = None,
     ) -> dict[str, Any]:
-        """Change the given settings; returns all of them."""
+        """Change the given settings; returns all of them.
+
+        strict_inventory: unknown or out-of-stock SKUs are refused by createFulfillmentOrder and unfulfillable in
+        getFulfillmentPreview. auto_advance_seconds: every open fulfillment order moves one step after that many
+        seconds in its status (0 = off). fulfillment_page_size: listAllFulfillmentOrders page size.
+        """
         values = {
             "visibility_delay_seconds": visibility_delay_seconds,
             "items_page_size": items_page_size,
             "rng_seed": rng_seed,
             "token_ttl_seconds": token_ttl_seconds,
+            "strict_inventory": strict_inventory,
+            "auto_advance_seconds": auto_advance_seconds,
+            "fulfillment_page_size": fulfillment_page_size,
         }
         return dict(self._call("POST", "/_sim/settings", {k: v for k, v in values.items() if v is not None}))
+
+    # --- Fulfillment Outbound (MCF), FBA inventory and confirmShipment ----------------------------------
+
+    def fulfillment_orders(self, *, seller: str | None = None) -> list[dict[str, Any]]:
+        """Every fulfillment order (oldest first), each as `fulfillment_order` returns it."""
+        params = {"seller": seller} if seller else None
+        return list(self._call("GET", "/_sim/fulfillment-orders", params=params)["fulfillment_orders"])
+
+    def fulfillment_order(self, seller_fulfillment_order_id: str, *, seller: str | None = None) -> dict[str, Any]:
+        """getFulfillmentOrder's payload (`fulfillmentOrder`, `fulfillmentOrderItems`, `fulfillmentShipments`, …)
+        plus `_sim`: `{"seller", "status", "request" (the create body), "reserved", "history"}`."""
+        params = {"seller": seller} if seller else None
+        path = f"/_sim/fulfillment-orders/{quote(seller_fulfillment_order_id, safe='')}"
+        return dict(self._call("GET", path, params=params))
+
+    def advance_fulfillment_order(
+        self,
+        seller_fulfillment_order_id: str,
+        to: str,
+        *,
+        shipments: list[dict[str, Any]] | None = None,
+        unfulfillable: list[dict[str, Any]] | None = None,
+        seller: str | None = None,
+    ) -> dict[str, Any]:
+        """Move a fulfillment order to `to` (New → Received → Planning → Processing → Complete|CompletePartialled;
+        Cancelled/Unfulfillable/Invalid from the early states). SimulatorControlError (400) for impossible moves.
+
+        shipments: `[{"items": [{"sellerFulfillmentOrderItemId", "quantity"}], "carrier_code", "tracking_number",
+        "status": "SHIPPED"|"PENDING"|"CANCELLED_BY_FULFILLER", "fulfillment_center_id"}]`, one package each
+        (with Processing, Complete, CompletePartialled); without them Processing plans one shipment of everything
+        and Complete ships whatever is left in one package with a generated tracking number.
+        unfulfillable: `[{"sellerFulfillmentOrderItemId", "quantity"}]` (with Processing or CompletePartialled).
+        Returns the order as `fulfillment_order` does.
+        """
+        body: dict[str, Any] = {"to": to}
+        if shipments is not None:
+            body["shipments"] = shipments
+        if unfulfillable is not None:
+            body["unfulfillable"] = unfulfillable
+        params = {"seller": seller} if seller else None
+        path = f"/_sim/fulfillment-orders/{quote(seller_fulfillment_order_id, safe='')}/advance"
+        return dict(self._call("POST", path, body, params=params))
+
+    def set_fba_inventory(self, seller: str, sku: str, fulfillable: int) -> dict[str, Any]:
+        """Set a seller's fulfillable FBA stock of one SKU (units reserved by open orders stay reserved).
+        Returns `{"seller", "sku", "fulfillable", "reserved"}`."""
+        body = {"seller": seller, "sku": sku, "fulfillable": fulfillable}
+        return dict(self._call("POST", "/_sim/fba-inventory", body))
+
+    def fba_inventory(self) -> list[dict[str, Any]]:
+        """Every FBA stock record: `[{"seller", "sku", "fulfillable", "reserved"}]`."""
+        return list(self._call("GET", "/_sim/fba-inventory")["inventory"])
+
+    def order_shipments(self, order_id: str) -> list[dict[str, Any]]:
+        """The confirmShipment calls accepted for an order, in order: each is the request body (`marketplaceId`,
+        `packageDetail`, …) plus `received_at` and `repeats` (identical repeats answered 204 without effect)."""
+        return list(self._call("GET", f"/_sim/orders/{quote(order_id, safe='')}/shipments")["confirmations"])
 
     # --- live demo mode ---------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""In-memory state of the SP-API simulator: sellers, access tokens, orders with sorted indexes, usage plans.
+"""In-memory state of the SP-API simulator: sellers, access tokens, orders with sorted indexes, usage plans,
+MCF fulfillment orders, FBA inventory and shipment confirmations.
 
 Times are kept as float epoch seconds (UTC) internally; the JSON carries ISO 8601 strings with `Z`.
 """
@@ -16,12 +17,19 @@ from typing import Any
 
 from simulators.common import FaultInjector, TokenBucket
 
-# Amazon's published default usage plans (requests per second, burst), from the Orders v0 model.
+# Amazon's published default usage plans (requests per second, burst), from the Orders v0 and Fulfillment
+# Outbound 2020-07-01 models.
 DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "getOrders": (0.0167, 20),
     "getOrder": (0.5, 30),
     "getOrderItems": (0.5, 30),
     "getOrderAddress": (0.5, 30),
+    "confirmShipment": (2.0, 10),
+    "createFulfillmentOrder": (2.0, 30),
+    "getFulfillmentOrder": (2.0, 30),
+    "cancelFulfillmentOrder": (2.0, 30),
+    "getFulfillmentPreview": (2.0, 30),
+    "listAllFulfillmentOrders": (2.0, 30),
 }
 OPERATIONS = tuple(DEFAULT_LIMITS)
 FAULT_OPERATIONS = (*OPERATIONS, "lwaToken")
@@ -32,6 +40,16 @@ PENDING_HIDDEN_ITEM_FIELDS = (
     "ItemPrice", "ItemTax", "ShippingPrice", "ShippingTax", "ShippingDiscount", "ShippingDiscountTax",
     "PromotionDiscount", "PromotionDiscountTax", "CODFee", "CODFeeDiscount", "PointsGranted", "PromotionIds",
 )  # fmt: skip
+
+
+class InvalidInput(Exception):
+    """A 400 InvalidInput with this message (and optional details), raised by the API handlers."""
+
+    def __init__(self, message: str, details: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
 
 _EPOCH_DAY = date(1970, 1, 1)
 _DAY_PREFIX: dict[int, str] = {}  # days since the epoch → "YYYY-MM-DD" (filled as times are formatted)
@@ -102,6 +120,34 @@ class StoredOrder:
     raw: bool
 
 
+@dataclass(slots=True)
+class FulfillmentOrderRecord:
+    """One MCF fulfillment order (Fulfillment Outbound 2020-07-01), keyed by (seller, sellerFulfillmentOrderId)."""
+
+    key: str  # sellerFulfillmentOrderId
+    seller: str
+    request: dict[str, Any]  # the createFulfillmentOrder body, without the library's stray marketplace keys
+    order: dict[str, Any]  # FulfillmentOrder as served (status and statusUpdatedDate included)
+    items: list[dict[str, Any]]  # FulfillmentOrderItem as served
+    shipments: list[dict[str, Any]]  # FulfillmentShipment as served
+    received: float
+    updated: float  # statusUpdatedDate as epoch seconds (listAllFulfillmentOrders' queryStartDate and order)
+    reserved: dict[str, int]  # SKU → units this order still holds in the seller's FBA inventory
+    history: list[dict[str, str]] = field(default_factory=list)  # [{"status", "at"}], for the control API
+
+    @property
+    def status(self) -> str:
+        return str(self.order["fulfillmentOrderStatus"])
+
+
+@dataclass(slots=True)
+class InventoryRecord:
+    """A seller's FBA stock of one SKU: `fulfillable` is free to promise, `reserved` is held by open orders."""
+
+    fulfillable: int
+    reserved: int = 0
+
+
 class _SellerIndex:
     """One seller's orders as sorted (time, AmazonOrderId) lists, for keyset paging with bisect."""
 
@@ -137,6 +183,14 @@ class State:
     items_page_size: int = 100
     token_ttl_seconds: int = 3600
     token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(16))
+    # Fulfillment Outbound (MCF) and confirmShipment
+    fulfillment_orders: dict[tuple[str, str], FulfillmentOrderRecord] = field(default_factory=dict)
+    fba_inventory: dict[tuple[str, str], InventoryRecord] = field(default_factory=dict)  # (seller, SKU)
+    shipment_confirmations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # AmazonOrderId → …
+    strict_inventory: bool = False
+    auto_advance_seconds: float = 0.0
+    fulfillment_page_size: int = 50
+    next_package_number: int = 212_794_778  # int32 package numbers, as in Amazon's example
 
     # --- sellers and tokens ----------------------------------------------------------------------------
 

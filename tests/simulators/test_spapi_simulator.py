@@ -913,7 +913,10 @@ def test_control_health_sellers_calls_and_reset(spapi_url: str, api: httpx.Clien
     sim.settings(items_page_size=1, visibility_delay_seconds=30)
     sim.reset()
     assert sim.health()["orders"] == 0 and sim.faults() == [] and sim.calls() == {}
-    assert sim.settings() == {"visibility_delay_seconds": 0.0, "items_page_size": 100, "token_ttl_seconds": 3600}
+    assert sim.settings() == {
+        "visibility_delay_seconds": 0.0, "items_page_size": 100, "token_ttl_seconds": 3600,
+        "strict_inventory": False, "auto_advance_seconds": 0.0, "fulfillment_page_size": 50,
+    }  # fmt: skip
     assert sim.rate_limits()["limits"]["getOrders"] == {"rate": 0.0167, "burst": 20}
 
 

@@ -15,7 +15,7 @@ from config.common.auth import api_client_issue
 from config.common.demo import data
 from config.common.models import ApiClient
 from mappings.models import SkuMapping
-from orders.models import SellerMarketplace
+from orders.models import SellerAccount, SellerMarketplace
 from orders.services import seller_account_upsert
 
 
@@ -129,6 +129,12 @@ class Command(BaseCommand):
         SellerMarketplace.objects.filter(
             account__selling_partner_id=data.ACCOUNTS[0].selling_partner_id, marketplace_id=data.UK
         ).update(mcf_enabled=True)
+        # FBA stocks the catalogue under the EU seller's own SKUs (the reverse map multi-channel orders use).
+        eu_account = SellerAccount.objects.get(selling_partner_id=data.ACCOUNTS[0].selling_partner_id)
+        for sku, (item_id, description) in data.CATALOGUE.items():
+            SkuMapping.objects.update_or_create(
+                seller_account=eu_account, seller_sku=sku, defaults={"erp_item_id": item_id, "description": description}
+            )
         self._post(sim, "/_sim/settings", {"auto_advance_seconds": 45}, optional=True)
         if settings.OPAYO_PI_BASE_URL.startswith("http://127.0.0.1"):
             from config.common.demo.payments_demo import load_payments_demo
