@@ -147,3 +147,67 @@ class FieldMappingRule(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.source_path or '∅'} → {self.target_field} ({self.transform})"
+
+
+class GlAccount(TimeStampedModel):
+    """An account of the general ledger journal entries are posted to."""
+
+    class Kind(models.TextChoices):
+        ASSET = "asset", "Asset"
+        LIABILITY = "liability", "Liability"
+        REVENUE = "revenue", "Revenue"
+        EXPENSE = "expense", "Expense"
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = "GL account"
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class SettlementAccountMapping(TimeStampedModel):
+    """Amazon settlement (transaction type, amount type, amount description) → GL account. `*` matches anything;
+    the most specific matching row wins. A combination no row matches is an exception, never a default."""
+
+    transaction_type = models.CharField(max_length=100, help_text="e.g. Order, Refund, ServiceFee, or *")
+    amount_type = models.CharField(max_length=100, help_text="e.g. ItemPrice, ItemFees, other-transaction, or *")
+    amount_description = models.CharField(max_length=150, help_text="e.g. Principal, Commission, or *")
+    gl_account = models.ForeignKey(GlAccount, on_delete=models.PROTECT, related_name="settlement_mappings")
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["transaction_type", "amount_type", "amount_description"]
+        verbose_name = "settlement → GL mapping"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transaction_type", "amount_type", "amount_description"], name="settlement_mapping_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_type} / {self.amount_type} / {self.amount_description} → {self.gl_account.code}"
+
+
+class CurrencyRate(TimeStampedModel):
+    """How many units of the base currency one unit of `currency` was worth on `date` (for base amounts)."""
+
+    date = models.DateField()
+    currency = models.CharField(max_length=3)
+    base_currency = models.CharField(max_length=3)
+    rate = models.DecimalField(max_digits=18, decimal_places=8)
+
+    class Meta:
+        ordering = ["-date", "currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["date", "currency", "base_currency"], name="currency_rate_unique"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="currency_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} 1 {self.currency} = {self.rate} {self.base_currency}"

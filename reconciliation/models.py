@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from config.common.models import TimeStampedModel
+from orders.models import money_field
+
+
+class SettlementFile(TimeStampedModel):
+    """A settlement report file as received (kept on disk by its SHA-256), and what importing it did."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", "Received"
+        IMPORTED = "imported", "Imported"
+        DUPLICATE = "duplicate", "Duplicate (settlement already imported)"
+        REJECTED = "rejected", "Rejected (see error; retried later)"
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=255)
+    path = models.CharField(max_length=500, help_text="Where the raw bytes are kept.")
+    size = models.BigIntegerField()
+    source = models.CharField(max_length=100, help_text="upload, command line, or reports API report id")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.RECEIVED, db_index=True)
+    error = models.TextField(blank=True)
+    error_line = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    settlement = models.ForeignKey("Settlement", on_delete=models.SET_NULL, null=True, blank=True, related_name="files")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_state_display()})"
+
+
+class Settlement(TimeStampedModel):
+    """One Amazon settlement (its summary row), imported once whatever the number of files carrying it."""
+
+    class Status(models.TextChoices):
+        IMPORTED = "imported", "Imported"
+        RECONCILED = "reconciled", "Reconciled (every line matched)"
+        EXCEPTIONS = "exceptions", "Has exceptions"
+        FLAGGED = "flagged", "Flagged: lines do not add up to the total"
+        POSTED = "posted", "Journal posted"
+
+    settlement_id = models.CharField(max_length=40, unique=True)
+    seller_account = models.ForeignKey("orders.SellerAccount", on_delete=models.PROTECT, null=True, blank=True)
+    start_date = models.DateTimeField(null=True, blank=True)
+    end_date = models.DateTimeField(null=True, blank=True)
+    deposit_date = models.DateTimeField(null=True, blank=True)
+    total_amount = money_field()
+    currency = models.CharField(max_length=3)
+    lines_total = money_field(null=True, blank=True, help_text="Sum of the amount rows (must equal the total).")
+    line_count = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.IMPORTED, db_index=True)
+    matched_count = models.PositiveIntegerField(default=0)
+    unmatched_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-deposit_date", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Settlement {self.settlement_id} ({self.total_amount} {self.currency})"
+
+
+class SettlementLine(models.Model):
+    """One amount row of a settlement report, as Amazon sent it, plus what it was matched to."""
+
+    class Match(models.TextChoices):
+        PENDING = "pending", "Not matched yet"
+        ORDER = "order", "Matched to an order"
+        REFUND = "refund", "Matched to a refunded order"
+        FEE = "fee", "Account-level fee or charge"
+        TRANSFER = "transfer", "Reserve / transfer"
+        UNMATCHED = "unmatched", "Exception: no matching order"
+
+    settlement = models.ForeignKey(Settlement, on_delete=models.CASCADE, related_name="lines")
+    line_number = models.PositiveIntegerField(help_text="Line in the file (1 = header).")
+    transaction_type = models.CharField(max_length=100, blank=True)
+    amazon_order_id = models.CharField(max_length=64, blank=True)
+    merchant_order_id = models.CharField(max_length=64, blank=True)
+    adjustment_id = models.CharField(max_length=64, blank=True)
+    shipment_id = models.CharField(max_length=64, blank=True)
+    marketplace_name = models.CharField(max_length=64, blank=True)
+    amount_type = models.CharField(max_length=100, blank=True)
+    amount_description = models.CharField(max_length=150, blank=True)
+    amount = money_field()
+    currency = models.CharField(max_length=3)
+    fulfillment_id = models.CharField(max_length=10, blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+    order_item_code = models.CharField(max_length=64, blank=True)
+    merchant_order_item_id = models.CharField(max_length=64, blank=True)
+    merchant_adjustment_item_id = models.CharField(max_length=64, blank=True)
+    sku = models.CharField(max_length=200, blank=True)
+    quantity = models.IntegerField(null=True, blank=True)
+    promotion_id = models.CharField(max_length=200, blank=True)
+    match = models.CharField(max_length=20, choices=Match.choices, default=Match.PENDING, db_index=True)
+    match_reason = models.CharField(max_length=300, blank=True)
+    order = models.ForeignKey("orders.Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    gl_account = models.ForeignKey("mappings.GlAccount", on_delete=models.PROTECT, null=True, blank=True)
+
+    class Meta:
+        ordering = ["settlement", "line_number"]
+        constraints = [models.UniqueConstraint(fields=["settlement", "line_number"], name="settlement_line_unique")]
+        indexes = [models.Index(fields=["settlement", "match"]), models.Index(fields=["amazon_order_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_type} {self.amount_description} {self.amount}"
+
+
+class JournalEntry(TimeStampedModel):
+    """The accounting of one settlement: balanced (debits = credits in the settlement currency and in base)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        POSTED = "posted", "Posted"
+
+    settlement = models.OneToOneField(Settlement, on_delete=models.PROTECT, related_name="journal")
+    date = models.DateField()
+    currency = models.CharField(max_length=3)
+    base_currency = models.CharField(max_length=3)
+    rate = models.DecimalField(max_digits=18, decimal_places=8, help_text="Base units per settlement unit.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    total_debit = money_field(default=0)
+    total_credit = money_field(default=0)
+    memo = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-date", "-pk"]
+        verbose_name_plural = "journal entries"
+        constraints = [
+            models.CheckConstraint(condition=Q(total_debit=models.F("total_credit")), name="journal_entry_balanced"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Journal {self.date} {self.settlement.settlement_id}"
+
+
+class JournalLine(models.Model):
+    entry = models.ForeignKey(JournalEntry, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField()
+    gl_account = models.ForeignKey("mappings.GlAccount", on_delete=models.PROTECT)
+    description = models.CharField(max_length=300, blank=True)
+    reference = models.CharField(max_length=64, blank=True, help_text="Order id or Amazon reference.")
+    debit = money_field(default=0)
+    credit = money_field(default=0)
+    currency = models.CharField(max_length=3)
+    base_debit = money_field(default=0)
+    base_credit = money_field(default=0)
+    settlement_line = models.ForeignKey(SettlementLine, on_delete=models.SET_NULL, null=True, blank=True)
+
+    class Meta:
+        ordering = ["entry", "position"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(debit__gte=0, credit__gte=0, base_debit__gte=0, base_credit__gte=0),
+                name="journal_line_amounts_not_negative",
+            ),
+            models.CheckConstraint(condition=Q(debit=0) | Q(credit=0), name="journal_line_one_side"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gl_account.code} Dr {self.debit} Cr {self.credit}"

@@ -31,6 +31,11 @@ class ExceptionItem(TimeStampedModel):
         PAYMENT_PROBLEM = "payment_problem", "Payment needs attention"
         FULFILLMENT_PROBLEM = "fulfillment_problem", "Fulfilment needs attention"
         ERP_DATA = "erp_data", "Order data the ERP cannot take"
+        SETTLEMENT_FILE = "settlement_file", "Settlement file rejected"
+        SETTLEMENT_UNMATCHED = "settlement_unmatched", "Settlement line without a match"
+        SETTLEMENT_UNMAPPED = "settlement_unmapped", "Settlement amount type without a GL account"
+        SETTLEMENT_TOTAL = "settlement_total", "Settlement lines do not add up"
+        PAYMENT_BATCH = "payment_batch", "Opayo batch transaction does not match"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
