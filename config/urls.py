@@ -18,5 +18,6 @@ urlpatterns = [
     path("api/v1/orders/", include("orders.urls")),
     path("api/v1/payments/", include("payments.urls")),
     path("api/v1/erp/", include("fulfillment.urls")),
+    path("api/v1/reconciliation/", include("reconciliation.urls")),
     path("webhooks/opayo/server/", OpayoServerNotificationView.as_view(), name="opayo-server-notification"),
 ]

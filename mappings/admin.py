@@ -3,8 +3,24 @@ from __future__ import annotations
 from django.contrib import admin
 from import_export.admin import ImportExportModelAdmin
 
-from mappings.models import FieldMappingRule, FieldMappingTemplate, FieldRule, SkuMapping, StatusMapping
-from mappings.resources import FieldMappingRuleResource, SkuMappingResource, StatusMappingResource
+from mappings.models import (
+    CurrencyRate,
+    FieldMappingRule,
+    FieldMappingTemplate,
+    FieldRule,
+    GlAccount,
+    SettlementAccountMapping,
+    SkuMapping,
+    StatusMapping,
+)
+from mappings.resources import (
+    CurrencyRateResource,
+    FieldMappingRuleResource,
+    GlAccountResource,
+    SettlementAccountMappingResource,
+    SkuMappingResource,
+    StatusMappingResource,
+)
 
 
 @admin.register(SkuMapping)
@@ -65,3 +81,30 @@ class FieldMappingRuleAdmin(ImportExportModelAdmin):
     ]
     list_filter = ["template", "transform"]
     search_fields = ["source_path", "target_field"]
+
+
+@admin.register(GlAccount)
+class GlAccountAdmin(ImportExportModelAdmin):
+    resource_classes = [GlAccountResource]
+    list_display = ["code", "name", "kind", "is_active"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(SettlementAccountMapping)
+class SettlementAccountMappingAdmin(ImportExportModelAdmin):
+    """Finance's table: which GL account each settlement amount posts to (`*` matches anything)."""
+
+    resource_classes = [SettlementAccountMappingResource]
+    list_display = ["transaction_type", "amount_type", "amount_description", "gl_account", "description"]
+    list_filter = ["gl_account", "transaction_type", "amount_type"]
+    search_fields = ["transaction_type", "amount_type", "amount_description", "description", "gl_account__code"]
+    list_select_related = ["gl_account"]
+
+
+@admin.register(CurrencyRate)
+class CurrencyRateAdmin(ImportExportModelAdmin):
+    resource_classes = [CurrencyRateResource]
+    list_display = ["date", "currency", "base_currency", "rate"]
+    list_filter = ["currency", "base_currency"]
+    date_hierarchy = "date"

@@ -7,7 +7,15 @@ from typing import Any
 from import_export import fields, resources
 from import_export.widgets import ForeignKeyWidget
 
-from mappings.models import FieldMappingRule, FieldMappingTemplate, SkuMapping, StatusMapping
+from mappings.models import (
+    CurrencyRate,
+    FieldMappingRule,
+    FieldMappingTemplate,
+    GlAccount,
+    SettlementAccountMapping,
+    SkuMapping,
+    StatusMapping,
+)
 from orders.models import SellerAccount
 
 
@@ -65,6 +73,43 @@ class FieldMappingRuleResource(resources.ModelResource):
         import_id_fields = ["template", "target_field"]
         fields = ["template", "template_target", "position", "source_path", "target_field", "transform", "argument",
                   "default", "required"]  # fmt: skip
+        export_order = fields
+        skip_unchanged = True
+        report_skipped = True
+        clean_model_instances = True
+
+
+class GlAccountResource(resources.ModelResource):
+    class Meta:
+        model = GlAccount
+        import_id_fields = ["code"]
+        fields = ["code", "name", "kind", "is_active"]
+        export_order = fields
+        skip_unchanged = True
+        report_skipped = True
+        clean_model_instances = True
+
+
+class SettlementAccountMappingResource(resources.ModelResource):
+    gl_account = fields.Field(
+        column_name="gl_account", attribute="gl_account", widget=ForeignKeyWidget(GlAccount, field="code")
+    )
+
+    class Meta:
+        model = SettlementAccountMapping
+        import_id_fields = ["transaction_type", "amount_type", "amount_description"]
+        fields = ["transaction_type", "amount_type", "amount_description", "gl_account", "description"]
+        export_order = fields
+        skip_unchanged = True
+        report_skipped = True
+        clean_model_instances = True
+
+
+class CurrencyRateResource(resources.ModelResource):
+    class Meta:
+        model = CurrencyRate
+        import_id_fields = ["date", "currency", "base_currency"]
+        fields = ["date", "currency", "base_currency", "rate"]
         export_order = fields
         skip_unchanged = True
         report_skipped = True

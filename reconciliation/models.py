@@ -21,10 +21,13 @@ class SettlementFile(TimeStampedModel):
     path = models.CharField(max_length=500, help_text="Where the raw bytes are kept.")
     size = models.BigIntegerField()
     source = models.CharField(max_length=100, help_text="upload, command line, or reports API report id")
+    seller_account = models.ForeignKey("orders.SellerAccount", on_delete=models.PROTECT, null=True, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.RECEIVED, db_index=True)
     error = models.TextField(blank=True)
     error_line = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    rows_imported = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(null=True, blank=True, help_text="How long the last import took.")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     settlement = models.ForeignKey("Settlement", on_delete=models.SET_NULL, null=True, blank=True, related_name="files")
 
@@ -43,7 +46,6 @@ class Settlement(TimeStampedModel):
         RECONCILED = "reconciled", "Reconciled (every line matched)"
         EXCEPTIONS = "exceptions", "Has exceptions"
         FLAGGED = "flagged", "Flagged: lines do not add up to the total"
-        POSTED = "posted", "Journal posted"
 
     settlement_id = models.CharField(max_length=40, unique=True)
     seller_account = models.ForeignKey("orders.SellerAccount", on_delete=models.PROTECT, null=True, blank=True)
@@ -57,6 +59,8 @@ class Settlement(TimeStampedModel):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.IMPORTED, db_index=True)
     matched_count = models.PositiveIntegerField(default=0)
     unmatched_count = models.PositiveIntegerField(default=0)
+    unmapped_count = models.PositiveIntegerField(default=0, help_text="Lines without a GL account.")
+    problem = models.TextField(blank=True, help_text="Why the settlement is not reconciled or has no journal yet.")
 
     class Meta:
         ordering = ["-deposit_date", "-pk"]
@@ -125,6 +129,9 @@ class JournalEntry(TimeStampedModel):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     total_debit = money_field(default=0)
     total_credit = money_field(default=0)
+    base_total_debit = money_field(default=0)
+    base_total_credit = money_field(default=0)
+    line_count = models.PositiveIntegerField(default=0)
     memo = models.CharField(max_length=300, blank=True)
 
     class Meta:
@@ -132,6 +139,9 @@ class JournalEntry(TimeStampedModel):
         verbose_name_plural = "journal entries"
         constraints = [
             models.CheckConstraint(condition=Q(total_debit=models.F("total_credit")), name="journal_entry_balanced"),
+            models.CheckConstraint(
+                condition=Q(base_total_debit=models.F("base_total_credit")), name="journal_entry_base_balanced"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -32,12 +32,37 @@ ROW_FIELDS = [
     "marketplace_name", "amount_type", "amount_description", "amount", "fulfillment_id", "posted_at",
     "order_item_code", "merchant_order_item_id", "merchant_adjustment_item_id", "sku", "quantity", "promotion_id",
 ]  # fmt: skip
+# The file columns rows() reads, in the order it unpacks them.
+_SOURCE_COLUMNS = [
+    "transaction-type", "order-id", "merchant-order-id", "adjustment-id", "shipment-id", "marketplace-name",
+    "amount-type", "amount-description", "amount", "fulfillment-id", "posted-date-time", "posted-date",
+    "order-item-code", "merchant-order-item-id", "merchant-adjustment-item-id", "sku", "quantity-purchased",
+    "promotion-id", "settlement-id", "currency",
+]  # fmt: skip
 _DATE_FORMATS = [
     "%Y-%m-%d %H:%M:%S %Z", "%d.%m.%Y %H:%M:%S %Z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z",
     "%d/%m/%Y %H:%M:%S %Z", "%m/%d/%Y %H:%M:%S %Z", "%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%y", "%d/%m/%y",
 ]  # fmt: skip
+_DIRECTIVES = {"Y": r"(\d{4})", "m": r"(\d\d)", "d": r"(\d\d)", "H": r"(\d\d)", "M": r"(\d\d)", "S": r"(\d\d)",
+               "Z": "(?:UTC|GMT)", "z": r"(?:\+00:?00|Z)"}  # fmt: skip
+
+
+def _fast_pattern(fmt: str) -> tuple[re.Pattern[str], tuple[int, ...]] | None:
+    """A regular expression for a date-time strptime format (UTC only), and where Y m d H M S are among its
+    groups; None for date-only formats (their values repeat and are cached instead)."""
+    parts = re.split(r"%(\w)", fmt)
+    fields = parts[1::2]
+    if not {"Y", "m", "d", "H", "M", "S"} <= set(fields):
+        return None
+    regex = "".join(re.escape(p) if i % 2 == 0 else _DIRECTIVES[p] for i, p in enumerate(parts))
+    groups = [f for f in fields if f not in "Zz"]
+    return re.compile(regex), tuple(groups.index(f) for f in "YmdHMS")
+
+
+_FAST_FORMATS = {fmt: fast for fmt in _DATE_FORMATS if (fast := _fast_pattern(fmt)) is not None}
 _POINT = re.compile(r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$")
 _COMMA = re.compile(r"^-?(\d{1,3}(\.\d{3})+|\d+)(,\d{1,2})?$")
+_DECIMALS = re.compile(r"([.,])\d{1,2}$")  # the decimal separator, where a value shows it
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -55,7 +80,7 @@ class SettlementSummary:
     deposit_date: datetime | None
     total_amount: Decimal
     currency: str
-    decimal_comma: bool
+    decimal_comma: bool | None  # None: the total (a whole number) did not tell; the first row that does decides
     columns: int
 
 
@@ -78,7 +103,9 @@ class SettlementReader:
 
     def __init__(self, text: IO[str]) -> None:
         self._reader = csv.reader(text, delimiter="\t", quoting=csv.QUOTE_NONE, strict=True)
-        self._dates: dict[str, str | None] = {}
+        self._dates: dict[str, str] = {}
+        self.last_line = 1
+        self._fast: list[tuple[re.Pattern[str], tuple[int, ...]]] = []
         try:
             header = next(self._reader)
         except StopIteration:
@@ -102,6 +129,12 @@ class SettlementReader:
                 return None
             except csv.Error as exc:
                 raise SettlementParseError(self._reader.line_num, f"unreadable row: {exc}") from None
+            except UnicodeDecodeError as exc:
+                raise SettlementParseError(
+                    self._reader.line_num + 1,
+                    f"not {exc.encoding} text (byte {exc.object[exc.start : exc.start + 1]!r})",
+                ) from None
+            self.last_line = self._reader.line_num
             if cells and any(c.strip() for c in cells):
                 return self._reader.line_num, cells
 
@@ -124,8 +157,9 @@ class SettlementReader:
             raise SettlementParseError(line, "the first data row must be the summary (no transaction-type or amount)")
         if not _CURRENCY.match(currency):
             raise SettlementParseError(line, f"invalid currency {currency!r} in the summary row")
-        decimal_comma = "," in total and "." not in total[-3:]
-        amount = self._amount(total, line, "total-amount", decimal_comma)
+        separator = _DECIMALS.search(total)
+        decimal_comma = None if separator is None else separator.group(1) == ","
+        amount = self._amount(total, line, "total-amount", bool(decimal_comma))
         return SettlementSummary(
             settlement_id=settlement_id,
             start_date=self._date_value(self._get(cells, "settlement-start-date"), line, "settlement-start-date"),
@@ -162,11 +196,23 @@ class SettlementReader:
         return datetime.fromisoformat(iso) if iso else None
 
     def _date(self, text: str, line: int, column: str) -> str | None:
+        """ISO 8601 in UTC. Each distinct date-only value is parsed once; date-times (all distinct) go through
+        a precompiled pattern of the format this file was found to use, strptime only for the first ones."""
         if not text:
             return None
-        cached = self._dates.get(text, "")
-        if cached != "":
+        cached = self._dates.get(text)
+        if cached is not None:
             return cached
+        for pattern, order in self._fast:
+            m = pattern.fullmatch(text)
+            if m is not None:
+                g = m.groups()
+                try:
+                    value = datetime(int(g[order[0]]), int(g[order[1]]), int(g[order[2]]),
+                                     int(g[order[3]]), int(g[order[4]]), int(g[order[5]]), tzinfo=UTC)  # fmt: skip
+                except ValueError:
+                    break  # e.g. 31.02: let strptime below give the reason
+                return value.isoformat()
         for fmt in _DATE_FORMATS:
             try:
                 parsed = datetime.strptime(text, fmt)  # noqa: DTZ007 - some formats carry no zone; UTC below
@@ -175,46 +221,67 @@ class SettlementReader:
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=UTC)  # Amazon writes these in UTC
             iso = parsed.astimezone(UTC).isoformat()
-            if len(self._dates) < 100_000:
-                self._dates[text] = iso
+            fast = _FAST_FORMATS.get(fmt)
+            if fast is not None and fast not in self._fast:
+                self._fast.append(fast)
+            elif fast is None and len(self._dates) < 10_000:
+                self._dates[text] = iso  # date-only values repeat: remember them
             return iso
         raise SettlementParseError(line, f"{column} {text!r} is not a date in any format Amazon uses")
 
-    def rows(self) -> Iterator[tuple[str | None, ...]]:
+    def rows(self, *, null: str = "") -> Iterator[tuple[str, ...]]:
+        """The amount rows, each a tuple in ROW_FIELDS order: text, amounts as plain decimals ('-12.50'), dates
+        ISO 8601 UTC; `null` where an optional value (posted date, quantity) is absent."""
         summary = self.summary
-        get, idx = self._get, self.index
-        amount_i, id_i = idx["amount"], idx["settlement-id"]
-        quantity_i = idx.get("quantity-purchased")
+        idx = self.index
+        width = summary.columns
+        # Where each output column is read from (-1: the file has no such column).
+        source = [idx.get(name, -1) for name in _SOURCE_COLUMNS]
+        (tt_i, oid_i, moid_i, adj_i, ship_i, mkt_i, at_i, ad_i, amount_i, ful_i, pdt_i, pd_i, oic_i, moii_i, maii_i,
+         sku_i, qty_i, promo_i, id_i, cur_i) = source  # fmt: skip
+        settlement_id = summary.settlement_id
+        currency = summary.currency
+        decimal_comma = summary.decimal_comma
+        amount_ok = (_COMMA if decimal_comma else _POINT).match
+        decide = _DECIMALS.search if decimal_comma is None else None
+        date = self._date
         while True:
             found = self._cells()
             if found is None:
                 return
             line, cells = found
-            if len(cells) != summary.columns:
+            if len(cells) != width:
                 self._check_width(line, cells)
-            settlement_id = cells[id_i].strip()
-            if settlement_id != summary.settlement_id:
+                cells = cells + [""] * (width - len(cells))
+            if cells[id_i].strip() != settlement_id:
                 raise SettlementParseError(
-                    line, f"settlement-id {settlement_id!r} differs from the summary's {summary.settlement_id!r}"
+                    line, f"settlement-id {cells[id_i].strip()!r} differs from the summary's {settlement_id!r}"
                 )
-            amount_text = cells[amount_i]
-            if not amount_text.strip():
+            amount = cells[amount_i].strip()
+            if not amount:
                 raise SettlementParseError(line, "amount is empty")
-            amount = self._amount(amount_text, line, "amount", summary.decimal_comma)
-            row_currency = get(cells, "currency")
-            if row_currency and row_currency != summary.currency:
+            if decide is not None and (separator := decide(amount)) is not None:
+                decimal_comma, decide = separator.group(1) == ",", None
+                amount_ok = (_COMMA if decimal_comma else _POINT).match
+            if not amount_ok(amount):
                 raise SettlementParseError(
-                    line, f"currency {row_currency} differs from the summary's {summary.currency}"
+                    line, f"amount {amount!r} is not an amount" + (" (decimal comma file)" if decimal_comma else "")
                 )
-            posted = get(cells, "posted-date-time") or get(cells, "posted-date")
-            quantity = cells[quantity_i].strip() if quantity_i is not None and quantity_i < len(cells) else ""
+            amount = amount.replace(".", "").replace(",", ".") if decimal_comma else amount.replace(",", "")
+            if cur_i >= 0 and cells[cur_i] and cells[cur_i].strip() != currency:
+                raise SettlementParseError(
+                    line, f"currency {cells[cur_i].strip()} differs from the summary's {currency}"
+                )
+            posted = (cells[pdt_i] if pdt_i >= 0 else "") or (cells[pd_i] if pd_i >= 0 else "")
+            quantity = cells[qty_i].strip() if qty_i >= 0 else ""
             if quantity and not quantity.lstrip("-").isdigit():
                 raise SettlementParseError(line, f"quantity-purchased {quantity!r} is not a whole number")
             yield (
-                str(line), get(cells, "transaction-type"), get(cells, "order-id"), get(cells, "merchant-order-id"),
-                get(cells, "adjustment-id"), get(cells, "shipment-id"), get(cells, "marketplace-name"),
-                get(cells, "amount-type"), get(cells, "amount-description"), amount, get(cells, "fulfillment-id"),
-                self._date(posted, line, "posted-date"), get(cells, "order-item-code"),
-                get(cells, "merchant-order-item-id"), get(cells, "merchant-adjustment-item-id"), get(cells, "sku"),
-                quantity or None, get(cells, "promotion-id"),
+                str(line), cells[tt_i].strip(), cells[oid_i].strip(), cells[moid_i].strip() if moid_i >= 0 else "",
+                cells[adj_i].strip() if adj_i >= 0 else "", cells[ship_i].strip() if ship_i >= 0 else "",
+                cells[mkt_i].strip() if mkt_i >= 0 else "", cells[at_i].strip(), cells[ad_i].strip(), amount,
+                cells[ful_i].strip() if ful_i >= 0 else "", date(posted.strip(), line, "posted-date") or null,
+                cells[oic_i].strip() if oic_i >= 0 else "", cells[moii_i].strip() if moii_i >= 0 else "",
+                cells[maii_i].strip() if maii_i >= 0 else "", cells[sku_i].strip() if sku_i >= 0 else "",
+                quantity or null, cells[promo_i].strip() if promo_i >= 0 else "",
             )  # fmt: skip

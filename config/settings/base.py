@@ -191,6 +191,10 @@ OPAYO_SERVER_REDIRECT_URL = env(
 OPAYO_POLL_MINUTES = env.int("OPAYO_POLL_MINUTES", default=1)
 # Notifications are answered at once and applied by a worker; at most one wake-up per process this often.
 OPAYO_NOTIFICATION_KICK_SECONDS = env.float("OPAYO_NOTIFICATION_KICK_SECONDS", default=1.0)
+# Settlement batches: a captured transaction in no batch this many days after capture is an exception; older
+# captures than the lookback (Opayo lists at most 31 days of batches) are not checked.
+OPAYO_BATCH_UNSETTLED_DAYS = env.int("OPAYO_BATCH_UNSETTLED_DAYS", default=3)
+OPAYO_BATCH_UNSETTLED_LOOKBACK_DAYS = env.int("OPAYO_BATCH_UNSETTLED_LOOKBACK_DAYS", default=31)
 
 # --- Fulfilment and ERP ------------------------------------------------------------------------------
 FULFILLMENT_POLL_MINUTES = env.int("FULFILLMENT_POLL_MINUTES", default=5)
@@ -199,3 +203,18 @@ FULFILLMENT_DISPLAY_COMMENT = env("FULFILLMENT_DISPLAY_COMMENT", default="Thank 
 FULFILLMENT_CANCELLED_PAYMENT_ACTION = env("FULFILLMENT_CANCELLED_PAYMENT_ACTION", default="void_or_refund")
 # Dynamics SL field lengths the sales-order export must respect.
 ERP_FIELD_LENGTHS = {"name": 60, "addr": 60, "city": 30, "state": 3, "zip": 10, "country": 3, "phone": 30, "item": 30}
+
+# --- Reconciliation ----------------------------------------------------------------------------------
+# Settlement files are kept as received (named by SHA-256) before anything is parsed.
+SETTLEMENT_STORAGE_DIR = env.path("SETTLEMENT_STORAGE_DIR", default=BASE_DIR / "var" / "settlements")
+# A rejected file is tried again after this long, then twice as long, ... (the source may have been fixed).
+SETTLEMENT_RETRY_MINUTES = env.int("SETTLEMENT_RETRY_MINUTES", default=30)
+SETTLEMENT_MAX_ATTEMPTS = env.int("SETTLEMENT_MAX_ATTEMPTS", default=8)
+SETTLEMENT_REPORTS_POLL_MINUTES = env.int("SETTLEMENT_REPORTS_POLL_MINUTES", default=60)
+# The books' currency; journal lines carry base amounts at the CurrencyRate of the deposit date.
+LEDGER_BASE_CURRENCY = env("LEDGER_BASE_CURRENCY", default="GBP")
+# GL account codes (must exist in GL accounts) for the net payout and for base-currency rounding.
+LEDGER_CLEARING_ACCOUNT = env("LEDGER_CLEARING_ACCOUNT", default="1205")
+LEDGER_ROUNDING_ACCOUNT = env("LEDGER_ROUNDING_ACCOUNT", default="7960")
+# "summary": one journal line per GL account and marketplace; "line": one per settlement line (audit detail).
+LEDGER_JOURNAL_DETAIL = env("LEDGER_JOURNAL_DETAIL", default="summary")

@@ -1,0 +1,284 @@
+"""Finance's console: settlement files and their import, settlements with drill-down, journals and CSV export."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet, Sum
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from import_export import fields, resources
+from import_export.admin import ExportMixin
+
+from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link
+from reconciliation.models import JournalEntry, JournalLine, Settlement, SettlementFile, SettlementLine
+from reconciliation.services import (
+    settlement_file_import,
+    settlement_file_progress,
+    settlement_file_store,
+    settlement_reconcile,
+)
+from reconciliation.services.export import COLUMNS, JournalFilter, csv_safe, journal_csv_chunks
+
+
+def _lines_url(**filters: Any) -> str:
+    return reverse("admin:reconciliation_settlementline_changelist") + "?" + urlencode(filters)
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(help_text="An Amazon V2 settlement flat file (tab-separated .txt), as downloaded.")
+
+
+@admin.register(SettlementFile)
+class SettlementFileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "state", "settlement_link", "rows_imported", "size", "attempts", "where", "created_at"]
+    list_filter = ["state", "source"]
+    search_fields = ["name", "sha256", "settlement__settlement_id"]
+    list_select_related = ["settlement"]
+    actions = ["import_now"]
+    fields = (
+        "name", "state", "progress", "settlement_link", "source", "seller_account", "size", "sha256", "download",
+        "rows_imported", "seconds", "attempts", "error_line", "error", "next_attempt_at", "created_at", "updated_at",
+    )  # fmt: skip
+    readonly_fields = fields
+    change_list_template = "admin/reconciliation/settlementfile/change_list.html"
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("reconciliation.change_settlementfile"))
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="reconciliation_settlementfile_upload"),
+            path(
+                "<int:pk>/download/",
+                self.admin_site.admin_view(self.download_view),
+                name="reconciliation_settlementfile_download",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("reconciliation.add_settlementfile"):
+            messages.error(request, "You may not upload settlement files.")
+            return HttpResponseRedirect(reverse("admin:reconciliation_settlementfile_changelist"))
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            file, created = settlement_file_store(data=upload, name=upload.name, source=f"upload by {request.user}")
+            if not created and file.state != SettlementFile.State.REJECTED:
+                messages.info(request, f"{upload.name}: these exact bytes were received before ({file}).")
+            else:
+                file = settlement_file_import(file_id=file.pk)
+                level = messages.ERROR if file.state == SettlementFile.State.REJECTED else messages.SUCCESS
+                messages.add_message(request, level, f"{file.name}: {file.get_state_display()}. {file.error}")
+            return HttpResponseRedirect(reverse("admin:reconciliation_settlementfile_change", args=[file.pk]))
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Upload a settlement file"}
+        return render(request, "admin/reconciliation/settlementfile/upload.html", context)
+
+    def download_view(self, request: HttpRequest, pk: int) -> FileResponse:
+        file = get_object_or_404(SettlementFile, pk=pk)
+        return FileResponse(open(file.path, "rb"), as_attachment=True, filename=file.name)
+
+    @admin.display(description="Settlement")
+    def settlement_link(self, obj: SettlementFile) -> SafeString | str:
+        return admin_link(obj.settlement) if obj.settlement else "-"
+
+    @admin.display(description="Error at")
+    def where(self, obj: SettlementFile) -> str:
+        return f"line {obj.error_line}" if obj.error_line else ""
+
+    @admin.display(description="Raw file")
+    def download(self, obj: SettlementFile) -> SafeString:
+        url = reverse("admin:reconciliation_settlementfile_download", args=[obj.pk])
+        return format_html('<a href="{}">Download as received</a>', url)
+
+    @admin.display(description="Import progress")
+    def progress(self, obj: SettlementFile) -> str:
+        info = settlement_file_progress(file=obj)
+        if info is None:
+            return "-" if obj.state != SettlementFile.State.RECEIVED else "waiting"
+        return f"{info['rows']:,} rows read, {info['fraction']:.0%} of the file, {info['seconds']:.0f} s"
+
+    @admin.action(description="Import now (again, if rejected)", permissions=["change"])
+    def import_now(self, request: HttpRequest, queryset: QuerySet[SettlementFile]) -> None:
+        for file in queryset:
+            file = settlement_file_import(file_id=file.pk)
+            level = messages.ERROR if file.state == SettlementFile.State.REJECTED else messages.SUCCESS
+            messages.add_message(request, level, f"{file.name}: {file.get_state_display()} {file.error}")
+
+
+@admin.register(Settlement)
+class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "settlement_id", "deposit_date", "total_amount", "currency", "status", "line_count", "matched_count",
+        "unmatched_count", "unmapped_count", "journal_link",
+    ]  # fmt: skip
+    list_filter = ["status", "currency", "seller_account"]
+    search_fields = ["settlement_id"]
+    date_hierarchy = "deposit_date"
+    actions = ["reconcile"]
+    fields = (
+        "settlement_id", "status", "problem", "seller_account", "start_date", "end_date", "deposit_date",
+        "total_amount", "lines_total", "currency", "line_count", "matched_count", "unmatched_count", "unmapped_count",
+        "journal_link", "by_match", "by_account", "by_type",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("reconciliation.change_settlement"))
+
+    @admin.display(description="Journal")
+    def journal_link(self, obj: Settlement) -> SafeString | str:
+        journal = JournalEntry.objects.filter(settlement=obj).first()
+        return admin_link(journal, f"{journal.line_count} lines, {journal.total_debit}") if journal else "-"
+
+    @admin.display(description="Lines by match")
+    def by_match(self, obj: Settlement) -> SafeString:
+        rows = obj.lines.values_list("match").annotate(n=Count("pk"), total=Sum("amount")).order_by("match")
+        labels = dict(SettlementLine.Match.choices)
+        return _table(
+            ["Match", "Lines", "Amount"],
+            [
+                (format_html('<a href="{}">{}</a>', _lines_url(settlement__id__exact=obj.pk, match=m), labels[m]), n, t)
+                for m, n, t in rows
+            ],
+        )
+
+    @admin.display(description="Lines by GL account")
+    def by_account(self, obj: Settlement) -> SafeString:
+        rows = (
+            obj.lines.values_list("gl_account_id", "gl_account__code", "gl_account__name")
+            .annotate(n=Count("pk"), total=Sum("amount"))
+            .order_by("gl_account__code")
+        )
+        return _table(
+            ["GL account", "Lines", "Amount"],
+            [
+                (
+                    format_html(
+                        '<a href="{}">{}</a>',
+                        _lines_url(settlement__id__exact=obj.pk, gl_account__isnull="True")
+                        if gl is None
+                        else _lines_url(settlement__id__exact=obj.pk, gl_account__id__exact=gl),
+                        f"{code} {name}" if gl else "Unmapped (exception)",
+                    ),
+                    n,
+                    t,
+                )
+                for gl, code, name, n, t in rows
+            ],
+        )
+
+    @admin.display(description="Lines by type")
+    def by_type(self, obj: Settlement) -> SafeString:
+        rows = (
+            obj.lines.values_list("transaction_type", "amount_type", "amount_description")
+            .annotate(n=Count("pk"), total=Sum("amount"))
+            .order_by("transaction_type", "amount_type", "amount_description")
+        )
+        return _table(["Transaction type", "Amount type", "Description", "Lines", "Amount"], list(rows))
+
+    @admin.action(description="Match again, resolve GL accounts and build the journal", permissions=["change"])
+    def reconcile(self, request: HttpRequest, queryset: QuerySet[Settlement]) -> None:
+        for settlement in queryset:
+            settlement = settlement_reconcile(settlement=settlement, actor=actor_for(request), rematch=True)
+            messages.info(request, f"{settlement}: {settlement.get_status_display()}")
+
+
+def _table(head: list[str], rows: list[tuple[Any, ...]]) -> SafeString:
+    header = format_html_join("", "<th>{}</th>", ((h,) for h in head))
+    body = format_html_join(
+        "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows)
+    )
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", header, body)
+
+
+@admin.register(SettlementLine)
+class SettlementLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "settlement", "line_number", "transaction_type", "amazon_order_id", "marketplace_name", "amount_type",
+        "amount_description", "amount", "match", "match_reason", "order_link", "gl_account",
+    ]  # fmt: skip
+    list_filter = ["match", "transaction_type", "amount_type", "marketplace_name", "gl_account", "settlement"]
+    search_fields = ["amazon_order_id", "merchant_order_id", "sku", "settlement__settlement_id"]
+    list_select_related = ["settlement", "order", "gl_account"]
+    show_full_result_count = False  # a settlement can have a million lines
+
+    @admin.display(description="Order")
+    def order_link(self, obj: SettlementLine) -> SafeString | str:
+        return admin_link(obj.order) if obj.order_id else "-"
+
+
+class JournalLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = JournalLine
+    extra = 0
+    fields = ("position", "gl_account", "description", "reference", "debit", "credit", "base_debit", "base_credit")
+    readonly_fields = fields
+    max_num = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[JournalLine]:
+        return super().get_queryset(request).select_related("gl_account")[:500]  # type: ignore[return-value]
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "date", "settlement", "currency", "total_debit", "total_credit", "base_currency", "base_total_debit",
+        "base_total_credit", "line_count", "status",
+    ]  # fmt: skip
+    list_filter = ["status", "currency"]
+    search_fields = ["settlement__settlement_id", "memo"]
+    date_hierarchy = "date"
+    list_select_related = ["settlement"]
+    actions = ["download_csv", "mark_posted"]
+    inlines = [JournalLineInline]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("reconciliation.change_journalentry"))
+
+    @admin.action(description="Download the journal lines as CSV")
+    def download_csv(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> StreamingHttpResponse:
+        chunks = journal_csv_chunks(filters=JournalFilter(entry_ids=tuple(queryset.values_list("pk", flat=True))))
+        response = StreamingHttpResponse(chunks, content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="journal-lines.csv"'
+        return response
+
+    @admin.action(description="Mark as posted to the ledger", permissions=["change"])
+    def mark_posted(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> None:
+        n = queryset.filter(status=JournalEntry.Status.DRAFT).update(status=JournalEntry.Status.POSTED)
+        messages.info(request, f"{n} journal entr{'y' if n == 1 else 'ies'} marked as posted")
+
+
+class JournalLineResource(resources.ModelResource):
+    """The same columns as the API and command CSV, with the same formula guard."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        for name, attribute, _ in COLUMNS:
+            self.fields[name] = fields.Field(attribute=attribute, column_name=name)
+
+    class Meta:
+        model = JournalLine
+        fields: list[str] = []
+
+    def export_field(self, field: fields.Field, instance: Any, **kwargs: Any) -> Any:
+        return csv_safe(super().export_field(field, instance, **kwargs))
+
+    def get_export_order(self) -> tuple[str, ...]:
+        return tuple(name for name, _, _ in COLUMNS)
+
+
+@admin.register(JournalLine)
+class JournalLineAdmin(ExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    resource_classes = [JournalLineResource]
+    list_display = ["entry", "position", "gl_account", "description", "reference", "debit", "credit", "currency"]
+    list_filter = ["gl_account", "currency", "entry__status"]
+    search_fields = ["reference", "description", "entry__settlement__settlement_id"]
+    list_select_related = ["entry__settlement", "gl_account"]
+    show_full_result_count = False

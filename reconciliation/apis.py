@@ -1,0 +1,122 @@
+"""Reconciliation API for the ERP and accounting: settlements with their match results, journal entries, and the
+journal lines as CSV (streamed; the same file the admin and `manage.py export_journal` give).
+
+Readable by ERP API clients (`Authorization: Bearer <token>`) and by users allowed to view journal entries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from config.common.models import ApiClient
+from reconciliation.models import JournalEntry, Settlement
+from reconciliation.services.export import JournalFilter, journal_csv_chunks
+
+
+class CanReadReconciliation(BasePermission):
+    message = "Reconciliation data is for ERP API clients and users allowed to view journal entries."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if isinstance(request.auth, ApiClient):
+            return request.auth.kind == ApiClient.Kind.ERP
+        return bool(request.user and request.user.has_perm("reconciliation.view_journalentry"))
+
+
+class SettlementOutputSerializer(serializers.ModelSerializer[Settlement]):
+    journal_entry_id = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Settlement
+        fields = [
+            "settlement_id", "status", "problem", "start_date", "end_date", "deposit_date", "total_amount",
+            "lines_total", "currency", "line_count", "matched_count", "unmatched_count", "unmapped_count",
+            "journal_entry_id",
+        ]  # fmt: skip
+
+    def get_journal_entry_id(self, obj: Settlement) -> int | None:
+        journal = getattr(obj, "journal", None)
+        return journal.pk if journal is not None else None
+
+
+class SettlementFilter(django_filters.FilterSet):
+    deposit_from = django_filters.DateFilter(field_name="deposit_date", lookup_expr="date__gte")
+    deposit_to = django_filters.DateFilter(field_name="deposit_date", lookup_expr="date__lte")
+
+    class Meta:
+        model = Settlement
+        fields = ["status", "currency"]
+
+
+class SettlementListApi(generics.ListAPIView):
+    """Imported settlements, newest deposit first, with how many lines matched and the journal entry's id."""
+
+    permission_classes = [CanReadReconciliation]
+    serializer_class = SettlementOutputSerializer
+    filterset_class = SettlementFilter
+    queryset = Settlement.objects.select_related("journal").order_by("-deposit_date", "-pk")
+
+
+class JournalEntryOutputSerializer(serializers.ModelSerializer[JournalEntry]):
+    settlement_id = serializers.CharField(source="settlement.settlement_id")
+
+    class Meta:
+        model = JournalEntry
+        fields = [
+            "id", "settlement_id", "date", "status", "currency", "total_debit", "total_credit", "base_currency",
+            "rate", "base_total_debit", "base_total_credit", "line_count", "memo",
+        ]  # fmt: skip
+
+
+class JournalEntryFilter(django_filters.FilterSet):
+    date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
+    date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = JournalEntry
+        fields = ["status", "currency"]
+
+
+class JournalEntryListApi(generics.ListAPIView):
+    """Journal entries (one per settlement, balanced in its currency and in the base currency)."""
+
+    permission_classes = [CanReadReconciliation]
+    serializer_class = JournalEntryOutputSerializer
+    filterset_class = JournalEntryFilter
+    queryset = JournalEntry.objects.select_related("settlement").order_by("-date", "-pk")
+
+
+class JournalCsvInputSerializer(serializers.Serializer):
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    settlement_id = serializers.CharField(required=False, max_length=40)
+
+
+class JournalLinesCsvApi(APIView):
+    permission_classes = [CanReadReconciliation]
+
+    @extend_schema(
+        parameters=[JournalCsvInputSerializer],
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="Journal lines, CSV")},
+        summary="Journal lines as CSV",
+        description=(
+            "Columns: journal_id, date, settlement_id, line, account_code, account_name, description, reference, "
+            "debit, credit, currency, base_debit, base_credit, base_currency, rate. Text cells that start with "
+            "= + - @ are prefixed with an apostrophe (no spreadsheet formulas)."
+        ),
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        params = JournalCsvInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        filters = JournalFilter(**params.validated_data)
+        response = StreamingHttpResponse(journal_csv_chunks(filters=filters), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="journal-lines.csv"'
+        return response
