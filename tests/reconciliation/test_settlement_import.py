@@ -196,8 +196,8 @@ def test_german_file_decimal_comma_and_dates_in_euros_with_base_currency_roundin
         amount_row("Order", "405-1111111-1111111", "ItemFees", "Commission", "-3,33", marketplace="Amazon.fr",
                    posted=stamp, settlement_id="7000001"),
     ]  # fmt: skip
-    text = settlement_file(rows, settlement_id="7000001", currency="EUR", decimal_comma=True,
-                           dates=("01.11.2026 00:00:00 UTC", "15.11.2026 00:00:00 UTC", "17.11.2026 07:49:55 UTC"))  # fmt: skip
+    dates = ("01.11.2026 00:00:00 UTC", "15.11.2026 00:00:00 UTC", "17.11.2026 07:49:55 UTC")
+    text = settlement_file(rows, settlement_id="7000001", currency="EUR", decimal_comma=True, dates=dates)
     file = import_text(text, encoding="cp1252")
     assert file.state == "imported", file.error
     settlement = Settlement.objects.get()
@@ -207,9 +207,8 @@ def test_german_file_decimal_comma_and_dates_in_euros_with_base_currency_roundin
     assert entry.currency == "EUR" and entry.base_currency == "GBP" and entry.rate == Decimal("0.85337")
     journal_balances(entry)
     assert entry.total_debit == Decimal("1174.51")  # fees 174.51 + payout 1000.00
-    assert {line.description.split(" - ")[-1] for line in entry.lines.exclude(gl_account__code__in=["1205", "7960"])} == {
-        "Amazon.de", "Amazon.fr"
-    }  # fmt: skip
+    sales = entry.lines.exclude(gl_account__code__in=["1205", "7960"])
+    assert {line.description.split(" - ")[-1] for line in sales} == {"Amazon.de", "Amazon.fr"}
 
 
 def test_foreign_currency_without_a_rate_waits_with_a_clear_reason() -> None:
