@@ -26,9 +26,15 @@ from reconciliation.services import (
 )
 from reconciliation.services.export import COLUMNS, JournalFilter, csv_safe, journal_csv_chunks
 
+INLINE_LINES = 200
+
 
 def _lines_url(**filters: Any) -> str:
     return reverse("admin:reconciliation_settlementline_changelist") + "?" + urlencode(filters)
+
+
+def _error(file: SettlementFile) -> str:
+    return f"line {file.error_line}: {file.error}" if file.error_line else file.error
 
 
 class UploadForm(forms.Form):
@@ -76,7 +82,7 @@ class SettlementFileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 file = settlement_file_import(file_id=file.pk)
                 level = messages.ERROR if file.state == SettlementFile.State.REJECTED else messages.SUCCESS
-                messages.add_message(request, level, f"{file.name}: {file.get_state_display()}. {file.error}")
+                messages.add_message(request, level, f"{file.name}: {file.get_state_display()}. {_error(file)}")
             return HttpResponseRedirect(reverse("admin:reconciliation_settlementfile_change", args=[file.pk]))
         context = {**self.admin_site.each_context(request), "form": form, "title": "Upload a settlement file"}
         return render(request, "admin/reconciliation/settlementfile/upload.html", context)
@@ -110,7 +116,7 @@ class SettlementFileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         for file in queryset:
             file = settlement_file_import(file_id=file.pk)
             level = messages.ERROR if file.state == SettlementFile.State.REJECTED else messages.SUCCESS
-            messages.add_message(request, level, f"{file.name}: {file.get_state_display()} {file.error}")
+            messages.add_message(request, level, f"{file.name}: {file.get_state_display()}. {_error(file)}")
 
 
 @admin.register(Settlement)
@@ -221,9 +227,10 @@ class JournalLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     fields = ("position", "gl_account", "description", "reference", "debit", "credit", "base_debit", "base_credit")
     readonly_fields = fields
     max_num = 0
+    show_change_link = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[JournalLine]:
-        return super().get_queryset(request).select_related("gl_account")[:500]  # type: ignore[return-value]
+        return super().get_queryset(request).select_related("gl_account")
 
 
 @admin.register(JournalEntry)
@@ -238,9 +245,23 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["settlement"]
     actions = ["download_csv", "mark_posted"]
     inlines = [JournalLineInline]
+    fields = (
+        "settlement", "date", "status", "currency", "total_debit", "total_credit", "base_currency", "rate",
+        "base_total_debit", "base_total_credit", "line_count", "memo", "all_lines",
+    )  # fmt: skip
+    readonly_fields = fields
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.has_perm("reconciliation.change_journalentry"))
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        # A line-level journal can have a million lines: those are browsed in the journal line list instead.
+        return [JournalLineInline] if obj is not None and obj.line_count <= INLINE_LINES else []
+
+    @admin.display(description="Lines")
+    def all_lines(self, obj: JournalEntry) -> SafeString:
+        url = reverse("admin:reconciliation_journalline_changelist") + f"?entry__id__exact={obj.pk}"
+        return format_html('<a href="{}">All {} lines (filter, search, export)</a>', url, obj.line_count)
 
     @admin.action(description="Download the journal lines as CSV")
     def download_csv(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> StreamingHttpResponse:

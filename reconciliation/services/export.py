@@ -96,17 +96,18 @@ def journal_csv_chunks(*, filters: JournalFilter) -> Iterator[bytes]:
     """The CSV (UTF-8, header row) in chunks. PostgreSQL writes it itself (COPY (query) TO STDOUT); elsewhere the
     same query is written out by Python."""
     rows = _rows(filters)
-    if connection.vendor == "postgresql":
-        sql, params = rows.query.sql_with_params()
-        with connection.cursor() as cursor:
-            statement = cursor.cursor.mogrify(sql, params)  # COPY takes no bind parameters
-            with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
-                for data in copy:
-                    yield bytes(data)
-        return
     buffer = _Lines()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([name for name, _, _ in COLUMNS])
+    if connection.vendor == "postgresql":
+        yield "".join(buffer.parts).encode()
+        sql, params = rows.query.sql_with_params()
+        with connection.cursor() as cursor:
+            statement = cursor.cursor.mogrify(sql, params)  # COPY takes no bind parameters
+            with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for data in copy:
+                    yield bytes(data)
+        return
     for n, row in enumerate(rows.iterator(chunk_size=5_000), 1):
         writer.writerow(row)
         if n % 5_000 == 0:
