@@ -2,15 +2,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
 from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, pretty_json
 from config.common.errors import ApplicationError, ConnectorError
-from payments.models import OpayoNotification, Payment, PaymentEvent, PaymentTransaction, Refund
+from payments.models import (
+    OpayoBatch,
+    OpayoBatchTotal,
+    OpayoBatchTransaction,
+    OpayoNotification,
+    Payment,
+    PaymentEvent,
+    PaymentTransaction,
+    Refund,
+)
+from payments.selectors import payment_transactions_unsettled
 from payments.services import (
+    opayo_batch_reprocess,
     opayo_notification_reprocess,
     payment_capture,
     payment_transaction_refresh,
@@ -105,10 +118,53 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         self._each(request, queryset, refresh_one, "status re-read")
 
 
+class SettlementFilter(admin.SimpleListFilter):
+    title = "Opayo settlement"
+    parameter_name = "settlement"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("matched", "Matched in a batch"),
+            ("problem", "In a batch, not matched"),
+            ("none", "In no batch"),
+            ("overdue", f"In no batch after {settings.OPAYO_BATCH_UNSETTLED_DAYS} days"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[PaymentTransaction]) -> QuerySet[PaymentTransaction]:
+        lines = OpayoBatchTransaction.objects.filter(payment_transaction=OuterRef("pk"))
+        matched = lines.filter(match_status=OpayoBatchTransaction.MatchStatus.MATCHED)
+        if self.value() == "matched":
+            return queryset.filter(Exists(matched))
+        if self.value() == "problem":
+            return queryset.filter(Exists(lines)).exclude(Exists(matched))
+        if self.value() == "none":
+            return queryset.exclude(Exists(lines))
+        if self.value() == "overdue":
+            overdue = payment_transactions_unsettled(
+                days=settings.OPAYO_BATCH_UNSETTLED_DAYS, lookback_days=settings.OPAYO_BATCH_UNSETTLED_LOOKBACK_DAYS
+            )
+            return queryset.filter(pk__in=overdue.values("pk"))
+        return queryset
+
+
+class BatchLineOfTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = OpayoBatchTransaction
+    fk_name = "payment_transaction"
+    extra = 0
+    verbose_name_plural = "Opayo settlement batch lines"
+    fields = ("batch_link", "transaction_type", "amount", "currency", "settled_on", "match_status", "match_reason")
+    readonly_fields = fields
+
+    @admin.display(description="Batch")
+    def batch_link(self, obj: OpayoBatchTransaction) -> SafeString | str:
+        return admin_link(obj.batch)
+
+
 @admin.register(PaymentTransaction)
 class PaymentTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["vendor_tx_code", "kind", "state", "amount", "currency", "opayo_status", "status_code", "payment"]
-    list_filter = ["kind", "state", "opayo_status"]
+    list_filter = ["kind", "state", "opayo_status", SettlementFilter]
+    inlines = [BatchLineOfTransactionInline]
     search_fields = ["vendor_tx_code", "transaction_id", "retrieval_reference"]
     list_select_related = ["payment__order"]
     exclude = ["security_key", "last_response"]
@@ -141,3 +197,124 @@ class OpayoNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         for note in queryset:
             again = opayo_notification_reprocess(note=note)
             self.message_user(request, f"{note.vendor_tx_code}: {again.get_outcome_display()} ({again.detail})")
+
+
+# --- Opayo settlement batches -------------------------------------------------------------------------------
+
+
+class OpayoBatchTotalInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = OpayoBatchTotal
+    extra = 0
+    verbose_name_plural = "Totals per currency (getBatchList)"
+    fields = ("currency", "payment_count", "payment_value", "refund_count", "refund_value")
+    readonly_fields = fields
+
+
+class OpayoBatchTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = OpayoBatchTransaction
+    fk_name = "batch"
+    extra = 0
+    verbose_name_plural = "Transactions (getBatchDetail) and what they matched"
+    fields = (
+        "row_number", "vps_tx_id", "vendor_tx_code", "transaction_type", "amount", "currency", "started_at",
+        "match_status", "ours", "match_reason",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OpayoBatchTransaction]:
+        return super().get_queryset(request).select_related("payment_transaction")
+
+    @admin.display(description="Our transaction")
+    def ours(self, obj: OpayoBatchTransaction) -> SafeString | str:
+        return admin_link(obj.payment_transaction)
+
+
+@admin.register(OpayoBatch)
+class OpayoBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "batch_id", "batch_date", "completed_at", "processor", "status", "expected_count", "line_count",
+        "matched_count", "unmatched_count", "totals_text", "fetched_at",
+    ]  # fmt: skip
+    list_filter = ["status", "batch_date", "processor", "totals__currency"]
+    search_fields = ["batch_id", "lines__vps_tx_id", "lines__vendor_tx_code"]
+    date_hierarchy = "batch_date"
+    inlines = [OpayoBatchTotalInline, OpayoBatchTransactionInline]
+    actions = ["rerun_matching"]
+    fields = (
+        "batch_id", "vendor", "processor", "batch_date", "completed_at", "status", "detail", "expected_count",
+        "line_count", "matched_count", "unmatched_count", "fetched_at", "created_at", "updated_at", "raw_xml",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OpayoBatch]:
+        return super().get_queryset(request).prefetch_related("totals")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("payments.change_opayobatch"))
+
+    @admin.display(description="Totals (payments / refunds)")
+    def totals_text(self, obj: OpayoBatch) -> SafeString | str:
+        totals = list(obj.totals.all())
+        if not totals:
+            return "-"
+        return format_html_join(
+            ", ",
+            "{} {} / {}",
+            ((t.currency, t.payment_value, t.refund_value) for t in totals),
+        )
+
+    @admin.action(description="Re-run matching (reads the batch again when its detail is incomplete)",
+                  permissions=["change"])  # fmt: skip
+    def rerun_matching(self, request: HttpRequest, queryset: QuerySet[OpayoBatch]) -> None:
+        _rerun_matching(self, request, queryset)
+
+
+@admin.register(OpayoBatchTransaction)
+class OpayoBatchTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "vps_tx_id", "vendor_tx_code", "transaction_type", "amount", "currency", "settled_on", "match_status",
+        "ours", "batch_link", "match_reason",
+    ]  # fmt: skip
+    list_filter = ["match_status", "transaction_type", "currency", "settled_on"]
+    search_fields = ["vps_tx_id", "vendor_tx_code", "batch__batch_id", "payment_transaction__vendor_tx_code"]
+    list_select_related = ["batch", "payment_transaction"]
+    actions = ["rerun_matching"]
+    fields = (
+        "batch_link", "row_number", "vps_tx_id", "vendor_tx_code", "transaction_type", "amount", "currency",
+        "started_at", "settled_on", "match_status", "matched_on", "ours", "match_reason", "raw_json",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("payments.change_opayobatch"))
+
+    @admin.display(description="Batch")
+    def batch_link(self, obj: OpayoBatchTransaction) -> SafeString | str:
+        return admin_link(obj.batch)
+
+    @admin.display(description="Our transaction")
+    def ours(self, obj: OpayoBatchTransaction) -> SafeString | str:
+        return admin_link(obj.payment_transaction)
+
+    @admin.display(description="As received")
+    def raw_json(self, obj: OpayoBatchTransaction) -> SafeString:
+        return pretty_json(obj.raw)
+
+    @admin.action(description="Re-run matching of their batches", permissions=["change"])
+    def rerun_matching(self, request: HttpRequest, queryset: QuerySet[OpayoBatchTransaction]) -> None:
+        _rerun_matching(self, request, OpayoBatch.objects.filter(pk__in=queryset.values("batch_id")))
+
+
+def _rerun_matching(model_admin: admin.ModelAdmin[Any], request: HttpRequest, batches: QuerySet[OpayoBatch]) -> None:
+    for batch in batches:
+        try:
+            batch = opayo_batch_reprocess(batch=batch, actor=actor_for(request))
+        except (ApplicationError, ConnectorError) as exc:
+            model_admin.message_user(request, f"{batch}: {getattr(exc, 'message', exc)}", messages.ERROR)
+            continue
+        level = messages.SUCCESS if batch.status == OpayoBatch.Status.MATCHED else messages.WARNING
+        model_admin.message_user(
+            request,
+            f"{batch}: {batch.get_status_display()} ({batch.matched_count} of {batch.line_count} matched)",
+            level,
+        )

@@ -231,3 +231,136 @@ class OpayoNotification(models.Model):
         from urllib.parse import parse_qsl
 
         return dict(parse_qsl(self.body, keep_blank_values=True))
+
+
+class OpayoBatch(TimeStampedModel):
+    """One Opayo settlement batch (getBatchList), stored as received before its transactions are matched.
+
+    Opayo closes one file per acquirer per day at midnight (UK) for the day before; an empty batch is a failed
+    file that Opayo resends in a later batch. `raw_xml` is the <batch> element exactly as received; the
+    per-currency totals are in OpayoBatchTotal and the transactions (getBatchDetail) in OpayoBatchTransaction.
+    """
+
+    class Status(models.TextChoices):
+        FETCHED = "fetched", "Fetched (not matched yet)"
+        MATCHED = "matched", "Matched"
+        EXCEPTIONS = "exceptions", "Matched with exceptions"
+        EMPTY = "empty", "Empty (failed file; Opayo resends it)"
+        ERROR = "error", "Detail could not be read"
+
+    batch_id = models.CharField("Opayo batch id", max_length=40, unique=True)
+    vendor = models.CharField(max_length=100)
+    processor = models.CharField("acquirer", max_length=100, blank=True, help_text="authprocessorname")
+    completed_at = models.DateTimeField(null=True, blank=True, help_text="As Opayo reports it (UK time).")
+    batch_date = models.DateField(
+        null=True, blank=True, db_index=True, help_text="The UK day the batch settles (the day before it completed)."
+    )
+    raw_xml = models.TextField(help_text="getBatchList's <batch> element exactly as received.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.FETCHED, db_index=True)
+    expected_count = models.PositiveIntegerField(default=0, help_text="Payments + refunds in getBatchList.")
+    line_count = models.PositiveIntegerField(default=0, help_text="Transactions stored from getBatchDetail.")
+    matched_count = models.PositiveIntegerField(default=0)
+    unmatched_count = models.PositiveIntegerField(default=0, help_text="Lines not matched, whatever the reason.")
+    detail = models.TextField(blank=True, help_text="Why the batch is not matched (read error, totals that differ).")
+    fetched_at = models.DateTimeField(null=True, blank=True, help_text="When the transactions were last stored.")
+
+    class Meta:
+        ordering = ["-completed_at", "-pk"]
+        verbose_name = "Opayo batch"
+        constraints = [
+            models.CheckConstraint(condition=~Q(batch_id=""), name="opayo_batch_id_present"),
+            models.CheckConstraint(
+                condition=Q(matched_count__lte=F("line_count") - F("unmatched_count")), name="opayo_batch_counts_add_up"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="matched") | Q(unmatched_count=0, matched_count=F("line_count")),
+                name="opayo_batch_matched_is_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Opayo batch {self.batch_id}"
+
+
+class OpayoBatchTotal(models.Model):
+    """One currency's totals of a batch, as getBatchList reports them."""
+
+    batch = models.ForeignKey(OpayoBatch, on_delete=models.CASCADE, related_name="totals")
+    currency = models.CharField(max_length=3)
+    payment_count = models.PositiveIntegerField()
+    payment_value = money_field()
+    refund_count = models.PositiveIntegerField()
+    refund_value = money_field()
+
+    class Meta:
+        ordering = ["batch", "currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "currency"], name="opayo_batch_total_per_currency"),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="opayo_batch_total_currency_iso"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} +{self.payment_value} / -{self.refund_value}"
+
+
+class OpayoBatchTransaction(TimeStampedModel):
+    """One transaction of a batch (getBatchDetail) and what it matched among our PaymentTransactions."""
+
+    class MatchStatus(models.TextChoices):
+        PENDING = "pending", "Not matched yet"
+        MATCHED = "matched", "Matched"
+        AMOUNT_MISMATCH = "amount_mismatch", "Amount or currency differs"
+        TYPE_MISMATCH = "type_mismatch", "Transaction type differs"
+        STATE_MISMATCH = "state_mismatch", "Settled, but not captured on our side"
+        REFERENCE_MISMATCH = "reference_mismatch", "VendorTxCode ours, VPSTxId not"
+        DUPLICATE = "duplicate", "Already settled in another line"
+        UNMATCHED = "unmatched", "Not one of ours"
+
+    class MatchedOn(models.TextChoices):
+        NONE = "", "-"
+        VPS_TX_ID = "vps_tx_id", "VPSTxId"
+        VENDOR_TX_CODE = "vendor_tx_code", "VendorTxCode"
+
+    batch = models.ForeignKey(OpayoBatch, on_delete=models.CASCADE, related_name="lines")
+    row_number = models.PositiveIntegerField(null=True, blank=True)
+    vps_tx_id = models.CharField("VPSTxId", max_length=64)
+    vendor_tx_code = models.CharField("VendorTxCode", max_length=100, blank=True, db_index=True)
+    transaction_type = models.CharField(max_length=30, blank=True)
+    amount = money_field(null=True, blank=True, help_text="As Opayo reports it (major units).")
+    currency = models.CharField(max_length=3, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    settled_on = models.DateField(null=True, blank=True, help_text="The batch's settlement day.")
+    raw = models.JSONField(default=dict, help_text="The row's elements exactly as received.")
+    payment_transaction = models.ForeignKey(
+        PaymentTransaction,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="batch_lines",
+        help_text="Ours: the one matched, or the one it was compared with.",
+    )
+    match_status = models.CharField(
+        max_length=20, choices=MatchStatus.choices, default=MatchStatus.PENDING, db_index=True
+    )
+    matched_on = models.CharField(max_length=20, choices=MatchedOn.choices, blank=True, default="")
+    match_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["batch", "row_number", "pk"]
+        verbose_name = "Opayo batch transaction"
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "vps_tx_id"], name="opayo_batch_line_once"),
+            models.CheckConstraint(condition=~Q(vps_tx_id=""), name="opayo_batch_line_has_vps_tx_id"),
+            # A transaction of ours settles once: at most one line anywhere is matched to it.
+            models.UniqueConstraint(
+                fields=["payment_transaction"], condition=Q(match_status="matched"), name="opayo_settled_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(match_status__in=["pending", "unmatched"], payment_transaction__isnull=True)
+                | (~Q(match_status__in=["pending", "unmatched"]) & Q(payment_transaction__isnull=False)),
+                name="opayo_batch_line_match_has_transaction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_tx_code or self.vps_tx_id} ({self.get_match_status_display()})"

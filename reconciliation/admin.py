@@ -18,6 +18,11 @@ from import_export.admin import ExportMixin
 
 from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link
 from reconciliation.models import JournalEntry, JournalLine, Settlement, SettlementFile, SettlementLine
+from reconciliation.selectors import (
+    settlement_lines_matched_filter,
+    settlement_lines_unmatched,
+    settlement_lines_with_orders,
+)
 from reconciliation.services import (
     settlement_file_import,
     settlement_file_progress,
@@ -126,7 +131,7 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "unmatched_count", "unmapped_count", "journal_link",
     ]  # fmt: skip
     list_filter = ["status", "currency", "seller_account"]
-    search_fields = ["settlement_id"]
+    search_fields = ["=settlement_id"]
     date_hierarchy = "deposit_date"
     actions = ["reconcile"]
     fields = (
@@ -144,17 +149,24 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         journal = JournalEntry.objects.filter(settlement=obj).first()
         return admin_link(journal, f"{journal.line_count} lines, {journal.total_debit}") if journal else "-"
 
-    @admin.display(description="Lines by match")
+    @admin.display(description="Lines by kind")
     def by_match(self, obj: Settlement) -> SafeString:
-        rows = obj.lines.values_list("match").annotate(n=Count("pk"), total=Sum("amount")).order_by("match")
-        labels = dict(SettlementLine.Match.choices)
-        return _table(
-            ["Match", "Lines", "Amount"],
-            [
-                (format_html('<a href="{}">{}</a>', _lines_url(settlement__id__exact=obj.pk, match=m), labels[m]), n, t)
-                for m, n, t in rows
-            ],
+        unmatched = dict(
+            settlement_lines_unmatched(settlement=obj).values_list("kind").annotate(n=Count("pk")).order_by()
         )
+        rows = obj.lines.values_list("kind").annotate(n=Count("pk"), total=Sum("amount")).order_by("kind")
+        labels = dict(SettlementLine.Kind.choices)
+        table = []
+        for kind, n, total in rows:
+            missing = unmatched.get(kind, 0)
+            link = _lines_url(settlement__id__exact=obj.pk, kind__exact=kind, matched="no")
+            table.append((
+                format_html('<a href="{}">{}</a>', _lines_url(settlement__id__exact=obj.pk, kind__exact=kind),
+                            labels[kind]),
+                n, total,
+                format_html('<a href="{}">{} without their order (exception)</a>', link, missing) if missing else "",
+            ))  # fmt: skip
+        return _table(["Kind", "Lines", "Amount", "Unmatched"], table)
 
     @admin.display(description="Lines by GL account")
     def by_account(self, obj: Settlement) -> SafeString:
@@ -193,7 +205,7 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description="Match again, resolve GL accounts and build the journal", permissions=["change"])
     def reconcile(self, request: HttpRequest, queryset: QuerySet[Settlement]) -> None:
         for settlement in queryset:
-            settlement = settlement_reconcile(settlement=settlement, actor=actor_for(request), rematch=True)
+            settlement = settlement_reconcile(settlement=settlement, actor=actor_for(request))
             messages.info(request, f"{settlement}: {settlement.get_status_display()}")
 
 
@@ -205,20 +217,42 @@ def _table(head: list[str], rows: list[tuple[Any, ...]]) -> SafeString:
     return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", header, body)
 
 
+class MatchedFilter(admin.SimpleListFilter):
+    title = "matched to an order"
+    parameter_name = "matched"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Matched to its order"), ("no", "Order not in Ledgerline (exception)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[SettlementLine]) -> QuerySet[SettlementLine]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(settlement_lines_matched_filter(matched=self.value() == "yes"))
+        return queryset
+
+
 @admin.register(SettlementLine)
 class SettlementLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
-        "settlement", "line_number", "transaction_type", "amazon_order_id", "marketplace_name", "amount_type",
-        "amount_description", "amount", "match", "match_reason", "order_link", "gl_account",
+        "settlement", "line_number", "kind", "transaction_type", "amazon_order_id", "marketplace_name",
+        "amount_type", "amount_description", "amount", "order_link", "gl_account",
     ]  # fmt: skip
-    list_filter = ["match", "transaction_type", "amount_type", "marketplace_name", "gl_account", "settlement"]
-    search_fields = ["amazon_order_id", "merchant_order_id", "sku", "settlement__settlement_id"]
-    list_select_related = ["settlement", "order", "gl_account"]
+    list_filter = [MatchedFilter, "kind", "transaction_type", "amount_type", "marketplace_name", "gl_account"]
+    search_fields = ["=amazon_order_id", "=merchant_order_id", "sku", "=settlement__settlement_id"]
+    list_select_related = ["settlement", "gl_account"]
     show_full_result_count = False  # a settlement can have a million lines
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SettlementLine]:
+        return settlement_lines_with_orders(lines=super().get_queryset(request))
 
     @admin.display(description="Order")
     def order_link(self, obj: SettlementLine) -> SafeString | str:
-        return admin_link(obj.order) if obj.order_id else "-"
+        order_pk = getattr(obj, "order_pk", None)
+        if order_pk is not None:
+            url = reverse("admin:orders_order_change", args=[order_pk])
+            return format_html('<a href="{}">{}</a>', url, obj.order_reference)
+        if obj.kind in (SettlementLine.Kind.ORDER, SettlementLine.Kind.REFUND):
+            return format_html("<strong>No order {} in Ledgerline</strong>", obj.order_reference)
+        return "account-level" if obj.kind == SettlementLine.Kind.FEE else "reserve"
 
 
 class JournalLineInline(ReadOnlyAdminMixin, admin.TabularInline):

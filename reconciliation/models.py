@@ -70,18 +70,22 @@ class Settlement(TimeStampedModel):
 
 
 class SettlementLine(models.Model):
-    """One amount row of a settlement report, as Amazon sent it, plus what it was matched to."""
+    """One amount row of a settlement report, as Amazon sent it, plus what kind of row it is.
 
-    class Match(models.TextChoices):
-        PENDING = "pending", "Not matched yet"
-        ORDER = "order", "Matched to an order"
-        REFUND = "refund", "Matched to a refunded order"
+    Whether an order or refund line is matched is not stored: it is whether Ledgerline has that order, read by
+    a join whenever asked (selectors), so an order synced after the import matches without rewriting lines.
+    """
+
+    class Kind(models.TextChoices):
+        ORDER = "order", "Order"
+        REFUND = "refund", "Refund or chargeback"
         FEE = "fee", "Account-level fee or charge"
         TRANSFER = "transfer", "Reserve / transfer"
-        UNMATCHED = "unmatched", "Exception: no matching order"
 
-    settlement = models.ForeignKey(Settlement, on_delete=models.CASCADE, related_name="lines")
+    # Indexed through (settlement, line_number) below; a million-line import maintains as few indexes as it can.
+    settlement = models.ForeignKey(Settlement, on_delete=models.CASCADE, related_name="lines", db_index=False)
     line_number = models.PositiveIntegerField(help_text="Line in the file (1 = header).")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
     transaction_type = models.CharField(max_length=100, blank=True)
     amazon_order_id = models.CharField(max_length=64, blank=True)
     merchant_order_id = models.CharField(max_length=64, blank=True)
@@ -100,18 +104,24 @@ class SettlementLine(models.Model):
     sku = models.CharField(max_length=200, blank=True)
     quantity = models.IntegerField(null=True, blank=True)
     promotion_id = models.CharField(max_length=200, blank=True)
-    match = models.CharField(max_length=20, choices=Match.choices, default=Match.PENDING, db_index=True)
-    match_reason = models.CharField(max_length=300, blank=True)
-    order = models.ForeignKey("orders.Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    gl_account = models.ForeignKey("mappings.GlAccount", on_delete=models.PROTECT, null=True, blank=True)
+    gl_account = models.ForeignKey(
+        "mappings.GlAccount", on_delete=models.PROTECT, null=True, blank=True, db_index=False,
+        help_text="Empty: no mapping row matches (an exception; no journal until mapped).",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["settlement", "line_number"]
-        constraints = [models.UniqueConstraint(fields=["settlement", "line_number"], name="settlement_line_unique")]
-        indexes = [models.Index(fields=["settlement", "match"]), models.Index(fields=["amazon_order_id"])]
+        constraints = [
+            models.UniqueConstraint(fields=["settlement", "line_number"], name="settlement_line_unique"),
+            models.CheckConstraint(condition=Q(kind__in=["order", "refund", "fee", "transfer"]), name="line_kind"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.transaction_type} {self.amount_description} {self.amount}"
+
+    @property
+    def order_reference(self) -> str:
+        return self.amazon_order_id or self.merchant_order_id
 
 
 class JournalEntry(TimeStampedModel):

@@ -9,7 +9,7 @@ from the summary total. Anything malformed stops the read with the line number a
 from __future__ import annotations
 
 import codecs
-import csv
+import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -66,6 +66,14 @@ _DECIMALS = re.compile(r"([.,])\d{1,2}$")  # the decimal separator, where a valu
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
+def _valid_day(year: str, month: str, day: str) -> bool:
+    try:
+        datetime(int(year), int(month), int(day))  # noqa: DTZ001 - a calendar check only
+    except ValueError:
+        return False
+    return True
+
+
 class SettlementParseError(Exception):
     def __init__(self, line: int, reason: str) -> None:
         super().__init__(f"line {line}: {reason}")
@@ -102,17 +110,18 @@ class SettlementReader:
     """Iterate a settlement file: `summary` first, then `rows()` (each a tuple in ROW_FIELDS order, text)."""
 
     def __init__(self, text: IO[str]) -> None:
-        self._reader = csv.reader(text, delimiter="\t", quoting=csv.QUOTE_NONE, strict=True)
+        # Tab-separated with no quoting (QUOTE_NONE): a line is split on tabs, which is what csv would do, faster.
+        self._lines = iter(text)
+        self._line_num = 0
         self._dates: dict[str, str] = {}
+        self._formats = _DATE_FORMATS
+        self._last_date = ("", "")
         self.last_line = 1
         self._fast: list[tuple[re.Pattern[str], tuple[int, ...]]] = []
-        try:
-            header = next(self._reader)
-        except StopIteration:
-            raise SettlementParseError(1, "the file is empty") from None
-        except csv.Error as exc:
-            raise SettlementParseError(1, f"unreadable header: {exc}") from None
-        self.header = [h.strip().lower() for h in header]
+        found = self._cells()
+        if found is None:
+            raise SettlementParseError(1, "the file is empty")
+        self.header = [h.strip().lower() for h in found[1]]
         while self.header and not self.header[-1]:
             self.header.pop()  # trailing tab on the header row
         missing = [c for c in REQUIRED if c not in self.header]
@@ -121,22 +130,22 @@ class SettlementReader:
         self.index = {name: self.header.index(name) for name in REQUIRED + OPTIONAL if name in self.header}
         self.summary = self._read_summary()
 
+    def _undecodable(self, exc: UnicodeDecodeError, line: int) -> SettlementParseError:
+        return SettlementParseError(line, f"not {exc.encoding} text (byte {exc.object[exc.start : exc.start + 1]!r})")
+
     def _cells(self) -> tuple[int, list[str]] | None:
         while True:
             try:
-                cells = next(self._reader)
+                raw = next(self._lines)
             except StopIteration:
                 return None
-            except csv.Error as exc:
-                raise SettlementParseError(self._reader.line_num, f"unreadable row: {exc}") from None
             except UnicodeDecodeError as exc:
-                raise SettlementParseError(
-                    self._reader.line_num + 1,
-                    f"not {exc.encoding} text (byte {exc.object[exc.start : exc.start + 1]!r})",
-                ) from None
-            self.last_line = self._reader.line_num
-            if cells and any(c.strip() for c in cells):
-                return self._reader.line_num, cells
+                raise self._undecodable(exc, self._line_num + 1) from None
+            self._line_num += 1
+            self.last_line = self._line_num
+            line = raw.rstrip("\r\n")
+            if line.strip():
+                return self._line_num, line.split("\t")
 
     def _get(self, cells: list[str], name: str) -> str:
         i = self.index.get(name)
@@ -157,6 +166,10 @@ class SettlementReader:
             raise SettlementParseError(line, "the first data row must be the summary (no transaction-type or amount)")
         if not _CURRENCY.match(currency):
             raise SettlementParseError(line, f"invalid currency {currency!r} in the summary row")
+        # 09/06/25 is 6 September on Amazon.com and 9 June elsewhere: one reading for the whole file, so a
+        # value that only fits the other one (13/06/25 in a US file) is an error, not a silent swap.
+        other = "%d/" if currency == "USD" else "%m/"
+        self._formats = [f for f in _DATE_FORMATS if not f.startswith(other)]
         separator = _DECIMALS.search(total)
         decimal_comma = None if separator is None else separator.group(1) == ","
         amount = self._amount(total, line, "total-amount", bool(decimal_comma))
@@ -200,6 +213,8 @@ class SettlementReader:
         a precompiled pattern of the format this file was found to use, strptime only for the first ones."""
         if not text:
             return None
+        if text == self._last_date[0]:
+            return self._last_date[1]  # an order's rows share their posted time
         cached = self._dates.get(text)
         if cached is not None:
             return cached
@@ -207,13 +222,15 @@ class SettlementReader:
             m = pattern.fullmatch(text)
             if m is not None:
                 g = m.groups()
-                try:
-                    value = datetime(int(g[order[0]]), int(g[order[1]]), int(g[order[2]]),
-                                     int(g[order[3]]), int(g[order[4]]), int(g[order[5]]), tzinfo=UTC)  # fmt: skip
-                except ValueError:
-                    break  # e.g. 31.02: let strptime below give the reason
-                return value.isoformat()
-        for fmt in _DATE_FORMATS:
+                y, mo, d, h, mi, sec = (g[i] for i in order)
+                # Two-digit strings compare like numbers; only days past the 28th need the calendar.
+                in_range = "01" <= mo <= "12" and "01" <= d <= "31" and h <= "23" and mi <= "59" and sec <= "59"
+                if in_range and (d <= "28" or _valid_day(y, mo, d)):
+                    iso = f"{y}-{mo}-{d}T{h}:{mi}:{sec}+00:00"
+                    self._last_date = (text, iso)
+                    return iso
+                break  # let strptime below give the reason
+        for fmt in self._formats:
             try:
                 parsed = datetime.strptime(text, fmt)  # noqa: DTZ007 - some formats carry no zone; UTC below
             except ValueError:
@@ -231,57 +248,60 @@ class SettlementReader:
 
     def rows(self, *, null: str = "") -> Iterator[tuple[str, ...]]:
         """The amount rows, each a tuple in ROW_FIELDS order: text, amounts as plain decimals ('-12.50'), dates
-        ISO 8601 UTC; `null` where an optional value (posted date, quantity) is absent."""
+        ISO 8601 UTC; `null` where an optional value (posted date, quantity) is absent.
+
+        This loop runs once per row of files with millions of rows: cells are picked by one itemgetter, and
+        stripped only when the line has whitespace next to a tab."""
         summary = self.summary
-        idx = self.index
         width = summary.columns
-        # Where each output column is read from (-1: the file has no such column).
-        source = [idx.get(name, -1) for name in _SOURCE_COLUMNS]
-        (tt_i, oid_i, moid_i, adj_i, ship_i, mkt_i, at_i, ad_i, amount_i, ful_i, pdt_i, pd_i, oic_i, moii_i, maii_i,
-         sku_i, qty_i, promo_i, id_i, cur_i) = source  # fmt: skip
+        # Where each value is read from; a column the file lacks reads the empty cell appended at `width`.
+        pick = operator.itemgetter(*[self.index.get(name, width) for name in _SOURCE_COLUMNS])
         settlement_id = summary.settlement_id
         currency = summary.currency
         decimal_comma = summary.decimal_comma
         amount_ok = (_COMMA if decimal_comma else _POINT).match
         decide = _DECIMALS.search if decimal_comma is None else None
         date = self._date
-        while True:
-            found = self._cells()
-            if found is None:
-                return
-            line, cells = found
-            if len(cells) != width:
-                self._check_width(line, cells)
-                cells = cells + [""] * (width - len(cells))
-            if cells[id_i].strip() != settlement_id:
-                raise SettlementParseError(
-                    line, f"settlement-id {cells[id_i].strip()!r} differs from the summary's {settlement_id!r}"
-                )
-            amount = cells[amount_i].strip()
-            if not amount:
-                raise SettlementParseError(line, "amount is empty")
-            if decide is not None and (separator := decide(amount)) is not None:
-                decimal_comma, decide = separator.group(1) == ",", None
-                amount_ok = (_COMMA if decimal_comma else _POINT).match
-            if not amount_ok(amount):
-                raise SettlementParseError(
-                    line, f"amount {amount!r} is not an amount" + (" (decimal comma file)" if decimal_comma else "")
-                )
-            amount = amount.replace(".", "").replace(",", ".") if decimal_comma else amount.replace(",", "")
-            if cur_i >= 0 and cells[cur_i] and cells[cur_i].strip() != currency:
-                raise SettlementParseError(
-                    line, f"currency {cells[cur_i].strip()} differs from the summary's {currency}"
-                )
-            posted = (cells[pdt_i] if pdt_i >= 0 else "") or (cells[pd_i] if pd_i >= 0 else "")
-            quantity = cells[qty_i].strip() if qty_i >= 0 else ""
-            if quantity and not quantity.lstrip("-").isdigit():
-                raise SettlementParseError(line, f"quantity-purchased {quantity!r} is not a whole number")
-            yield (
-                str(line), cells[tt_i].strip(), cells[oid_i].strip(), cells[moid_i].strip() if moid_i >= 0 else "",
-                cells[adj_i].strip() if adj_i >= 0 else "", cells[ship_i].strip() if ship_i >= 0 else "",
-                cells[mkt_i].strip() if mkt_i >= 0 else "", cells[at_i].strip(), cells[ad_i].strip(), amount,
-                cells[ful_i].strip() if ful_i >= 0 else "", date(posted.strip(), line, "posted-date") or null,
-                cells[oic_i].strip() if oic_i >= 0 else "", cells[moii_i].strip() if moii_i >= 0 else "",
-                cells[maii_i].strip() if maii_i >= 0 else "", cells[sku_i].strip() if sku_i >= 0 else "",
-                quantity or null, cells[promo_i].strip() if promo_i >= 0 else "",
-            )  # fmt: skip
+        n = self._line_num
+        try:
+            for raw in self._lines:
+                n += 1
+                line = raw.rstrip("\r\n")
+                cells = line.split("\t")
+                if len(cells) != width:
+                    if not line.strip():
+                        continue
+                    self._check_width(n, cells)
+                    cells = cells[:width]
+                if "\t " in line or " \t" in line or line[:1] == " " or line[-1:] == " ":
+                    cells = [c.strip() for c in cells]
+                cells.append("")
+                (tt, oid, moid, adj, ship, mkt, at, ad, amount, ful, pdt, pd, oic, moii, maii, sku, quantity, promo,
+                 sid, cur) = pick(cells)  # fmt: skip
+                if sid != settlement_id:
+                    if not line.strip():
+                        continue
+                    raise SettlementParseError(n, f"settlement-id {sid!r} differs from the summary's {settlement_id!r}")
+                if not amount:
+                    raise SettlementParseError(n, "amount is empty")
+                if decide is not None and (separator := decide(amount)) is not None:
+                    decimal_comma, decide = separator.group(1) == ",", None
+                    amount_ok = (_COMMA if decimal_comma else _POINT).match
+                if not amount_ok(amount):
+                    raise SettlementParseError(
+                        n, f"amount {amount!r} is not an amount" + (" (decimal comma file)" if decimal_comma else "")
+                    )
+                amount = amount.replace(".", "").replace(",", ".") if decimal_comma else amount.replace(",", "")
+                if cur and cur != currency:
+                    raise SettlementParseError(n, f"currency {cur} differs from the summary's {currency}")
+                if quantity and not quantity.lstrip("-").isdigit():
+                    raise SettlementParseError(n, f"quantity-purchased {quantity!r} is not a whole number")
+                posted = date(pdt or pd, n, "posted-date") or null
+                yield (
+                    str(n), tt, oid, moid, adj, ship, mkt, at, ad, amount, ful, posted, oic, moii, maii, sku,
+                    quantity or null, promo,
+                )  # fmt: skip
+        except UnicodeDecodeError as exc:
+            raise self._undecodable(exc, n + 1) from None
+        finally:
+            self._line_num = self.last_line = n

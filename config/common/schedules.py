@@ -23,6 +23,8 @@ STATIC_SCHEDULES = [
     ("common.outbound_sweep", "config.common.tasks.outbound_sweep_due", 1),
     # Opayo transactions whose outcome we do not know yet (3-D Secure in progress, lost answers).
     ("payments.poll", "payments.tasks.payments_poll_due", 1),
+    # Opayo settlement batches (daily; yesterday and the 3 days before), matched to our transactions.
+    ("payments.opayo_batches", "payments.tasks.opayo_batches_fetch_task", 24 * 60),
     # Paid eCommerce orders without an FBA order yet, and open FBA orders to read back.
     ("fulfillment.sweep", "fulfillment.tasks.fulfillment_sweep", 1),
 ]

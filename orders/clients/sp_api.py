@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -172,7 +172,7 @@ class SpApiClient:
         self._opened: list[Any] = []
 
     @classmethod
-    def from_settings(cls, *, credentials: SpApiCredentials, marketplace_id: str) -> SpApiClient:
+    def from_settings(cls, *, credentials: SpApiCredentials, marketplace_id: str) -> Self:
         return cls(
             credentials=credentials,
             marketplace_id=marketplace_id,
@@ -184,7 +184,7 @@ class SpApiClient:
     # --- plumbing ----------------------------------------------------------------------------------
 
     def _api(self, api_class: Any = Orders) -> Any:
-        """This thread's library client of `api_class` (Orders, FulfillmentOutbound), pointed at our hosts."""
+        """This thread's library client of `api_class` (Orders, FulfillmentOutbound, Reports), pointed at our hosts."""
         key = api_class.__name__
         apis = getattr(self._local, "apis", None)
         if apis is None:

@@ -339,6 +339,7 @@ class OpayoReportingClient(HttpClient):
                     processor=(node.findtext("authprocessorname") or "").strip(),
                     completed=_reporting_time(node.findtext("completed") or ""),
                     groups=groups,
+                    raw=ET.tostring(node, encoding="unicode").strip(),
                 )
             )
         return batches
@@ -354,6 +355,7 @@ class OpayoReportingClient(HttpClient):
             nodes = root.findall("./transactions/transaction") if root is not None else []
             for node in nodes:
                 amount = (node.findtext("amount") or "").strip()
+                row_number = (node.findtext("rownumber") or "").strip()
                 rows.append(
                     BatchTransaction(
                         vps_tx_id=(node.findtext("vpstxid") or "").strip().strip("{}"),
@@ -362,6 +364,8 @@ class OpayoReportingClient(HttpClient):
                         amount=parse_major_units(amount) if amount else None,
                         currency=(node.findtext("currency") or "").strip(),
                         started=_reporting_time(node.findtext("started") or ""),
+                        row_number=int(row_number) if row_number.isdigit() else None,
+                        raw={child.tag.lower(): (child.text or "").strip() for child in node},
                     )
                 )
             total = int((root.findtext("./transactions/totalrows") if root is not None else None) or 0)

@@ -112,17 +112,24 @@ class BatchGroup:
 
 @dataclass(frozen=True)
 class Batch:
+    """getBatchList: one settlement file (per acquirer and day), totals per currency."""
+
     batch_id: str
     processor: str
     completed: datetime | None
     groups: list[BatchGroup]
+    raw: str = field(default="", repr=False)  # the <batch> element exactly as received
 
 
 @dataclass(frozen=True)
 class BatchTransaction:
+    """getBatchDetail: one settled transaction (amount in major units, as Opayo reports it)."""
+
     vps_tx_id: str
     vendor_tx_code: str
     transaction_type: str
     amount: Decimal | None
     currency: str
     started: datetime | None
+    row_number: int | None = None
+    raw: dict[str, str] = field(default_factory=dict, repr=False)  # every element of the row, as text

@@ -1,5 +1,13 @@
 """Payment services. Import from here; the submodules are an implementation detail."""
 
+from payments.services.batches import (
+    BatchFetchSummary,
+    opayo_batch_match,
+    opayo_batch_refetch,
+    opayo_batch_reprocess,
+    opayo_batches_fetch,
+    opayo_unsettled_report,
+)
 from payments.services.ledger import payment_recompute, vendor_tx_code_for
 from payments.services.notifications import (
     opayo_notification_apply_safely,
@@ -17,10 +25,16 @@ from payments.services.operations import (
 )
 
 __all__ = [
+    "BatchFetchSummary",
+    "opayo_batch_match",
+    "opayo_batch_refetch",
+    "opayo_batch_reprocess",
+    "opayo_batches_fetch",
     "opayo_notification_apply_safely",
     "opayo_notification_receive",
     "opayo_notification_reprocess",
     "opayo_notifications_apply_pending",
+    "opayo_unsettled_report",
     "payment_capture",
     "payment_recompute",
     "payment_refund",

@@ -9,7 +9,7 @@ from reconciliation.services.importer import (
     settlement_files_due,
 )
 from reconciliation.services.journal import JournalNotReady, settlement_journal_build
-from reconciliation.services.settlements import settlement_accounts_resolve, settlement_reconcile, settlement_rematch
+from reconciliation.services.settlements import settlement_accounts_resolve, settlement_reconcile
 
 __all__ = [
     "ImportProgress",
@@ -22,5 +22,4 @@ __all__ = [
     "settlement_files_due",
     "settlement_journal_build",
     "settlement_reconcile",
-    "settlement_rematch",
 ]

@@ -29,7 +29,7 @@ def row_kind(transaction_type: str, order_id: str, merchant_order_id: str, descr
 def type_kind(transaction_type: str, description: str, *, has_order: bool) -> str:
     """The kind as far as the row's type tells; "maybe" when only the order-id's shape can (see row_kind)."""
     if description in RESERVE_DESCRIPTIONS:
-        return "reserve"
+        return "transfer"
     if transaction_type in REFUND_TYPES and has_order:
         return "refund"
     if transaction_type in ORDER_TYPES and has_order:

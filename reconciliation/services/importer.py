@@ -37,7 +37,7 @@ from reconciliation.services.settlements import settlement_reconcile
 
 logger = logging.getLogger(__name__)
 ACTOR = "system:settlements"
-NULL = "\\N"
+NULL = loader.NULL
 
 
 @dataclass(frozen=True)
@@ -213,12 +213,10 @@ def _import(
             total_amount=summary.total_amount,
             currency=summary.currency,
         )
-        # The staging table is created in this transaction: a rejection's rollback removes it with the rest.
-        loader.stage_create()
-        rows = loader.stage_load(_rows(reader, GlResolver.load()), progress=progress)
+        rows = loader.lines_load(_rows(reader, GlResolver.load()), settlement=settlement, progress=progress)
         if rows == 0:
             raise SettlementParseError(3, "the settlement has a summary row but no amount rows")
-        lines_total = loader.stage_total()
+        lines_total = loader.lines_total(settlement=settlement)
         if lines_total != summary.total_amount and counter.last not in (b"\n", b"\r"):
             # Cut short mid-download: the sums disagree and the last row has no line break.
             raise SettlementParseError(
@@ -226,8 +224,6 @@ def _import(
                 f"the file ends without a line break and its {rows} amount rows add up to {lines_total}, not "
                 f"the summary's {summary.total_amount}: the file is truncated",
             )
-        loader.stage_publish(settlement_id=settlement.pk, currency=summary.currency)
-        loader.stage_drop()
         settlement.line_count, settlement.lines_total = rows, lines_total
         settlement.save(update_fields=["line_count", "lines_total", "updated_at"])
         file.state, file.settlement, file.rows_imported = SettlementFile.State.IMPORTED, settlement, rows

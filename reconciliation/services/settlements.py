@@ -1,41 +1,22 @@
-"""After import: matching status, GL accounts, exceptions and the journal of a settlement. Safe to run again
-(reprocess): it re-matches what was unmatched, re-resolves what had no account, and builds the journal once."""
+"""After import: matching counts, GL accounts, exceptions and the journal of a settlement. Safe to run again
+(reprocess): matching is read fresh (orders synced since now match), lines without an account are resolved again,
+and the journal is built once."""
 
 from __future__ import annotations
 
 from django.db import models, transaction
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Q
 
 from config.common.models import ExceptionItem
 from config.common.reprocess import register_reprocessor
 from config.common.services import exception_open, exceptions_resolve_for
-from orders.models import Order
-from reconciliation.models import Settlement, SettlementFile, SettlementLine
+from reconciliation.models import Settlement, SettlementFile
+from reconciliation.selectors import settlement_lines_unmatched
 from reconciliation.services.classify import GlResolver
 from reconciliation.services.journal import JournalNotReady, settlement_journal_build
 
 ACTOR = "system:settlements"
 SHOWN = 20  # how many examples an exception lists
-
-
-def settlement_rematch(*, settlement: Settlement) -> int:
-    """Match again the order lines that found no order (orders synced since). Returns how many now match."""
-    unmatched = settlement.lines.filter(match=SettlementLine.Match.UNMATCHED)
-    amazon = Order.objects.filter(channel=Order.Channel.AMAZON, external_id=OuterRef("amazon_order_id"))
-    ecommerce = Order.objects.filter(channel=Order.Channel.ECOMMERCE, external_id=OuterRef("merchant_order_id"))
-    unmatched.filter(amazon_order_id__gt="").update(order=Subquery(amazon.values("pk")[:1]))
-    unmatched.filter(order__isnull=True, merchant_order_id__gt="").update(order=Subquery(ecommerce.values("pk")[:1]))
-    found = unmatched.filter(order__isnull=False)
-    refunds = found.filter(transaction_type__in=_refund_types()).update(
-        match=SettlementLine.Match.REFUND, match_reason=""
-    )
-    return refunds + found.update(match=SettlementLine.Match.ORDER, match_reason="")
-
-
-def _refund_types() -> list[str]:
-    from reconciliation.services.classify import REFUND_TYPES
-
-    return sorted(REFUND_TYPES)
 
 
 def settlement_accounts_resolve(*, settlement: Settlement) -> int:
@@ -56,17 +37,12 @@ def settlement_accounts_resolve(*, settlement: Settlement) -> int:
     return updated
 
 
-def settlement_reconcile(*, settlement: Settlement, actor: str, rematch: bool = False) -> Settlement:
+def settlement_reconcile(*, settlement: Settlement, actor: str) -> Settlement:
     """Counts, status, exceptions and (when everything has an account and the total agrees) the journal."""
     with transaction.atomic():
         settlement = Settlement.objects.select_for_update().get(pk=settlement.pk)
-        if rematch:
-            settlement_rematch(settlement=settlement)
-        counts = settlement.lines.aggregate(
-            unmatched=Count("pk", filter=Q(match=SettlementLine.Match.UNMATCHED)),
-            unmapped=Count("pk", filter=Q(gl_account__isnull=True)),
-            lines=Count("pk"),
-        )
+        counts = settlement.lines.aggregate(unmapped=Count("pk", filter=Q(gl_account__isnull=True)), lines=Count("pk"))
+        counts["unmatched"] = settlement_lines_unmatched(settlement=settlement).count()
         if counts["unmapped"]:
             settlement_accounts_resolve(settlement=settlement)
             counts["unmapped"] = settlement.lines.filter(gl_account__isnull=True).count()
@@ -134,7 +110,7 @@ def _unmatched_check(settlement: Settlement) -> str:
         )
         return ""
     examples = list(
-        settlement.lines.filter(match=SettlementLine.Match.UNMATCHED)
+        settlement_lines_unmatched(settlement=settlement)
         .values_list("amazon_order_id", "merchant_order_id")
         .order_by("amazon_order_id", "merchant_order_id")
         .distinct()[:SHOWN]
@@ -176,7 +152,7 @@ def _unmapped_check(settlement: Settlement) -> str:
 @register_reprocessor(Settlement)
 def _reprocess_settlement(settlement: models.Model, actor: str) -> None:
     assert isinstance(settlement, Settlement)
-    settlement_reconcile(settlement=settlement, actor=actor, rematch=True)
+    settlement_reconcile(settlement=settlement, actor=actor)
 
 
 @register_reprocessor(SettlementFile)

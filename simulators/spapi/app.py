@@ -1,12 +1,12 @@
 """The SP-API simulator as a Starlette app: `create_app()`.
 
 Follows Amazon's documented contract for the operations we use: the LWA token exchange, Orders v0 getOrders,
-getOrder, getOrderItems, getOrderAddress and confirmShipment, and Fulfillment Outbound 2020-07-01 (MCF,
-`fulfillment.py`). Response shapes follow the official model's examples (see
-`fixtures/`); every non-2xx API answer has an `{"errors": [...]}` body; every API answer carries
-`x-amzn-RequestId` and `x-amzn-RateLimit-Limit`; per-(seller, operation) token buckets answer 429 QuotaExceeded;
-getOrders validates its parameters like Amazon and pages with a keyset NextToken. A control API under `/_sim/`
-(JSON, no auth) seeds sellers and orders and injects faults; see README.md.
+getOrder, getOrderItems, getOrderAddress and confirmShipment, Fulfillment Outbound 2020-07-01 (MCF,
+`fulfillment.py`) and Reports 2021-06-30 (`reports.py`, with pre-signed document downloads). Response shapes
+follow the official model's examples (see `fixtures/`); every non-2xx API answer has an `{"errors": [...]}` body;
+every API answer carries `x-amzn-RequestId` and `x-amzn-RateLimit-Limit`; per-(seller, operation) token buckets
+answer 429 QuotaExceeded; getOrders validates its parameters like Amazon and pages with a keyset NextToken. A control
+API under `/_sim/` (JSON, no auth) seeds sellers, orders and settlement reports and injects faults; see README.md.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from starlette.routing import Route
 from simulators.common import FaultRule, dump_json, error_body, gc_paused, json_response, read_json_object
 from simulators.spapi import generator
 from simulators.spapi.fulfillment import Fulfillment
+from simulators.spapi.reports import Reports
 from simulators.spapi.state import (
     OPERATIONS,
     PENDING_HIDDEN_ITEM_FIELDS,
@@ -117,6 +118,7 @@ class SpApiSimulator:
         self.request_prefix = str(uuid.uuid4())[:24]  # "xxxxxxxx-xxxx-4xxx-yxxx-"
         self.requests = 0
         self.mcf = Fulfillment(self)
+        self.reports = Reports(self)
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
@@ -537,6 +539,7 @@ class SpApiSimulator:
     async def reset(self, request: Request) -> Any:
         self.stop_live()
         self.mcf.stop_auto_advance()
+        self.reports.discard_files(self.state)
         self.state = State()
         return {"ok": True}
 
@@ -547,6 +550,7 @@ class SpApiSimulator:
             "sellers": len(self.state.sellers),
             "orders": len(self.state.orders),
             "fulfillment_orders": len(self.state.fulfillment_orders),
+            "reports": len(self.state.reports),
             "uptime_seconds": round(time.time() - self.started, 1),
         }
 
@@ -859,10 +863,14 @@ class SpApiSimulator:
             yield
             self.stop_live()
             self.mcf.stop_auto_advance()
+            self.reports.discard_files(self.state)
+            self.reports.close()
 
         c = self.control
         mcf = self.mcf
+        rep = self.reports
         fba = "/fba/outbound/2020-07-01/fulfillmentOrders"
+        reports = "/reports/2021-06-30"
         routes = [
             Route("/auth/o2/token", self.lwa_token, methods=["POST"]),
             Route("/orders/v0/orders", self.api("getOrders", self.get_orders), methods=["GET"]),
@@ -887,6 +895,12 @@ class SpApiSimulator:
             Route(fba, self.api("listAllFulfillmentOrders", mcf.list_all), methods=["GET"]),
             Route(f"{fba}/{{order_id}}", self.api("getFulfillmentOrder", mcf.get), methods=["GET"]),
             Route(f"{fba}/{{order_id}}/cancel", self.api("cancelFulfillmentOrder", mcf.cancel), methods=["PUT"]),
+            Route(f"{reports}/reports", self.api("createReport", rep.create), methods=["POST"]),
+            Route(f"{reports}/reports", self.api("getReports", rep.list_reports), methods=["GET"]),
+            Route(f"{reports}/reports/{{report_id}}", self.api("getReport", rep.get), methods=["GET"]),
+            Route(f"{reports}/reports/{{report_id}}", self.api("cancelReport", rep.cancel), methods=["DELETE"]),
+            Route(f"{reports}/documents/{{document_id}}", self.api("getReportDocument", rep.document), methods=["GET"]),
+            Route("/_documents/{document_id}", rep.download, methods=["GET"]),  # the "pre-signed S3" URL
             Route("/_sim/reset", c(self.reset), methods=["POST"]),
             Route("/_sim/health", c(self.health), methods=["GET"]),
             Route("/_sim/sellers", c(self.sellers), methods=["GET", "POST"]),
@@ -897,6 +911,11 @@ class SpApiSimulator:
             Route("/_sim/fulfillment-orders/{order_id}", c(mcf.control_order), methods=["GET"]),
             Route("/_sim/fulfillment-orders/{order_id}/advance", c(mcf.control_order), methods=["POST"]),
             Route("/_sim/fba-inventory", c(mcf.inventory), methods=["GET", "POST"]),
+            Route("/_sim/reports", c(rep.control_reports), methods=["GET"]),
+            Route("/_sim/reports/settlement", c(rep.control_settlement), methods=["POST"]),
+            Route("/_sim/reports/settings", c(rep.control_settings), methods=["GET", "POST"]),
+            Route("/_sim/reports/{report_id}", c(rep.control_report), methods=["GET"]),
+            Route("/_sim/reports/{report_id}/advance", c(rep.control_report), methods=["POST"]),
             Route("/_sim/generate", c(self.generate), methods=["POST"]),
             Route("/_sim/faults", c(self.faults), methods=["GET", "POST", "DELETE"]),
             Route("/_sim/faults/{rule_id:int}", c(self.faults), methods=["DELETE"]),

@@ -8,10 +8,13 @@ with SpApiSimulatorControl("http://127.0.0.1:8101") as sim:
     sim.add_fault(operation="getOrders", kind="throttle", times=1, after=1)
     sim.set_fba_inventory("A1...", "SKU-1", 20)
     sim.advance_fulfillment_order("WEB-00001001", "Processing")
+    sim.add_settlement_report("A1...", settlement_text)  # a DONE GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2
 """
 
 from __future__ import annotations
 
+import base64
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -142,7 +145,8 @@ class SpApiSimulatorControl:
         after: int = 0,
     ) -> dict[str, Any]:
         """operation: getOrders|getOrder|getOrderItems|getOrderAddress|confirmShipment|createFulfillmentOrder|
-        getFulfillmentOrder|cancelFulfillmentOrder|getFulfillmentPreview|listAllFulfillmentOrders|lwaToken|*;
+        getFulfillmentOrder|cancelFulfillmentOrder|getFulfillmentPreview|listAllFulfillmentOrders|createReport|
+        getReports|getReport|cancelReport|getReportDocument|reportDocumentDownload (the pre-signed URL)|lwaToken|*;
         kind: error|throttle|latency|timeout|repeat_page; times=None applies forever. Returns the rule (with id).
         """
         rule = {
@@ -210,6 +214,7 @@ class SpApiSimulatorControl:
         strict_inventory: unknown or out-of-stock SKUs are refused by createFulfillmentOrder and unfulfillable in
         getFulfillmentPreview. auto_advance_seconds: every open fulfillment order moves one step after that many
         seconds in its status (0 = off). fulfillment_page_size: listAllFulfillmentOrders page size.
+        Reports have their own: `report_settings(...)`.
         """
         values = {
             "visibility_delay_seconds": visibility_delay_seconds,
@@ -278,6 +283,85 @@ class SpApiSimulatorControl:
         """The confirmShipment calls accepted for an order, in order: each is the request body (`marketplaceId`,
         `packageDetail`, …) plus `received_at` and `repeats` (identical repeats answered 204 without effect)."""
         return list(self._call("GET", f"/_sim/orders/{quote(order_id, safe='')}/shipments")["confirmations"])
+
+    # --- Reports 2021-06-30 -------------------------------------------------------------------------------
+
+    def add_settlement_report(
+        self,
+        seller: str,
+        content: str | bytes | None = None,
+        *,
+        path: str | None = None,
+        gzip: bool = True,
+        created_time: str | datetime | None = None,
+        marketplace_ids: list[str] | None = None,
+        data_start_time: str | datetime | None = None,
+        data_end_time: str | datetime | None = None,
+        charset: str = "UTF-8",
+    ) -> dict[str, Any]:
+        """A DONE GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2 report of `seller` with its document. Returns
+        `{"reportId", "reportDocumentId"}`.
+
+        The document is `content` (text, encoded with `charset`; or bytes, sent as they are) or the file at `path`
+        on the simulator's machine (served from disk, so a file of any size never goes through JSON; keep it in
+        place while it may be downloaded). gzip=True serves it GZIP-compressed (`compressionAlgorithm: GZIP`;
+        bytes or a file already in gzip format are served as given). created_time defaults to now; the data
+        period (dataStartTime/dataEndTime) to the 14 days before it; marketplace_ids to the seller's.
+        """
+        body: dict[str, Any] = {"seller": seller, "gzip": gzip, "charset": charset}
+        if isinstance(content, bytes):
+            body["content_b64"] = base64.b64encode(content).decode()
+        elif content is not None:
+            body["content"] = content
+        if path is not None:
+            body["path"] = path
+        for key, value in (
+            ("created_time", created_time), ("data_start_time", data_start_time), ("data_end_time", data_end_time)
+        ):  # fmt: skip
+            if value is not None:
+                body[key] = value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
+        if marketplace_ids is not None:
+            body["marketplace_ids"] = marketplace_ids
+        return dict(self._call("POST", "/_sim/reports/settlement", body))
+
+    def report_settings(
+        self,
+        *,
+        report_processing_seconds: float | None = None,
+        document_url_ttl_seconds: int | None = None,
+        document_base_url: str | None = None,
+    ) -> dict[str, Any]:
+        """Change the given report settings; returns all of them (reset restores the defaults).
+
+        report_processing_seconds: a requested report is IN_QUEUE for the first half, IN_PROGRESS for the second
+        half, then DONE (default 0 = DONE at once). document_url_ttl_seconds: lifetime of getReportDocument URLs
+        (default 300). document_base_url: where those URLs point ("" = the address the call came in on).
+        """
+        values = {
+            "report_processing_seconds": report_processing_seconds,
+            "document_url_ttl_seconds": document_url_ttl_seconds,
+            "document_base_url": document_base_url,
+        }
+        return dict(self._call("POST", "/_sim/reports/settings", {k: v for k, v in values.items() if v is not None}))
+
+    def reports(self, *, seller: str | None = None) -> list[dict[str, Any]]:
+        """Every report (oldest first), each as getReport shows it plus `_sim`: `{"seller", "requested",
+        "reportOptions", "history", "document": {"reportDocumentId", "compressionAlgorithm", "contentType",
+        "size", "path"} | None}`."""
+        params = {"seller": seller} if seller else None
+        return list(self._call("GET", "/_sim/reports", params=params)["reports"])
+
+    def report(self, report_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/_sim/reports/{quote(report_id, safe='')}"))
+
+    def advance_report(self, report_id: str, to: str, *, content: str | None = None) -> dict[str, Any]:
+        """Move a requested report to `to`: IN_QUEUE → IN_PROGRESS | DONE | FATAL | CANCELLED, IN_PROGRESS →
+        DONE | FATAL | CANCELLED (SimulatorControlError 400 otherwise). DONE makes its document (`content` as
+        the document's text, else a small generated tab-separated file). Returns the report as `reports()`."""
+        body: dict[str, Any] = {"to": to}
+        if content is not None:
+            body["content"] = content
+        return dict(self._call("POST", f"/_sim/reports/{quote(report_id, safe='')}/advance", body))
 
     # --- live demo mode ---------------------------------------------------------------------------------
 

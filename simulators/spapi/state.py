@@ -1,5 +1,5 @@
 """In-memory state of the SP-API simulator: sellers, access tokens, orders with sorted indexes, usage plans,
-MCF fulfillment orders, FBA inventory and shipment confirmations.
+MCF fulfillment orders, FBA inventory, shipment confirmations, and reports with their documents.
 
 Times are kept as float epoch seconds (UTC) internally; the JSON carries ISO 8601 strings with `Z`.
 """
@@ -17,8 +17,8 @@ from typing import Any
 
 from simulators.common import FaultInjector, TokenBucket
 
-# Amazon's published default usage plans (requests per second, burst), from the Orders v0 and Fulfillment
-# Outbound 2020-07-01 models.
+# Amazon's published default usage plans (requests per second, burst), from the Orders v0, Fulfillment
+# Outbound 2020-07-01 and Reports 2021-06-30 models.
 DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "getOrders": (0.0167, 20),
     "getOrder": (0.5, 30),
@@ -30,9 +30,16 @@ DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "cancelFulfillmentOrder": (2.0, 30),
     "getFulfillmentPreview": (2.0, 30),
     "listAllFulfillmentOrders": (2.0, 30),
+    "createReport": (0.0167, 15),
+    "getReports": (0.0222, 10),
+    "getReport": (2.0, 15),
+    "cancelReport": (0.0222, 10),
+    "getReportDocument": (0.0167, 15),
 }
 OPERATIONS = tuple(DEFAULT_LIMITS)
-FAULT_OPERATIONS = (*OPERATIONS, "lwaToken")
+# Not an SP-API operation: the download from a report document's pre-signed URL (S3 on Amazon; no usage plan).
+DOCUMENT_DOWNLOAD = "reportDocumentDownload"
+FAULT_OPERATIONS = (*OPERATIONS, "lwaToken", DOCUMENT_DOWNLOAD)
 PENDING_STATUSES = frozenset({"Pending", "PendingAvailability"})
 # What Amazon leaves out while an order is Pending (payment not yet authorised): money and the address.
 PENDING_HIDDEN_ORDER_FIELDS = ("OrderTotal", "ShippingAddress")
@@ -148,6 +155,48 @@ class InventoryRecord:
     reserved: int = 0
 
 
+@dataclass(slots=True)
+class ReportDocumentRecord:
+    """The bytes behind a reportDocumentId, exactly as the pre-signed URL serves them (already gzip-compressed
+    when `compression` is GZIP): in memory (`data`) or in a file (`path`), never both."""
+
+    document_id: str
+    seller: str
+    compression: str | None  # "GZIP" or None
+    content_type: str  # e.g. "text/plain; charset=UTF-8"
+    size: int  # bytes served
+    data: bytes | None = None
+    path: str | None = None
+    owned: bool = False  # `path` is a file the simulator wrote (deleted on reset)
+
+
+@dataclass(slots=True)
+class ReportRecord:
+    """One report (Reports API 2021-06-30), requested with createReport or seeded through the control API.
+
+    Times are epoch seconds. A requested report moves on by itself at `in_progress_at` and `done_at` (from the
+    `report_processing_seconds` setting when it was created) or when the control API advances it.
+    """
+
+    report_id: str
+    seller: str
+    report_type: str
+    marketplace_ids: list[str]
+    created: float
+    data_start: float
+    data_end: float
+    status: str
+    requested: bool  # createReport (True) or the control API (False)
+    options: dict[str, str] = field(default_factory=dict)
+    started: float | None = None  # processingStartTime
+    ended: float | None = None  # processingEndTime
+    document_id: str | None = None
+    in_progress_at: float | None = None
+    done_at: float | None = None
+    outcome: str = "DONE"  # what processing ends in: DONE, or FATAL for report types the simulator cannot make
+    history: list[dict[str, str]] = field(default_factory=list)  # [{"status", "at"}], for the control API
+
+
 class _SellerIndex:
     """One seller's orders as sorted (time, AmazonOrderId) lists, for keyset paging with bisect."""
 
@@ -191,6 +240,13 @@ class State:
     auto_advance_seconds: float = 0.0
     fulfillment_page_size: int = 50
     next_package_number: int = 212_794_778  # int32 package numbers, as in Amazon's example
+    # Reports API 2021-06-30
+    reports: dict[str, ReportRecord] = field(default_factory=dict)  # reportId → report
+    report_documents: dict[str, ReportDocumentRecord] = field(default_factory=dict)  # reportDocumentId → …
+    next_report_number: int = 50_001
+    report_processing_seconds: float = 0.0  # 0: a requested report is DONE at once
+    document_url_ttl_seconds: int = 300  # "This URL expires after 5 minutes." (ReportDocument.url)
+    document_base_url: str = ""  # "" = the address the getReportDocument call came in on
 
     # --- sellers and tokens ----------------------------------------------------------------------------
 

@@ -109,11 +109,12 @@ def test_pages_render(admin_client: Any, url: str) -> None:
 def test_settlement_page_drills_down_to_its_lines(admin_client: Any) -> None:
     settlement = imported(uk_settlement())
     page = admin_client.get(reverse("admin:reconciliation_settlement_change", args=[settlement.pk])).content.decode()
-    assert "Exception: no matching order" in page and "4000 Sales - Amazon" in page and "Subscription Fee" in page
+    assert "without their order (exception)" in page and "4000 Sales - Amazon" in page and "Subscription Fee" in page
     lines_url = reverse("admin:reconciliation_settlementline_changelist")
-    assert f"{lines_url}?settlement__id__exact={settlement.pk}&amp;match=unmatched" in page
-    listing = admin_client.get(lines_url, {"settlement__id__exact": settlement.pk, "match": "unmatched"})
-    assert listing.status_code == 200 and "No order 202-1111111-1111111" in listing.content.decode()
+    assert f"{lines_url}?settlement__id__exact={settlement.pk}&amp;kind__exact=order&amp;matched=no" in page
+    listing = admin_client.get(lines_url, {"settlement__id__exact": settlement.pk, "matched": "no"})
+    assert listing.status_code == 200 and "No order 202-1111111-1111111 in Ledgerline" in listing.content.decode()
+    assert "Subscription Fee" not in listing.content.decode()
     entry = JournalEntry.objects.get()
     assert admin_client.get(reverse("admin:reconciliation_journalentry_change", args=[entry.pk])).status_code == 200
     response = admin_client.post(

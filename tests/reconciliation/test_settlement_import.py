@@ -17,6 +17,7 @@ from config.common.services import exception_reprocess
 from mappings.models import CurrencyRate, GlAccount, SettlementAccountMapping
 from orders.models import Order, SellerAccount
 from reconciliation.models import JournalEntry, Settlement, SettlementFile, SettlementLine
+from reconciliation.selectors import settlement_lines_unmatched, settlement_lines_with_orders
 from reconciliation.services import settlement_file_import, settlement_file_store
 from tests.factories import SellerAccountFactory
 from tests.reconciliation.files import UK_ORDER, UK_REFUNDED, amount_row, settlement_file, uk_settlement
@@ -50,15 +51,15 @@ def test_uk_settlement_is_matched_mapped_and_journalled_to_the_cent() -> None:
     settlement = Settlement.objects.get(settlement_id="5000001")
     assert settlement.lines_total == settlement.total_amount == Decimal("-24.99")
     assert settlement.status == "reconciled" and settlement.unmatched_count == 0 and settlement.unmapped_count == 0
-    lines = {(line.transaction_type, line.amount_description): line for line in settlement.lines.all()}
-    assert lines["Order", "Principal"].order == order and lines["Order", "Principal"].match == "order"
-    assert lines["Refund", "Principal"].order == refunded and lines["Refund", "Principal"].match == "refund"
-    assert lines["Chargeback Refund", "Principal"].match == "refund"
-    assert (
-        lines["ServiceFee", "Subscription Fee"].match == "fee" and lines["ServiceFee", "Subscription Fee"].order is None
-    )
-    assert lines["FBAFees", "Base fee"].match == "fee"  # an FBA shipment id in order-id is not an order
-    assert lines["other-transaction", "Current Reserve Amount"].match == "transfer"
+    annotated = settlement_lines_with_orders(lines=settlement.lines.all())
+    lines: dict[tuple[str, str], Any] = {(line.transaction_type, line.amount_description): line for line in annotated}
+    assert lines["Order", "Principal"].order_pk == order.pk and lines["Order", "Principal"].kind == "order"
+    assert lines["Refund", "Principal"].order_pk == refunded.pk and lines["Refund", "Principal"].kind == "refund"
+    assert lines["Chargeback Refund", "Principal"].kind == "refund"
+    fee = lines["ServiceFee", "Subscription Fee"]
+    assert fee.kind == "fee" and fee.order_pk is None
+    assert lines["FBAFees", "Base fee"].kind == "fee"  # an FBA shipment id in order-id is not an order
+    assert lines["other-transaction", "Current Reserve Amount"].kind == "transfer"
     codes = {key: line.gl_account.code for key, line in lines.items() if line.gl_account}
     assert codes["Order", "Principal"] == "4000" and codes["Order", "Commission"] == "5000"
     assert codes["Order", "FBAPerUnitFulfillmentFee"] == "5010" and codes["Order", "Tax"] == "2200"
@@ -139,8 +140,9 @@ def test_unmatched_order_is_an_exception_until_the_order_arrives() -> None:
     assert settlement.status == "exceptions" and settlement.unmatched_count == 9
     item = ExceptionItem.objects.get(kind="settlement_unmatched", status="open")
     assert UK_ORDER in item.detail and UK_REFUNDED in item.detail
-    line = settlement.lines.get(transaction_type="Order", amount_description="Principal")
-    assert line.match == "unmatched" and "No order 202-1111111-1111111 in Ledgerline" in line.match_reason
+    unmatched = settlement_lines_unmatched(settlement=settlement)
+    assert {line.amazon_order_id for line in unmatched} == {UK_ORDER, UK_REFUNDED}
+    assert "name an order Ledgerline does not have" in settlement.problem
     assert JournalEntry.objects.filter(settlement=settlement).exists()  # the books do not wait for matching
 
     account = SellerAccountFactory.create()
@@ -149,7 +151,7 @@ def test_unmatched_order_is_an_exception_until_the_order_arrives() -> None:
     settlement.refresh_from_db()
     item.refresh_from_db()
     assert settlement.status == "reconciled" and settlement.unmatched_count == 0 and item.status == "resolved"
-    assert settlement.lines.get(transaction_type="Refund", amount_description="Principal").match == "refund"
+    assert not settlement_lines_unmatched(settlement=settlement).exists()
 
 
 def test_unmapped_amount_type_is_an_exception_never_a_default_until_finance_maps_it() -> None:
@@ -202,7 +204,7 @@ def test_german_file_decimal_comma_and_dates_in_euros_with_base_currency_roundin
     assert file.state == "imported", file.error
     settlement = Settlement.objects.get()
     assert settlement.total_amount == Decimal("1000.00") and settlement.currency == "EUR"
-    assert settlement.deposit_date.isoformat() == "2026-11-17T07:49:55+00:00"
+    assert settlement.deposit_date is not None and settlement.deposit_date.isoformat() == "2026-11-17T07:49:55+00:00"
     entry = settlement.journal
     assert entry.currency == "EUR" and entry.base_currency == "GBP" and entry.rate == Decimal("0.85337")
     journal_balances(entry)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
 
+from config.common.models import OutboundRequest
+from config.common.outbound import outbound_claim, outbound_send
 from mappings.models import SkuMapping
 from orders.apis import EcommerceOrderInputSerializer
 from orders.models import Order
 from orders.services.ecommerce import ecommerce_order_create, ecommerce_submission_store
 from payments.models import Payment
 from payments.services import (
+    opayo_batches_fetch,
     payment_capture,
     payment_refund,
     payment_register,
@@ -100,6 +105,21 @@ def load_payments_demo(sim: OpayoSimulatorControl) -> None:
             payment_refund(payment=payment, amount=Decimal("10.00"), reason="late delivery goodwill", actor=ACTOR)
         elif then == "full refund":
             payment_refund(payment=payment, amount=Decimal(amount), reason="returned", actor=ACTOR)
+    settle_the_day(sim)
+
+
+def settle_the_day(sim: OpayoSimulatorControl) -> None:
+    """Send the captures, aborts and refunds now (not when the worker starts), close the day in the simulator
+    (completed now, so today's batch is listed at once) and fetch the batch: Payments › Opayo batches shows it
+    matched line by line to the ledger."""
+    pending = OutboundRequest.objects.filter(provider="opayo", status=OutboundRequest.Status.PENDING)
+    for pk in list(pending.values_list("pk", flat=True)):
+        request = outbound_claim(pk=pk)
+        if request is not None:
+            outbound_send(request=request)
+    sim.close_day(completed=timezone.now().isoformat())
+    today = timezone.now().astimezone(ZoneInfo("Europe/London")).date()
+    opayo_batches_fetch(start=today - timedelta(days=1), end=today, actor=ACTOR)
 
 
 def deliver_server_notification(sim: OpayoSimulatorControl, webhook_url: str) -> dict[str, Any]:

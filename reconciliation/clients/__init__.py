@@ -1,0 +1,1 @@
+"""Provider clients of the reconciliation app (Amazon Reports API: settlement reports and their documents)."""
