@@ -104,16 +104,17 @@ def run_child(kind: str, path: Path, storage: Path) -> dict[str, float]:
 
 
 def copy_input(path: Path, storage: Path) -> None:
-    """Parse once (not timed) and write the rows as COPY text, as the baseline's input."""
+    """Parse once (not timed) and write exactly the rows the import writes, in COPY's text format."""
     setup_django(storage)
-    from reconciliation.parser import ROW_FIELDS, SettlementReader
+    from reconciliation.parser import SettlementReader
+    from reconciliation.services.classify import GlResolver
+    from reconciliation.services.importer import _rows
+    from reconciliation.services.loader import COLUMNS
 
-    columns = ["settlement_id", "currency", "match", "match_reason", *ROW_FIELDS]
     with path.open(newline="", encoding="utf-8") as text, open(f"{path}.copy.data", "w") as out:
-        reader = SettlementReader(text)
-        for row in reader.rows(null="\\N"):
-            out.write("@SETTLEMENT@\tGBP\tpending\t\t" + "\t".join(row) + "\n")
-    Path(f"{path}.copy").write_text(", ".join(columns) + "\n")
+        for row in _rows(SettlementReader(text), GlResolver.load()):
+            out.write("@SETTLEMENT@\tGBP\t" + "\t".join(row) + "\n")
+    Path(f"{path}.copy").write_text(", ".join(["settlement_id", "currency", *COLUMNS]) + "\n")
 
 
 def clear_lines() -> None:

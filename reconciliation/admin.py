@@ -17,7 +17,14 @@ from import_export import fields, resources
 from import_export.admin import ExportMixin
 
 from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link
-from reconciliation.models import JournalEntry, JournalLine, Settlement, SettlementFile, SettlementLine
+from reconciliation.models import (
+    JournalEntry,
+    JournalLine,
+    Settlement,
+    SettlementFile,
+    SettlementLine,
+    SettlementReport,
+)
 from reconciliation.selectors import (
     settlement_lines_matched_filter,
     settlement_lines_unmatched,
@@ -122,6 +129,18 @@ class SettlementFileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             file = settlement_file_import(file_id=file.pk)
             level = messages.ERROR if file.state == SettlementFile.State.REJECTED else messages.SUCCESS
             messages.add_message(request, level, f"{file.name}: {file.get_state_display()}. {_error(file)}")
+
+
+@admin.register(SettlementReport)
+class SettlementReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["report_id", "seller_account", "created_time", "file_link"]
+    list_filter = ["seller_account"]
+    search_fields = ["=report_id"]
+    list_select_related = ["seller_account", "file"]
+
+    @admin.display(description="File")
+    def file_link(self, obj: SettlementReport) -> SafeString | str:
+        return admin_link(obj.file) if obj.file else "-"
 
 
 @admin.register(Settlement)

@@ -38,6 +38,22 @@ class SettlementFile(TimeStampedModel):
         return f"{self.name} ({self.get_state_display()})"
 
 
+class SettlementReport(TimeStampedModel):
+    """A settlement report Amazon listed (Reports API), and the file its document became. Seen once."""
+
+    report_id = models.CharField(max_length=40, unique=True)
+    seller_account = models.ForeignKey("orders.SellerAccount", on_delete=models.PROTECT)
+    report_document_id = models.CharField(max_length=200)
+    created_time = models.DateTimeField(help_text="When Amazon made the report.")
+    file = models.ForeignKey(SettlementFile, on_delete=models.PROTECT, null=True, blank=True, related_name="reports")
+
+    class Meta:
+        ordering = ["-created_time"]
+
+    def __str__(self) -> str:
+        return f"Report {self.report_id}"
+
+
 class Settlement(TimeStampedModel):
     """One Amazon settlement (its summary row), imported once whatever the number of files carrying it."""
 
@@ -159,7 +175,7 @@ class JournalEntry(TimeStampedModel):
 
 
 class JournalLine(models.Model):
-    entry = models.ForeignKey(JournalEntry, on_delete=models.CASCADE, related_name="lines")
+    entry = models.ForeignKey(JournalEntry, on_delete=models.CASCADE, related_name="lines", db_index=False)
     position = models.PositiveIntegerField()
     gl_account = models.ForeignKey("mappings.GlAccount", on_delete=models.PROTECT)
     description = models.CharField(max_length=300, blank=True)
@@ -174,6 +190,8 @@ class JournalLine(models.Model):
     class Meta:
         ordering = ["entry", "position"]
         constraints = [
+            # Also the index the CSV export reads in order (no sort of a million lines).
+            models.UniqueConstraint(fields=["entry", "position"], name="journal_line_position_unique"),
             models.CheckConstraint(
                 condition=Q(debit__gte=0, credit__gte=0, base_debit__gte=0, base_credit__gte=0),
                 name="journal_line_amounts_not_negative",

@@ -67,7 +67,7 @@ class TokenBucket:
 
 # --- fault injection -------------------------------------------------------------------------------------
 
-FAULT_KINDS = frozenset({"error", "throttle", "latency", "timeout", "repeat_page"})
+FAULT_KINDS = frozenset({"error", "throttle", "latency", "timeout", "repeat_page", "truncate"})
 
 
 @dataclass

@@ -27,6 +27,10 @@ STATIC_SCHEDULES = [
     ("payments.opayo_batches", "payments.tasks.opayo_batches_fetch_task", 24 * 60),
     # Paid eCommerce orders without an FBA order yet, and open FBA orders to read back.
     ("fulfillment.sweep", "fulfillment.tasks.fulfillment_sweep", 1),
+    # New Amazon settlement reports (Amazon makes them about every two weeks), imported once each.
+    ("reconciliation.settlement_reports", "reconciliation.tasks.settlement_reports_fetch_task", 60),
+    # Rejected settlement files whose next try is due (Reports API files are downloaded again).
+    ("reconciliation.settlement_retry", "reconciliation.tasks.settlement_files_retry_task", 5),
 ]
 
 

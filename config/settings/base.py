@@ -210,7 +210,6 @@ SETTLEMENT_STORAGE_DIR = env.path("SETTLEMENT_STORAGE_DIR", default=BASE_DIR / "
 # A rejected file is tried again after this long, then twice as long, ... (the source may have been fixed).
 SETTLEMENT_RETRY_MINUTES = env.int("SETTLEMENT_RETRY_MINUTES", default=30)
 SETTLEMENT_MAX_ATTEMPTS = env.int("SETTLEMENT_MAX_ATTEMPTS", default=8)
-SETTLEMENT_REPORTS_POLL_MINUTES = env.int("SETTLEMENT_REPORTS_POLL_MINUTES", default=60)
 # The books' currency; journal lines carry base amounts at the CurrencyRate of the deposit date.
 LEDGER_BASE_CURRENCY = env("LEDGER_BASE_CURRENCY", default="GBP")
 # GL account codes (must exist in GL accounts) for the net payout and for base-currency rounding.

@@ -700,6 +700,8 @@ class SpApiSimulator:
             data = await read_json_object(request)
             if data.get("kind") == "repeat_page" and data.get("operation", "*") not in ("getOrders", "*"):
                 raise ValueError("repeat_page applies to getOrders only")
+            if data.get("kind") == "truncate" and data.get("operation") != "reportDocumentDownload":
+                raise ValueError("truncate applies to reportDocumentDownload only")
             return faults.add(data).as_dict()
         return {"faults": [rule.as_dict() for rule in faults.rules]}
 

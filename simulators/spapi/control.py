@@ -147,7 +147,8 @@ class SpApiSimulatorControl:
         """operation: getOrders|getOrder|getOrderItems|getOrderAddress|confirmShipment|createFulfillmentOrder|
         getFulfillmentOrder|cancelFulfillmentOrder|getFulfillmentPreview|listAllFulfillmentOrders|createReport|
         getReports|getReport|cancelReport|getReportDocument|reportDocumentDownload (the pre-signed URL)|lwaToken|*;
-        kind: error|throttle|latency|timeout|repeat_page; times=None applies forever. Returns the rule (with id).
+        kind: error|throttle|latency|timeout|repeat_page|truncate (half a document download, ended cleanly);
+        times=None applies forever. Returns the rule (with id).
         """
         rule = {
             "operation": operation,

@@ -520,8 +520,11 @@ class Reports:
             state.calls[(DOCUMENT_DOWNLOAD, status)] += 1
             return _s3_error(status, code, message, request_id)
 
+        cut = False
         if state.faults.rules:
             rule = state.faults.match(DOCUMENT_DOWNLOAD)
+            # truncate: half the bytes, then the connection ends cleanly (no Content-Length to betray it).
+            cut = rule is not None and rule.kind == "truncate"
             if rule is not None:
                 if rule.kind in ("latency", "timeout"):
                     await asyncio.sleep((rule.ms / 1000) if rule.kind == "latency" else rule.seconds)
@@ -557,6 +560,9 @@ class Reports:
         headers = {"x-amz-request-id": request_id}
         if encoding:
             headers["content-encoding"] = encoding
+        if document.data is not None and cut:
+            half = document.data[: len(document.data) // 2]
+            return StreamingResponse(_chunks(half), headers=headers, media_type=document.content_type)
         if document.data is not None:
             headers["content-length"] = str(document.size)
             return StreamingResponse(_chunks(document.data), headers=headers, media_type=document.content_type)
