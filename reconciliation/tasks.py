@@ -8,6 +8,7 @@ from config.common.errors import ConnectorError
 from orders.models import SellerAccount
 from reconciliation.services import settlement_files_due
 from reconciliation.services.reports import settlement_file_retry, settlement_reports_fetch
+from reconciliation.services.settlements import settlements_recheck
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ def settlement_reports_fetch_task() -> str:
 
 
 def settlement_files_retry_task() -> str:
+    """Rejected files due for another try; and settlements with unmatched lines looked at again."""
+    rechecked = settlements_recheck()
     results = []
     for file_id in settlement_files_due():
         try:
@@ -34,4 +37,4 @@ def settlement_files_retry_task() -> str:
         except ConnectorError as exc:
             logger.warning("settlement file %s: retry failed: %s", file_id, exc)
             results.append("error")
-    return f"{len(results)} file(s) retried: {', '.join(results)}"
+    return f"{len(results)} file(s) retried: {', '.join(results)}; {rechecked} settlement(s) rechecked"

@@ -4,8 +4,11 @@ and the journal is built once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import models, transaction
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from config.common.models import ExceptionItem
 from config.common.reprocess import register_reprocessor
@@ -160,3 +163,12 @@ def _reprocess_file(file: models.Model, actor: str) -> None:
     from reconciliation.services.importer import settlement_file_import
 
     settlement_file_import(file_id=file.pk)
+
+
+def settlements_recheck(*, days: int = 60) -> int:
+    """Re-read the matching of recent settlements with exceptions (orders synced since then now match)."""
+    since = timezone.now() - timedelta(days=days)
+    due = Settlement.objects.filter(status=Settlement.Status.EXCEPTIONS, created_at__gte=since)
+    for settlement in due:
+        settlement_reconcile(settlement=settlement, actor=ACTOR)
+    return len(due)

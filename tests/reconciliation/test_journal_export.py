@@ -18,6 +18,7 @@ from mappings.models import GlAccount, SettlementAccountMapping
 from reconciliation.admin import JournalLineResource
 from reconciliation.models import JournalEntry, JournalLine, Settlement, SettlementFile
 from reconciliation.services import settlement_file_import, settlement_file_store
+from reconciliation.services.export import JournalFilter, journal_csv_chunks
 from tests.fulfillment.conftest import erp_api
 from tests.reconciliation.files import amount_row, settlement_file, uk_settlement
 
@@ -137,3 +138,11 @@ def test_upload_in_admin_stores_and_imports(admin_client: Any) -> None:
     good = SimpleUploadedFile("good.txt", uk_settlement().encode())
     admin_client.post(reverse("admin:reconciliation_settlementfile_upload"), {"file": good})
     assert Settlement.objects.get().line_count == 14
+
+
+def test_database_and_python_writers_give_the_same_file(evil_settlement: Settlement) -> None:
+    imported(uk_settlement("5000077"))
+    filters = JournalFilter()
+    by_copy = b"".join(journal_csv_chunks(filters=filters, use_copy=True))
+    by_python = b"".join(journal_csv_chunks(filters=filters, use_copy=False))
+    assert by_copy == by_python and by_copy.count(b"\n") == 1 + JournalLine.objects.count()

@@ -13,6 +13,7 @@ from rest_framework.authtoken.models import Token
 
 from config.common.auth import api_client_issue
 from config.common.demo import data
+from config.common.demo.settlements_demo import load_settlements_demo
 from config.common.models import ApiClient
 from mappings.models import SkuMapping
 from orders.models import SellerAccount, SellerMarketplace
@@ -40,6 +41,7 @@ class Command(BaseCommand):
             )
         sim = httpx.Client(base_url=settings.SP_API_ENDPOINT, timeout=30)
         now = timezone.now()
+        generated: dict[tuple[str, str], dict[str, Any]] = {}
         for demo in data.ACCOUNTS:
             seller_account_upsert(
                 name=demo.name,
@@ -62,7 +64,7 @@ class Command(BaseCommand):
                 },
             )
             for index, marketplace_id in enumerate(demo.marketplaces):
-                self._post(
+                generated[demo.selling_partner_id, marketplace_id] = self._post(
                     sim,
                     "/_sim/generate",
                     {
@@ -136,6 +138,13 @@ class Command(BaseCommand):
                 seller_account=eu_account, seller_sku=sku, defaults={"erp_item_id": item_id, "description": description}
             )
         self._post(sim, "/_sim/settings", {"auto_advance_seconds": 45}, optional=True)
+        # Settlement reports for those orders, which the worker's schedule imports (see settlements_demo).
+        load_settlements_demo(
+            sim,
+            seller=eu.selling_partner_id,
+            uk_order_ids=list(generated[eu.selling_partner_id, data.UK].get("order_ids", []))[:30],
+            de_order_ids=list(generated.get((eu.selling_partner_id, data.DE), {}).get("order_ids", []))[:15],
+        )
         if settings.OPAYO_PI_BASE_URL.startswith("http://127.0.0.1"):
             from config.common.demo.payments_demo import load_payments_demo
             from simulators.opayo.control import OpayoSimulatorControl
@@ -144,16 +153,25 @@ class Command(BaseCommand):
                 load_payments_demo(opayo)
         if not options["no_poll"]:
             call_command("poll_orders", ignore_backoff=True, stdout=self.stdout)
+            # Amazon's settlement reports for those orders, imported now rather than at the next hourly listing.
+            from reconciliation.services.reports import settlement_reports_fetch
+
+            summary = settlement_reports_fetch(account=eu_account)
+            self.stdout.write(f"Settlement reports: {len(summary.imported)} imported, {len(summary.rejected)} rejected")
         _, erp_token = api_client_issue(name="Dynamics SL (demo)", kind=ApiClient.Kind.ERP)
         self.stdout.write(self.style.SUCCESS(f"Demo ready. API token for user 'erp': {token.key}"))
         self.stdout.write(
             self.style.SUCCESS(f"ERP client token (Authorization: Bearer ...): {erp_token}  (new on every start)")
         )
 
-    def _post(self, sim: httpx.Client, path: str, body: dict[str, Any], optional: bool = False) -> None:
+    def _post(self, sim: httpx.Client, path: str, body: dict[str, Any], optional: bool = False) -> dict[str, Any]:
         try:
             response = sim.post(path, json=body)
         except httpx.HTTPError as exc:
             raise CommandError(f"SP-API simulator at {settings.SP_API_ENDPOINT} unreachable: {exc}") from exc
         if response.status_code >= 400 and not optional:
             raise CommandError(f"Simulator refused {path}: HTTP {response.status_code} {response.text[:300]}")
+        try:
+            return dict(response.json())
+        except ValueError:
+            return {}
