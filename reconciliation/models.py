@@ -168,6 +168,10 @@ class JournalEntry(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(base_total_debit=models.F("base_total_credit")), name="journal_entry_base_balanced"
             ),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$") & Q(base_currency__regex=r"^[A-Z]{3}$"),
+                name="journal_entry_currency_codes",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -197,6 +201,7 @@ class JournalLine(models.Model):
                 name="journal_line_amounts_not_negative",
             ),
             models.CheckConstraint(condition=Q(debit=0) | Q(credit=0), name="journal_line_one_side"),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="journal_line_currency_code"),
         ]
 
     def __str__(self) -> str:
