@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -228,10 +229,15 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             messages.info(request, f"{settlement}: {settlement.get_status_display()}")
 
 
+def _cell(value: Any) -> Any:
+    # Sums come back as floats from SQLite (the demo database): show money as money.
+    return Decimal(str(value)).quantize(Decimal("0.01")) if isinstance(value, float | Decimal) else value
+
+
 def _table(head: list[str], rows: list[tuple[Any, ...]]) -> SafeString:
     header = format_html_join("", "<th>{}</th>", ((h,) for h in head))
     body = format_html_join(
-        "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows)
+        "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((_cell(c),) for c in row)),) for row in rows)
     )
     return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", header, body)
 

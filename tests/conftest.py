@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from orders.models import SellerAccount
@@ -25,3 +27,13 @@ def _forget_cached_security_keys() -> None:
     from payments.services import notifications
 
     notifications._KEYS.clear()
+
+
+@pytest.fixture(scope="session")
+def spapi_url() -> Iterator[str]:
+    """One SP-API simulator server for the session (each test resets it through tests.spapi_support)."""
+    from simulators.common import running_server
+    from simulators.spapi.app import create_app
+
+    with running_server(create_app()) as url:
+        yield url

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sp_api.auth import access_token_client
 
 from config.common.models import ExceptionItem, OutboundRequest
 from config.common.services import exception_reprocess
@@ -17,39 +16,23 @@ from mappings.models import SkuMapping
 from orders.models import Order, SellerAccount, SellerMarketplace
 from orders.services import amazon_orders_sync
 from payments.services import payment_capture
-from simulators.common import running_server
-from simulators.spapi.app import create_app as create_spapi
 from simulators.spapi.control import SpApiSimulatorControl
 from tests.factories import UK
 from tests.fulfillment.conftest import ack, erp_api, pull
 from tests.payments import test_opayo_flows as flows
+from tests.spapi_support import spapi_for
 
 opayo, opayo_url = flows.opayo, flows.opayo_url
 
 
-@pytest.fixture(scope="module")
-def spapi_url() -> Iterator[str]:
-    with running_server(create_spapi()) as url:
-        yield url
-
-
 @pytest.fixture
 def amazon(spapi_url: str, settings: Any, account: SellerAccount) -> Iterator[SpApiSimulatorControl]:
-    settings.SP_API_ENDPOINT = settings.SP_API_LWA_ENDPOINT = spapi_url
-    access_token_client.cache.clear()
-    sim = SpApiSimulatorControl(spapi_url)
-    sim.reset()
-    sim.set_rate_limiting(False)
-    sim.add_seller(
-        selling_partner_id=account.selling_partner_id, refresh_token=account.refresh_token,
-        client_id=account.lwa_client_id, client_secret=account.lwa_client_secret, marketplace_ids=[UK],
-    )  # fmt: skip
-    SellerMarketplace.objects.filter(account=account, marketplace_id=UK).update(mcf_enabled=True)
-    # The FBA stock is held under Amazon seller SKUs that map to the same ERP items as the shop's SKUs.
-    SkuMapping.objects.create(seller_account=account, seller_sku="FBA-TENT", erp_item_id="TNT-0002")
-    SkuMapping.objects.create(seller_account=account, seller_sku="FBA-MUG", erp_item_id="MUG-0001")
-    yield sim
-    sim.close()
+    with spapi_for(spapi_url, settings, account, rate_limits=False) as sim:
+        SellerMarketplace.objects.filter(account=account, marketplace_id=UK).update(mcf_enabled=True)
+        # The FBA stock is held under Amazon seller SKUs that map to the same ERP items as the shop's SKUs.
+        SkuMapping.objects.create(seller_account=account, seller_sku="FBA-TENT", erp_item_id="TNT-0002")
+        SkuMapping.objects.create(seller_account=account, seller_sku="FBA-MUG", erp_item_id="MUG-0001")
+        yield sim
 
 
 def paid_web_order(web_order: dict[str, Any], opayo: Any, capture: Any) -> Order:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sp_api.auth import access_token_client
 
 from config.common.errors import PermanentConnectorError, RetryableConnectorError, ThrottledError
 from orders.models import SellerAccount
@@ -22,10 +21,9 @@ from reconciliation.clients.amazon_reports import (
     Report,
     parse_report,
 )
-from simulators.common import running_server
-from simulators.spapi.app import create_app as create_spapi
 from simulators.spapi.control import SpApiSimulatorControl
 from tests.factories import DE, UK, US
+from tests.spapi_support import spapi_for
 
 SETTLEMENT_TEXT = (
     "settlement-id\tsettlement-start-date\tsettlement-end-date\tdeposit-date\ttotal-amount\tcurrency\n"
@@ -34,26 +32,10 @@ SETTLEMENT_TEXT = (
 )
 
 
-@pytest.fixture(scope="module")
-def spapi_url() -> Iterator[str]:
-    with running_server(create_spapi()) as url:
-        yield url
-
-
 @pytest.fixture
 def amazon(spapi_url: str, settings: Any, account: SellerAccount) -> Iterator[SpApiSimulatorControl]:
-    settings.SP_API_ENDPOINT = settings.SP_API_LWA_ENDPOINT = spapi_url
-    access_token_client.cache.clear()
-    sim = SpApiSimulatorControl(spapi_url)
-    sim.reset()
-    sim.add_seller(
-        selling_partner_id=account.selling_partner_id, refresh_token=account.refresh_token,
-        client_id=account.lwa_client_id, client_secret=account.lwa_client_secret, marketplace_ids=[UK, DE],
-    )  # fmt: skip
-    yield sim
-    sim.reset()
-    sim.close()
-    access_token_client.cache.clear()
+    with spapi_for(spapi_url, settings, account, marketplace_ids=[UK, DE]) as sim:
+        yield sim
 
 
 @pytest.fixture

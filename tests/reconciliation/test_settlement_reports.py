@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sp_api.auth import access_token_client
 
 from config.common.models import ExceptionItem
 from config.common.schedules import STATIC_SCHEDULES
@@ -16,11 +15,9 @@ from orders.models import SellerAccount
 from reconciliation.models import Settlement, SettlementFile
 from reconciliation.services.reports import settlement_file_retry, settlement_reports_fetch
 from reconciliation.tasks import settlement_files_retry_task, settlement_reports_fetch_task
-from simulators.common import running_server
-from simulators.spapi.app import create_app as create_spapi
 from simulators.spapi.control import SpApiSimulatorControl
 from simulators.spapi.settlement_files import SettlementSpec, settlement_text
-from tests.factories import UK
+from tests.spapi_support import spapi_for
 
 pytestmark = pytest.mark.django_db
 START = datetime(2026, 11, 1, 7, 49, 55, tzinfo=UTC)
@@ -37,26 +34,10 @@ def spec(settlement_id: str, **kwargs: Any) -> SettlementSpec:
     return SettlementSpec(**values)
 
 
-@pytest.fixture(scope="module")
-def spapi_url() -> Iterator[str]:
-    with running_server(create_spapi()) as url:
-        yield url
-
-
 @pytest.fixture
 def amazon(spapi_url: str, settings: Any, account: SellerAccount) -> Iterator[SpApiSimulatorControl]:
-    settings.SP_API_ENDPOINT = settings.SP_API_LWA_ENDPOINT = spapi_url
-    access_token_client.cache.clear()
-    sim = SpApiSimulatorControl(spapi_url)
-    sim.reset()
-    sim.set_rate_limiting(False)
-    sim.add_seller(
-        selling_partner_id=account.selling_partner_id, refresh_token=account.refresh_token,
-        client_id=account.lwa_client_id, client_secret=account.lwa_client_secret, marketplace_ids=[UK],
-    )  # fmt: skip
-    yield sim
-    sim.reset()
-    sim.close()
+    with spapi_for(spapi_url, settings, account, rate_limits=False) as sim:
+        yield sim
 
 
 def test_new_reports_are_imported_once_each(amazon: SpApiSimulatorControl, account: SellerAccount) -> None:
