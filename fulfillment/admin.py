@@ -2,15 +2,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db import transaction
+from django.db.models import F, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, pretty_json
 from config.common.errors import ApplicationError, ConnectorError
-from fulfillment.models import ErpBatch, ErpDocument, FulfillmentOrder, Shipment, ShipmentConfirmation, ShipmentLine
+from fulfillment.models import (
+    ErpBatch,
+    ErpDocument,
+    FbaInventory,
+    FulfillmentOrder,
+    InventoryLevel,
+    InventoryUpdate,
+    ListingFeed,
+    ListingSync,
+    Shipment,
+    ShipmentConfirmation,
+    ShipmentLine,
+)
 from fulfillment.services import fba_fulfillment_cancel, fba_fulfillment_refresh
+from fulfillment.services.inventory import listing_pushes_schedule
+from mappings.models import SkuMapping
 
 
 class ShipmentInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -137,3 +154,113 @@ class ErpBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Documents")
     def size(self, obj: ErpBatch) -> int:
         return obj.items.count()
+
+
+class DriftFilter(admin.SimpleListFilter):
+    title = "drift"
+    parameter_name = "drift"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Amazon shows another quantity")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ListingSync]) -> QuerySet[ListingSync]:
+        if self.value() == "yes":
+            return (
+                queryset.filter(amazon_quantity__isnull=False)
+                .exclude(status=ListingSync.Status.PENDING)
+                .exclude(amazon_quantity=F("desired_quantity"))
+            )
+        return queryset
+
+
+@admin.register(ListingSync)
+class ListingSyncAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Per SKU: the ERP's available quantity, what we sent, what Amazon shows; drift in red."""
+
+    list_display = [
+        "seller_sku", "marketplace_id", "item_id", "desired_quantity", "pushed_quantity", "amazon_shows", "status",
+        "pushed_at", "amazon_checked_at", "last_error",
+    ]  # fmt: skip
+    list_filter = [DriftFilter, "status", "seller_account", "marketplace_id"]
+    search_fields = ["seller_sku", "item_id"]
+    list_select_related = ["seller_account"]
+    actions = ["push_now"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("fulfillment.change_listingsync"))
+
+    @admin.display(description="Amazon shows")
+    def amazon_shows(self, obj: ListingSync) -> SafeString | str:
+        if obj.amazon_quantity is None:
+            return "-"
+        if obj.drift:
+            return format_html('<strong style="color:#ba2121">{} (drift: ERP {})</strong>', obj.amazon_quantity,
+                               obj.desired_quantity)  # fmt: skip
+        return str(obj.amazon_quantity)
+
+    @admin.action(description="Send the ERP's quantity to Amazon now", permissions=["change"])
+    def push_now(self, request: HttpRequest, queryset: QuerySet[ListingSync]) -> None:
+        with transaction.atomic():
+            syncs = list(queryset.select_for_update().order_by("pk"))
+            for sync in syncs:
+                sync.generation += 1
+                sync.status = ListingSync.Status.PENDING
+                sync.save(update_fields=["generation", "status", "updated_at"])
+            n = listing_pushes_schedule(syncs=syncs)
+        messages.info(request, f"{n} listing(s) scheduled")
+
+
+@admin.register(InventoryLevel)
+class InventoryLevelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["item_id", "site", "on_hand", "allocated", "available", "as_of", "version", "updated_at"]
+    list_filter = ["site"]
+    search_fields = ["item_id"]
+
+
+@admin.register(InventoryUpdate)
+class InventoryUpdateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["pk", "client", "applied", "stale", "unmapped", "created_at"]
+    fields = ("client", "applied", "stale", "unmapped", "created_at", "payload_json")
+    readonly_fields = fields
+
+    @admin.display(description="Payload as received")
+    def payload_json(self, obj: InventoryUpdate) -> SafeString:
+        return pretty_json(obj.payload)
+
+
+@admin.register(ListingFeed)
+class ListingFeedAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["pk", "seller_account", "marketplace_id", "feed_id", "status", "sku_count", "accepted", "invalid",
+                    "created_at"]  # fmt: skip
+    list_filter = ["status", "seller_account"]
+
+    @admin.display(description="SKUs")
+    def sku_count(self, obj: ListingFeed) -> int:
+        return len(obj.items)
+
+
+@admin.register(FbaInventory)
+class FbaInventoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "seller_sku", "marketplace_id", "fulfillable", "reserved", "inbound_working", "inbound_shipped",
+        "inbound_receiving", "unfulfillable", "erp_level", "amazon_updated_at",
+    ]  # fmt: skip
+    list_filter = ["seller_account", "marketplace_id"]
+    search_fields = ["seller_sku", "fnsku", "asin"]
+
+    @admin.display(description="ERP (FBA site)")
+    def erp_level(self, obj: FbaInventory) -> SafeString | str:
+        # The ERP's own record of its FBA stock, when it posts one, next to Amazon's fulfillable quantity.
+        mapping = SkuMapping.objects.filter(seller_account=obj.seller_account, seller_sku=obj.seller_sku).first()
+        level = (
+            InventoryLevel.objects.filter(
+                item_id=mapping.erp_item_id, site__in=settings.INVENTORY_EXCLUDED_SITES
+            ).first()
+            if mapping
+            else None
+        )
+        if level is None:
+            return "-"
+        if level.available != obj.fulfillable:
+            return format_html('<strong style="color:#ba2121">{} (drift)</strong>', level.available)
+        return str(level.available)

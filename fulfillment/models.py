@@ -169,3 +169,149 @@ class ErpHandover(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document} → {self.client}"
+
+
+class InventoryUpdate(TimeStampedModel):
+    """An inventory post from the ERP, stored as received before anything is applied."""
+
+    client = models.ForeignKey("common.ApiClient", on_delete=models.SET_NULL, null=True, blank=True)
+    payload = models.JSONField()
+    applied = models.PositiveIntegerField(default=0)
+    stale = models.PositiveIntegerField(default=0, help_text="Rows older (as-of or version) than what we hold.")
+    unmapped = models.PositiveIntegerField(default=0, help_text="Items no Amazon SKU is mapped to.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Inventory update {self.pk} ({self.applied} applied)"
+
+
+class InventoryLevel(TimeStampedModel):
+    """The ERP's stock of an item at a site, as of its newest report (older reports never overwrite it)."""
+
+    item_id = models.CharField("ERP item id", max_length=64)
+    site = models.CharField(max_length=40, help_text="ERP warehouse / site id.")
+    on_hand = models.IntegerField()
+    allocated = models.IntegerField()
+    as_of = models.DateTimeField()
+    version = models.BigIntegerField(help_text="The ERP's own row version; with as_of, orders the reports.")
+
+    class Meta:
+        ordering = ["item_id", "site"]
+        constraints = [
+            models.UniqueConstraint(fields=["item_id", "site"], name="inventory_level_unique"),
+            models.CheckConstraint(condition=Q(allocated__gte=0), name="inventory_allocated_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} @ {self.site}: {self.on_hand - self.allocated}"
+
+    @property
+    def available(self) -> int:
+        return max(self.on_hand - self.allocated, 0)
+
+
+class ListingSync(TimeStampedModel):
+    """One merchant-fulfilled SKU on one Amazon marketplace: what the ERP says is available, what we last sent,
+    what Amazon last showed. `generation` counts changes of the wanted quantity; a push is done when the
+    generation it carried is the newest (so two updates in flight end with the latest value on Amazon)."""
+
+    class Status(models.TextChoices):
+        IN_SYNC = "in_sync", "In sync"
+        PENDING = "pending", "Waiting to be sent"
+        ERROR = "error", "Error (see exception queue)"
+
+    seller_account = models.ForeignKey("orders.SellerAccount", on_delete=models.CASCADE, related_name="listings")
+    marketplace_id = models.CharField(max_length=20)
+    seller_sku = models.CharField(max_length=200)
+    item_id = models.CharField("ERP item id", max_length=64, db_index=True)
+    desired_quantity = models.IntegerField(default=0, help_text="ERP available (on hand − allocated) over its sites.")
+    desired_as_of = models.DateTimeField(null=True, blank=True)
+    generation = models.PositiveIntegerField(default=0)
+    pushed_quantity = models.IntegerField(null=True, blank=True)
+    pushed_generation = models.PositiveIntegerField(default=0)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    amazon_quantity = models.IntegerField(null=True, blank=True, help_text="What Amazon showed when last read.")
+    amazon_checked_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    last_error = models.TextField(blank=True)
+    request = models.ForeignKey(
+        "common.OutboundRequest", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The one request (patch or feed) carrying this SKU now: updates meanwhile ride on it.",
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["seller_account", "marketplace_id", "seller_sku"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["seller_account", "marketplace_id", "seller_sku"], name="listing_sync_unique"
+            ),
+            models.CheckConstraint(condition=Q(desired_quantity__gte=0), name="listing_desired_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seller_sku} ({self.marketplace_id})"
+
+    @property
+    def drift(self) -> bool:
+        """Amazon shows another quantity than the ERP's, with nothing on its way to fix it."""
+        return (
+            self.amazon_quantity is not None
+            and self.status != self.Status.PENDING
+            and self.amazon_quantity != self.desired_quantity
+        )
+
+
+class ListingFeed(TimeStampedModel):
+    """A JSON_LISTINGS_FEED carrying many SKUs' quantities at once (one call instead of thousands)."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "Not submitted yet"
+        SENDING = "sending", "Being submitted"
+        SUBMITTED = "submitted", "Submitted, Amazon processing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    seller_account = models.ForeignKey("orders.SellerAccount", on_delete=models.CASCADE)
+    marketplace_id = models.CharField(max_length=20)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    feed_id = models.CharField(max_length=40, blank=True)
+    items = models.JSONField(help_text="[[listing sync id, sku, quantity, generation], ...] as sent.")
+    accepted = models.PositiveIntegerField(default=0)
+    invalid = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Listings feed {self.feed_id or self.pk} ({len(self.items)} SKUs)"
+
+
+class FbaInventory(TimeStampedModel):
+    """Amazon's FBA stock of a SKU (getInventorySummaries), for the ERP: reserved and inbound shown apart."""
+
+    seller_account = models.ForeignKey("orders.SellerAccount", on_delete=models.CASCADE, related_name="fba_stock")
+    marketplace_id = models.CharField(max_length=20)
+    seller_sku = models.CharField(max_length=200)
+    fnsku = models.CharField(max_length=20, blank=True)
+    asin = models.CharField(max_length=10, blank=True)
+    fulfillable = models.IntegerField(default=0)
+    reserved = models.IntegerField(default=0)
+    inbound_working = models.IntegerField(default=0)
+    inbound_shipped = models.IntegerField(default=0)
+    inbound_receiving = models.IntegerField(default=0)
+    unfulfillable = models.IntegerField(default=0)
+    amazon_updated_at = models.DateTimeField(null=True, blank=True)
+    raw = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["seller_account", "marketplace_id", "seller_sku"]
+        verbose_name_plural = "FBA inventory"
+        constraints = [
+            models.UniqueConstraint(fields=["seller_account", "marketplace_id", "seller_sku"], name="fba_stock_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seller_sku}: {self.fulfillable} fulfillable"

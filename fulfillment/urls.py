@@ -7,8 +7,12 @@ from fulfillment.apis import (
     ErpSalesOrderPullApi,
     ErpShipmentCreateApi,
 )
+from fulfillment.inventory_apis import ErpFbaInventoryListApi, ErpInventoryPostApi, ErpListingSyncListApi
 
 urlpatterns = [
+    path("inventory/", ErpInventoryPostApi.as_view(), name="erp-inventory"),
+    path("inventory/fba/", ErpFbaInventoryListApi.as_view(), name="erp-inventory-fba"),
+    path("inventory/listings/", ErpListingSyncListApi.as_view(), name="erp-inventory-listings"),
     path("sales-orders/pull/", ErpSalesOrderPullApi.as_view(), name="erp-sales-orders-pull"),
     path("sales-orders/ack/", ErpSalesOrderAckApi.as_view(), name="erp-sales-orders-ack"),
     path("credit-memos/pull/", ErpCreditMemoPullApi.as_view(), name="erp-credit-memos-pull"),

@@ -26,8 +26,16 @@ from mappings.resources import (
 @admin.register(SkuMapping)
 class SkuMappingAdmin(ImportExportModelAdmin):
     resource_classes = [SkuMappingResource]
-    list_display = ["seller_sku", "asin", "erp_item_id", "seller_account", "is_active", "updated_at"]
-    list_filter = ["is_active", "seller_account"]
+    list_display = [
+        "seller_sku",
+        "asin",
+        "erp_item_id",
+        "seller_account",
+        "fulfillment_channel",
+        "is_active",
+        "updated_at",
+    ]
+    list_filter = ["is_active", "fulfillment_channel", "seller_account"]
     search_fields = ["seller_sku", "asin", "erp_item_id", "description"]
     list_select_related = ["seller_account"]
     autocomplete_fields: list[str] = []

@@ -26,6 +26,17 @@ class SkuMapping(TimeStampedModel):
     attributes = models.JSONField(
         default=dict, blank=True, help_text="Internal product attributes (e.g. warehouse, HS code) for field rules."
     )
+    fulfillment_channel = models.CharField(
+        max_length=3,
+        choices=[
+            ("", "Not synced"),
+            ("MFN", "Merchant fulfilled: push ERP stock"),
+            ("AFN", "FBA: read Amazon's stock"),
+        ],
+        blank=True,
+        default="",
+        help_text="Inventory sync of this account's SKU: MFN pushes the ERP's available quantity to Amazon.",
+    )
 
     class Meta:
         verbose_name = "SKU mapping"

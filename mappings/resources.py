@@ -29,7 +29,10 @@ class SkuMappingResource(resources.ModelResource):
     class Meta:
         model = SkuMapping
         import_id_fields = ["seller_account", "seller_sku"]
-        fields = ["seller_account", "seller_sku", "asin", "erp_item_id", "description", "is_active", "attributes"]
+        fields = [
+            "seller_account", "seller_sku", "asin", "erp_item_id", "description", "is_active", "fulfillment_channel",
+            "attributes",
+        ]  # fmt: skip
         export_order = fields
         skip_unchanged = True
         report_skipped = True

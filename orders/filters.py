@@ -3,6 +3,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
+from config.common.api import UtcDateTimeFilter
 from orders.models import Order, OrderStatus
 
 
@@ -16,9 +17,9 @@ class OrderFilter(django_filters.FilterSet):
     external_id = django_filters.CharFilter()
     sku = django_filters.CharFilter(method="filter_sku", help_text="Orders with a line of this seller SKU.")
     on_hold = django_filters.BooleanFilter(method="filter_on_hold")
-    purchased_after = django_filters.IsoDateTimeFilter(field_name="purchased_at", lookup_expr="gte")
-    purchased_before = django_filters.IsoDateTimeFilter(field_name="purchased_at", lookup_expr="lt")
-    updated_since = django_filters.IsoDateTimeFilter(
+    purchased_after = UtcDateTimeFilter(field_name="purchased_at", lookup_expr="gte")
+    purchased_before = UtcDateTimeFilter(field_name="purchased_at", lookup_expr="lt")
+    updated_since = UtcDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
         help_text="Changed in Ledgerline at or after this instant.",

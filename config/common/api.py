@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
+import django_filters
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -39,3 +41,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
         response.data = {"message": str(detail), "extra": {}}
     return response
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 instant, compared in UTC: any offset Python accepts (up to ±23:59) reaches the database as UTC
+    (PostgreSQL's own offsets stop at ±15:59, so passing it through would be a server error)."""
+
+    def filter(self, qs: Any, value: Any) -> Any:
+        return super().filter(qs, value.astimezone(UTC) if value is not None else value)

@@ -36,6 +36,7 @@ class ExceptionItem(TimeStampedModel):
         SETTLEMENT_UNMAPPED = "settlement_unmapped", "Settlement amount type without a GL account"
         SETTLEMENT_TOTAL = "settlement_total", "Settlement lines do not add up"
         PAYMENT_BATCH = "payment_batch", "Opayo batch transaction does not match"
+        INVENTORY_SYNC = "inventory_sync", "Inventory not synced to Amazon"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -162,3 +163,14 @@ class ApiClient(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+
+class RateLimitBucket(models.Model):
+    """A token bucket shared by every worker process (one row per provider operation and account)."""
+
+    key = models.CharField(max_length=200, unique=True)
+    tokens = models.FloatField(help_text="Tokens left; below zero, calls already promised a later slot.")
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.tokens:.2f}"

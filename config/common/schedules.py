@@ -27,6 +27,10 @@ STATIC_SCHEDULES = [
     ("payments.opayo_batches", "payments.tasks.opayo_batches_fetch_task", 24 * 60),
     # Paid eCommerce orders without an FBA order yet, and open FBA orders to read back.
     ("fulfillment.sweep", "fulfillment.tasks.fulfillment_sweep", 1),
+    # Inventory: listings with nothing on its way, drift read-back, FBA stock for the ERP.
+    ("fulfillment.inventory_sweep", "fulfillment.tasks.inventory_sweep", 2),
+    ("fulfillment.inventory_check", "fulfillment.tasks.inventory_check_task", 10),
+    ("fulfillment.fba_inventory", "fulfillment.tasks.fba_inventory_fetch_task", 30),
     # New Amazon settlement reports (Amazon makes them about every two weeks), imported once each.
     ("reconciliation.settlement_reports", "reconciliation.tasks.settlement_reports_fetch_task", 60),
     # Rejected settlement files whose next try is due (Reports API files are downloaded again).

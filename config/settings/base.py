@@ -217,3 +217,19 @@ LEDGER_CLEARING_ACCOUNT = env("LEDGER_CLEARING_ACCOUNT", default="1205")
 LEDGER_ROUNDING_ACCOUNT = env("LEDGER_ROUNDING_ACCOUNT", default="7960")
 # "summary": one journal line per GL account and marketplace; "line": one per settlement line (audit detail).
 LEDGER_JOURNAL_DETAIL = env("LEDGER_JOURNAL_DETAIL", default="summary")
+
+# --- Inventory ---------------------------------------------------------------------------------------
+# ERP sites whose stock is not sold on Amazon (e.g. the FBA warehouse the ERP mirrors, a returns bin).
+INVENTORY_EXCLUDED_SITES = env.list("INVENTORY_EXCLUDED_SITES", default=["FBA"])
+# From this many SKUs due at once (per account and marketplace) one JSON_LISTINGS_FEED replaces the patches.
+INVENTORY_FEED_THRESHOLD = env.int("INVENTORY_FEED_THRESHOLD", default=25)
+INVENTORY_FEED_MAX_SKUS = env.int("INVENTORY_FEED_MAX_SKUS", default=10_000)
+INVENTORY_FEED_POLL_SECONDS = env.int("INVENTORY_FEED_POLL_SECONDS", default=30)
+# A worker waits this long at most for its slot of a quota; longer, the request goes back to the queue.
+INVENTORY_MAX_THROTTLE_WAIT_SECONDS = env.float("INVENTORY_MAX_THROTTLE_WAIT_SECONDS", default=5.0)
+INVENTORY_FBA_POLL_MINUTES = env.int("INVENTORY_FBA_POLL_MINUTES", default=30)
+# Amazon's usage plans (requests per second, burst) for the calls the inventory sync makes.
+SP_API_PATCH_LISTINGS_RATE = env.float("SP_API_PATCH_LISTINGS_RATE", default=5.0)
+SP_API_PATCH_LISTINGS_BURST = env.float("SP_API_PATCH_LISTINGS_BURST", default=5.0)
+SP_API_GET_LISTINGS_RATE = env.float("SP_API_GET_LISTINGS_RATE", default=5.0)
+SP_API_GET_LISTINGS_BURST = env.float("SP_API_GET_LISTINGS_BURST", default=10.0)

@@ -8,6 +8,13 @@ from fulfillment.services.erp import (
     erp_pull,
     erp_sales_order_payload,
 )
+from fulfillment.services.inventory import (
+    fba_inventory_fetch,
+    inventory_levels_post,
+    listing_availability_check,
+    listing_syncs_due,
+    listing_syncs_refresh,
+)
 from fulfillment.services.mcf import (
     fba_fulfillment_cancel,
     fba_fulfillment_orders_poll_due,
@@ -44,5 +51,10 @@ __all__ = [
     "fba_fulfillment_refresh",
     "fba_fulfillment_request",
     "fba_fulfillment_requests_due",
+    "fba_inventory_fetch",
+    "inventory_levels_post",
+    "listing_availability_check",
+    "listing_syncs_due",
+    "listing_syncs_refresh",
     "order_fulfillment_retry",
 ]

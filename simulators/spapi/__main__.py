@@ -9,7 +9,10 @@ from simulators.spapi.app import create_app
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Local Amazon SP-API simulator (LWA, Orders v0, FBA Outbound).")
+    parser = argparse.ArgumentParser(
+        description="Local Amazon SP-API simulator (LWA, Orders v0, FBA Outbound, Reports, Listings Items, Feeds, "
+        "FBA Inventory)."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8101)
     args = parser.parse_args()

@@ -2,11 +2,13 @@
 
 Follows Amazon's documented contract for the operations we use: the LWA token exchange, Orders v0 getOrders,
 getOrder, getOrderItems, getOrderAddress and confirmShipment, Fulfillment Outbound 2020-07-01 (MCF,
-`fulfillment.py`) and Reports 2021-06-30 (`reports.py`, with pre-signed document downloads). Response shapes
-follow the official model's examples (see `fixtures/`); every non-2xx API answer has an `{"errors": [...]}` body;
-every API answer carries `x-amzn-RequestId` and `x-amzn-RateLimit-Limit`; per-(seller, operation) token buckets
-answer 429 QuotaExceeded; getOrders validates its parameters like Amazon and pages with a keyset NextToken. A control
-API under `/_sim/` (JSON, no auth) seeds sellers, orders and settlement reports and injects faults; see README.md.
+`fulfillment.py`), Reports 2021-06-30 (`reports.py`, with pre-signed document downloads), Listings Items 2021-08-01
+(`listings.py`), Feeds 2021-06-30 with JSON_LISTINGS_FEED (`feeds.py`) and FBA Inventory v1 (`inventory.py`).
+Response shapes follow the official model's examples (see `fixtures/`); every non-2xx API answer has an
+`{"errors": [...]}` body; every API answer carries `x-amzn-RequestId` and `x-amzn-RateLimit-Limit`; per-(seller,
+operation) token buckets answer 429 QuotaExceeded; getOrders validates its parameters like Amazon and pages with a
+keyset NextToken. A control API under `/_sim/` (JSON, no auth) seeds sellers, orders, settlement reports, listings and
+FBA stock, moves fulfillment orders, reports and feeds along, and injects faults; see README.md.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ from starlette.routing import Route
 
 from simulators.common import FaultRule, dump_json, error_body, gc_paused, json_response, read_json_object
 from simulators.spapi import generator
+from simulators.spapi.feeds import Feeds
 from simulators.spapi.fulfillment import Fulfillment
+from simulators.spapi.inventory import Inventory
+from simulators.spapi.listings import Listings
 from simulators.spapi.reports import Reports
 from simulators.spapi.state import (
     OPERATIONS,
@@ -119,6 +124,9 @@ class SpApiSimulator:
         self.requests = 0
         self.mcf = Fulfillment(self)
         self.reports = Reports(self)
+        self.listings = Listings(self)
+        self.feeds = Feeds(self)
+        self.inventory = Inventory(self)
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
@@ -551,6 +559,9 @@ class SpApiSimulator:
             "orders": len(self.state.orders),
             "fulfillment_orders": len(self.state.fulfillment_orders),
             "reports": len(self.state.reports),
+            "listings": len(self.state.listings),
+            "feeds": len(self.state.feeds),
+            "fba_inventory": len(self.state.fba_inventory),
             "uptime_seconds": round(time.time() - self.started, 1),
         }
 
@@ -700,8 +711,9 @@ class SpApiSimulator:
             data = await read_json_object(request)
             if data.get("kind") == "repeat_page" and data.get("operation", "*") not in ("getOrders", "*"):
                 raise ValueError("repeat_page applies to getOrders only")
-            if data.get("kind") == "truncate" and data.get("operation") != "reportDocumentDownload":
-                raise ValueError("truncate applies to reportDocumentDownload only")
+            cuttable = ("reportDocumentDownload", "feedDocumentDownload")
+            if data.get("kind") == "truncate" and data.get("operation") not in cuttable:
+                raise ValueError("truncate applies to reportDocumentDownload and feedDocumentDownload only")
             return faults.add(data).as_dict()
         return {"faults": [rule.as_dict() for rule in faults.rules]}
 
@@ -871,8 +883,13 @@ class SpApiSimulator:
         c = self.control
         mcf = self.mcf
         rep = self.reports
+        lst = self.listings
+        fds = self.feeds
+        inv = self.inventory
         fba = "/fba/outbound/2020-07-01/fulfillmentOrders"
         reports = "/reports/2021-06-30"
+        item = "/listings/2021-08-01/items/{seller_id}/{sku}"
+        feeds = "/feeds/2021-06-30"
         routes = [
             Route("/auth/o2/token", self.lwa_token, methods=["POST"]),
             Route("/orders/v0/orders", self.api("getOrders", self.get_orders), methods=["GET"]),
@@ -903,6 +920,17 @@ class SpApiSimulator:
             Route(f"{reports}/reports/{{report_id}}", self.api("cancelReport", rep.cancel), methods=["DELETE"]),
             Route(f"{reports}/documents/{{document_id}}", self.api("getReportDocument", rep.document), methods=["GET"]),
             Route("/_documents/{document_id}", rep.download, methods=["GET"]),  # the "pre-signed S3" URL
+            Route(item, self.api("getListingsItem", lst.get), methods=["GET"]),
+            Route(item, self.api("patchListingsItem", lst.patch), methods=["PATCH"]),
+            Route(f"{feeds}/documents", self.api("createFeedDocument", fds.create_document), methods=["POST"]),
+            Route(f"{feeds}/documents/{{document_id}}", self.api("getFeedDocument", fds.document), methods=["GET"]),
+            Route(f"{feeds}/feeds", self.api("createFeed", fds.create), methods=["POST"]),
+            Route(f"{feeds}/feeds", self.api("getFeeds", fds.list_feeds), methods=["GET"]),
+            Route(f"{feeds}/feeds/{{feed_id}}", self.api("getFeed", fds.get), methods=["GET"]),
+            Route(f"{feeds}/feeds/{{feed_id}}", self.api("cancelFeed", fds.cancel), methods=["DELETE"]),
+            Route("/_feed-documents/{document_id}", fds.upload, methods=["PUT"]),  # pre-signed upload URL
+            Route("/_feed-documents/{document_id}", fds.download, methods=["GET"]),  # pre-signed download URL
+            Route("/fba/inventory/v1/summaries", self.api("getInventorySummaries", inv.summaries), methods=["GET"]),
             Route("/_sim/reset", c(self.reset), methods=["POST"]),
             Route("/_sim/health", c(self.health), methods=["GET"]),
             Route("/_sim/sellers", c(self.sellers), methods=["GET", "POST"]),
@@ -912,7 +940,14 @@ class SpApiSimulator:
             Route("/_sim/fulfillment-orders", c(mcf.control_orders), methods=["GET"]),
             Route("/_sim/fulfillment-orders/{order_id}", c(mcf.control_order), methods=["GET"]),
             Route("/_sim/fulfillment-orders/{order_id}/advance", c(mcf.control_order), methods=["POST"]),
-            Route("/_sim/fba-inventory", c(mcf.inventory), methods=["GET", "POST"]),
+            Route("/_sim/fba-inventory", c(inv.control), methods=["GET", "POST"]),
+            Route("/_sim/listings", c(lst.control_listings), methods=["GET", "POST"]),
+            Route("/_sim/listings/item", c(lst.control_listing), methods=["GET"]),
+            Route("/_sim/listings/history", c(lst.control_history), methods=["GET"]),
+            Route("/_sim/listings/settings", c(lst.control_settings), methods=["GET", "POST"]),
+            Route("/_sim/feeds", c(fds.control_feeds), methods=["GET"]),
+            Route("/_sim/feeds/{feed_id}", c(fds.control_feed), methods=["GET"]),
+            Route("/_sim/feeds/{feed_id}/advance", c(fds.control_feed), methods=["POST"]),
             Route("/_sim/reports", c(rep.control_reports), methods=["GET"]),
             Route("/_sim/reports/settlement", c(rep.control_settlement), methods=["POST"]),
             Route("/_sim/reports/settings", c(rep.control_settings), methods=["GET", "POST"]),

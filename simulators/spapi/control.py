@@ -9,11 +9,14 @@ with SpApiSimulatorControl("http://127.0.0.1:8101") as sim:
     sim.set_fba_inventory("A1...", "SKU-1", 20)
     sim.advance_fulfillment_order("WEB-00001001", "Processing")
     sim.add_settlement_report("A1...", settlement_text)  # a DONE GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2
+    sim.set_listings("A1...", "A1F83G8C2ARO7P", {"SKU-1": 5})  # merchant-fulfilled quantities
+    sim.listing_history("A1...", "SKU-1")  # accepted patchListingsItem calls and JSON_LISTINGS_FEED messages
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -146,7 +149,9 @@ class SpApiSimulatorControl:
     ) -> dict[str, Any]:
         """operation: getOrders|getOrder|getOrderItems|getOrderAddress|confirmShipment|createFulfillmentOrder|
         getFulfillmentOrder|cancelFulfillmentOrder|getFulfillmentPreview|listAllFulfillmentOrders|createReport|
-        getReports|getReport|cancelReport|getReportDocument|reportDocumentDownload (the pre-signed URL)|lwaToken|*;
+        getReports|getReport|cancelReport|getReportDocument|reportDocumentDownload (the pre-signed URL)|
+        getListingsItem|patchListingsItem|createFeedDocument|createFeed|getFeeds|getFeed|cancelFeed|getFeedDocument|
+        feedDocumentUpload|feedDocumentDownload (the pre-signed URLs)|getInventorySummaries|lwaToken|*;
         kind: error|throttle|latency|timeout|repeat_page|truncate (half a document download, ended cleanly);
         times=None applies forever. Returns the rule (with id).
         """
@@ -270,15 +275,55 @@ class SpApiSimulatorControl:
         path = f"/_sim/fulfillment-orders/{quote(seller_fulfillment_order_id, safe='')}/advance"
         return dict(self._call("POST", path, body, params=params))
 
-    def set_fba_inventory(self, seller: str, sku: str, fulfillable: int) -> dict[str, Any]:
-        """Set a seller's fulfillable FBA stock of one SKU (units reserved by open orders stay reserved).
-        Returns `{"seller", "sku", "fulfillable", "reserved"}`."""
-        body = {"seller": seller, "sku": sku, "fulfillable": fulfillable}
+    def set_fba_inventory(
+        self,
+        seller: str,
+        sku: str,
+        fulfillable: int | None = None,
+        *,
+        inbound_working: int | None = None,
+        inbound_shipped: int | None = None,
+        inbound_receiving: int | None = None,
+        pending_customer_order: int | None = None,
+        pending_transshipment: int | None = None,
+        fc_processing: int | None = None,
+        unfulfillable: dict[str, int] | None = None,
+        researching: dict[str, int] | None = None,
+        product_name: str | None = None,
+        asin: str | None = None,
+        fnsku: str | None = None,
+        condition: str | None = None,
+        last_updated: str | datetime | None = None,
+    ) -> dict[str, Any]:
+        """Set a seller's FBA stock of one SKU; what is not given stays (units held by open MCF orders stay reserved).
+        `fulfillable` is required for a new SKU. Returns `{"seller", "sku", "fulfillable", "reserved"}` (`reserved`:
+        units held by open MCF orders); `fba_inventory(seller=, sku=)` shows everything.
+
+        pending_customer_order / pending_transshipment / fc_processing: reserved units beyond those of MCF orders.
+        unfulfillable: `{"customer_damaged", "warehouse_damaged", "distributor_damaged", "carrier_damaged",
+        "defective", "expired"}` (any of them); researching: `{"short_term", "mid_term", "long_term"}`.
+        lastUpdatedTime becomes now when a quantity other than the inbound ones changes (as on Amazon), or
+        `last_updated` when given.
+        """
+        values: dict[str, Any] = {
+            "fulfillable": fulfillable, "inbound_working": inbound_working, "inbound_shipped": inbound_shipped,
+            "inbound_receiving": inbound_receiving, "pending_customer_order": pending_customer_order,
+            "pending_transshipment": pending_transshipment, "fc_processing": fc_processing,
+            "unfulfillable": unfulfillable, "researching": researching, "product_name": product_name, "asin": asin,
+            "fnsku": fnsku, "condition": condition,
+            "last_updated": last_updated.astimezone(UTC).isoformat() if isinstance(last_updated, datetime)
+            else last_updated,
+        }  # fmt: skip
+        body = {"seller": seller, "sku": sku, **{k: v for k, v in values.items() if v is not None}}
         return dict(self._call("POST", "/_sim/fba-inventory", body))
 
-    def fba_inventory(self) -> list[dict[str, Any]]:
-        """Every FBA stock record: `[{"seller", "sku", "fulfillable", "reserved"}]`."""
-        return list(self._call("GET", "/_sim/fba-inventory")["inventory"])
+    def fba_inventory(self, *, seller: str | None = None, sku: str | None = None) -> list[dict[str, Any]]:
+        """FBA stock records (by seller, then SKU): `[{"seller", "sku", "fulfillable", "reserved", "inbound_working",
+        "inbound_shipped", "inbound_receiving", "pending_customer_order", "pending_transshipment", "fc_processing",
+        "unfulfillable": {...}, "researching": {...}, "asin", "fnsku", "product_name", "condition", "total",
+        "last_updated"}]`."""
+        params = {k: v for k, v in (("seller", seller), ("sku", sku)) if v}
+        return list(self._call("GET", "/_sim/fba-inventory", params=params or None)["inventory"])
 
     def order_shipments(self, order_id: str) -> list[dict[str, Any]]:
         """The confirmShipment calls accepted for an order, in order: each is the request body (`marketplaceId`,
@@ -363,6 +408,91 @@ class SpApiSimulatorControl:
         if content is not None:
             body["content"] = content
         return dict(self._call("POST", f"/_sim/reports/{quote(report_id, safe='')}/advance", body))
+
+    # --- Listings Items 2021-08-01 and Feeds 2021-06-30 (JSON_LISTINGS_FEED) ---------------------------------
+
+    def set_listings(
+        self,
+        seller: str,
+        marketplace_id: str,
+        listings: Mapping[str, int | None],
+        *,
+        product_type: str = "PRODUCT",
+    ) -> dict[str, int | None]:
+        """Create or update listings of `seller` in `marketplace_id`: SKU → merchant-fulfilled quantity (None: listed
+        without one). Not recorded in `listing_history` (only submissions are). Returns all the seller's listings
+        there, as `listings()` does."""
+        body = {"seller": seller, "marketplace_id": marketplace_id, "listings": dict(listings),
+                "product_type": product_type}  # fmt: skip
+        return dict(self._call("POST", "/_sim/listings", body)["listings"])
+
+    def listings(self, seller: str, marketplace_id: str) -> dict[str, int | None]:
+        """SKU → merchant-fulfilled quantity (None when the listing has none), for every listing of the seller in
+        the marketplace, by SKU (feeds that are due are applied first)."""
+        params = {"seller": seller, "marketplace_id": marketplace_id}
+        return dict(self._call("GET", "/_sim/listings", params=params)["listings"])
+
+    def listing(self, seller: str, marketplace_id: str, sku: str) -> dict[str, Any]:
+        """One listing: `{"seller", "marketplace_id", "sku", "quantity", "product_type", "complete", "attributes",
+        "created", "updated"}` (SimulatorControlError 404 when there is none). `complete` is False for an offer-only
+        listing made by patching a SKU the simulator did not list."""
+        params = {"seller": seller, "marketplace_id": marketplace_id, "sku": sku}
+        return dict(self._call("GET", "/_sim/listings/item", params=params))
+
+    def listing_history(self, seller: str, sku: str, *, marketplace_id: str | None = None) -> list[dict[str, Any]]:
+        """Every accepted submission for the SKU, oldest first: `{"marketplace_id", "source": "patchListingsItem" |
+        "JSON_LISTINGS_FEED", "submission_id" | "feed_id" + "message_id", "operation", "patches" | "attributes",
+        "created", "deleted", "previous", "quantity", "at"}`."""
+        params = {"seller": seller, "sku": sku, **({"marketplace_id": marketplace_id} if marketplace_id else {})}
+        return list(self._call("GET", "/_sim/listings/history", params=params)["history"])
+
+    def listing_settings(
+        self,
+        *,
+        unknown_sku: str | None = None,
+        feed_processing_seconds: float | None = None,
+        feed_result_compression: str | None = None,
+        max_feed_messages: int | None = None,
+        max_feed_bytes: int | None = None,
+        inventory_page_size: int | None = None,
+        inventory_token_ttl_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """Change the given listings, feeds and FBA inventory settings; returns all of them (reset restores them).
+
+        unknown_sku: what patching (PATCH/PARTIAL_UPDATE/DELETE) a SKU that is not listed does: "accept" (Amazon's
+        behaviour, default: ACCEPTED, an incomplete listing), "invalid" (INVALID with an issue; a feed message
+        issue) or "not_found" (404 like getListingsItem; a feed message issue). feed_processing_seconds: IN_QUEUE
+        for the first half, IN_PROGRESS for the second, then DONE (default 0: DONE when next looked at).
+        feed_result_compression: "GZIP" or "" (none, the default) for processing reports. max_feed_messages
+        (25,000), max_feed_bytes (0 = no limit): more makes the feed FATAL. inventory_page_size (50) and
+        inventory_token_ttl_seconds (30): getInventorySummaries paging.
+        """
+        values: dict[str, Any] = {
+            "unknown_sku": unknown_sku, "feed_processing_seconds": feed_processing_seconds,
+            "max_feed_messages": max_feed_messages, "max_feed_bytes": max_feed_bytes,
+            "inventory_page_size": inventory_page_size, "inventory_token_ttl_seconds": inventory_token_ttl_seconds,
+        }  # fmt: skip
+        body = {k: v for k, v in values.items() if v is not None}
+        if feed_result_compression is not None:
+            body["feed_result_compression"] = feed_result_compression or None
+        return dict(self._call("POST", "/_sim/listings/settings", body))
+
+    def feeds(self, *, seller: str | None = None) -> list[dict[str, Any]]:
+        """Every feed (oldest first), each as getFeed shows it plus `_sim`: `{"seller", "feedOptions", "history",
+        "input": {"feedDocumentId", "contentType", "size"}, "report": the processing report | None}`."""
+        params = {"seller": seller} if seller else None
+        return list(self._call("GET", "/_sim/feeds", params=params)["feeds"])
+
+    def feed(self, feed_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/_sim/feeds/{quote(feed_id, safe='')}"))
+
+    def advance_feed(self, feed_id: str, to: str, *, reason: str | None = None) -> dict[str, Any]:
+        """Move a feed: IN_QUEUE → IN_PROGRESS | DONE | FATAL | CANCELLED, IN_PROGRESS → DONE | FATAL
+        (SimulatorControlError 400 otherwise). DONE processes it now; FATAL writes a report with `reason`."""
+        body: dict[str, Any] = {"to": to}
+        if reason is not None:
+            body["reason"] = reason
+        return dict(self._call("POST", f"/_sim/feeds/{quote(feed_id, safe='')}/advance", body))
 
     # --- live demo mode ---------------------------------------------------------------------------------
 

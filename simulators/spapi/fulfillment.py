@@ -7,8 +7,8 @@ message always names the field. Where Amazon's docs are silent the simulator's c
 
 Fulfillment orders only move when the control API says so (`POST /_sim/fulfillment-orders/{id}/advance`), or
 every `auto_advance_seconds` when that setting is on. The seller's FBA stock is a control-API concept
-(`POST /_sim/fba-inventory`): creating an order reserves units, shipping consumes them, and a final status
-releases whatever was not shipped.
+(`POST /_sim/fba-inventory`, in `inventory.py`, which also serves getInventorySummaries): creating an order reserves
+units, shipping consumes them, and a final status releases whatever was not shipped.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from simulators.spapi.state import (
     PENDING_STATUSES,
     FulfillmentOrderRecord,
     InvalidInput,
-    InventoryRecord,
     Seller,
     State,
     format_timestamp,
@@ -318,6 +317,7 @@ class Fulfillment:
             if stock is not None and take:
                 stock.fulfillable -= take
                 stock.reserved += take
+                stock.updated = time.time()  # lastUpdatedTime in getInventorySummaries
                 record.reserved[sku] = take
 
     def consume(self, record: FulfillmentOrderRecord, sku: str, units: int) -> None:
@@ -326,6 +326,7 @@ class Fulfillment:
         if take and stock is not None:
             record.reserved[sku] -= take
             stock.reserved = max(0, stock.reserved - take)
+            stock.updated = time.time()
         if not record.reserved.get(sku):
             record.reserved.pop(sku, None)
 
@@ -335,6 +336,7 @@ class Fulfillment:
             if stock is not None:
                 stock.fulfillable += units
                 stock.reserved = max(0, stock.reserved - units)
+                stock.updated = time.time()
         record.reserved.clear()
 
     def shipment_id(self) -> str:
@@ -990,32 +992,6 @@ class Fulfillment:
                 raise ValueError("shipments must be a list")
             self.move(record, str(data.get("to", "")), shipments, data.get("unfulfillable"), time.time())
         return self.control_json(record)
-
-    async def inventory(self, request: Request) -> Any:
-        state = self.state
-        if request.method == "POST":
-            data = await read_json_object(request)
-            seller = str(data.get("seller", ""))
-            if seller not in state.sellers:
-                raise ValueError(f"unknown seller {seller!r}: register it with POST /_sim/sellers first")
-            sku = data.get("sku")
-            fulfillable = data.get("fulfillable")
-            if not isinstance(sku, str) or not sku:
-                raise ValueError("sku must be a non-empty string")
-            if isinstance(fulfillable, bool) or not isinstance(fulfillable, int) or fulfillable < 0:
-                raise ValueError("fulfillable must be a non-negative integer")
-            stock = state.fba_inventory.get((seller, sku))
-            if stock is None:
-                stock = state.fba_inventory[(seller, sku)] = InventoryRecord(fulfillable=fulfillable)
-            else:
-                stock.fulfillable = fulfillable
-            return {"seller": seller, "sku": sku, "fulfillable": stock.fulfillable, "reserved": stock.reserved}
-        return {
-            "inventory": [
-                {"seller": seller, "sku": sku, "fulfillable": stock.fulfillable, "reserved": stock.reserved}
-                for (seller, sku), stock in sorted(state.fba_inventory.items())
-            ]
-        }
 
     async def order_shipments(self, request: Request) -> Any:
         order_id = request.path_params["order_id"]

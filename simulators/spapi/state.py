@@ -1,5 +1,6 @@
 """In-memory state of the SP-API simulator: sellers, access tokens, orders with sorted indexes, usage plans,
-MCF fulfillment orders, FBA inventory, shipment confirmations, and reports with their documents.
+MCF fulfillment orders, FBA inventory, shipment confirmations, reports with their documents, listings (Listings
+Items 2021-08-01) and feeds with their documents (Feeds 2021-06-30).
 
 Times are kept as float epoch seconds (UTC) internally; the JSON carries ISO 8601 strings with `Z`.
 """
@@ -18,7 +19,7 @@ from typing import Any
 from simulators.common import FaultInjector, TokenBucket
 
 # Amazon's published default usage plans (requests per second, burst), from the Orders v0, Fulfillment
-# Outbound 2020-07-01 and Reports 2021-06-30 models.
+# Outbound 2020-07-01, Reports 2021-06-30, Listings Items 2021-08-01, Feeds 2021-06-30 and FBA Inventory v1 models.
 DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "getOrders": (0.0167, 20),
     "getOrder": (0.5, 30),
@@ -35,11 +36,30 @@ DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "getReport": (2.0, 15),
     "cancelReport": (0.0222, 10),
     "getReportDocument": (0.0167, 15),
+    "getListingsItem": (5.0, 10),
+    "patchListingsItem": (5.0, 5),
+    "createFeedDocument": (0.5, 15),
+    "createFeed": (0.0083, 15),
+    "getFeeds": (0.0222, 10),
+    "getFeed": (2.0, 15),
+    "cancelFeed": (2.0, 15),
+    "getFeedDocument": (0.0222, 10),
+    "getInventorySummaries": (2.0, 2),
+    # Not an operation: JSON_LISTINGS_FEED's own throttle on top of createFeed's plan, "five feed submissions per five
+    # minutes" (developer-docs changelog "Feed size and rate limit changes for the JSON_LISTINGS_FEED", 2025-05-06).
+    "createFeed.JSON_LISTINGS_FEED": (0.0167, 5),
 }
 OPERATIONS = tuple(DEFAULT_LIMITS)
-# Not an SP-API operation: the download from a report document's pre-signed URL (S3 on Amazon; no usage plan).
+JSON_FEED_PLAN = "createFeed.JSON_LISTINGS_FEED"
+# Not SP-API operations: the download from a report document's pre-signed URL, and the upload to / download from a
+# feed document's pre-signed URL (S3 on Amazon; no usage plan). Faults and call counts use these names.
 DOCUMENT_DOWNLOAD = "reportDocumentDownload"
-FAULT_OPERATIONS = (*OPERATIONS, "lwaToken", DOCUMENT_DOWNLOAD)
+FEED_DOCUMENT_UPLOAD = "feedDocumentUpload"
+FEED_DOCUMENT_DOWNLOAD = "feedDocumentDownload"
+FAULT_OPERATIONS = (
+    *(op for op in OPERATIONS if op != JSON_FEED_PLAN), "lwaToken", DOCUMENT_DOWNLOAD, FEED_DOCUMENT_UPLOAD,
+    FEED_DOCUMENT_DOWNLOAD,
+)  # fmt: skip
 PENDING_STATUSES = frozenset({"Pending", "PendingAvailability"})
 # What Amazon leaves out while an order is Pending (payment not yet authorised): money and the address.
 PENDING_HIDDEN_ORDER_FIELDS = ("OrderTotal", "ShippingAddress")
@@ -149,10 +169,101 @@ class FulfillmentOrderRecord:
 
 @dataclass(slots=True)
 class InventoryRecord:
-    """A seller's FBA stock of one SKU: `fulfillable` is free to promise, `reserved` is held by open orders."""
+    """A seller's FBA stock of one SKU (served for every marketplace of the seller by getInventorySummaries).
+
+    `fulfillable` is free to promise; `reserved` is held by open MCF orders (fulfillment.py reserves, consumes and
+    releases it) and is reported as part of pendingCustomerOrderQuantity, with `pending_customer_order` (seeded
+    reservations for other customer orders), `pending_transshipment` and `fc_processing`. `updated` is
+    lastUpdatedTime (epoch seconds): every change of a quantity except the inbound ones moves it, as on Amazon.
+    """
 
     fulfillable: int
     reserved: int = 0
+    inbound_working: int = 0
+    inbound_shipped: int = 0
+    inbound_receiving: int = 0
+    pending_customer_order: int = 0
+    pending_transshipment: int = 0
+    fc_processing: int = 0
+    customer_damaged: int = 0
+    warehouse_damaged: int = 0
+    distributor_damaged: int = 0
+    carrier_damaged: int = 0
+    defective: int = 0
+    expired: int = 0
+    researching_short_term: int = 0
+    researching_mid_term: int = 0
+    researching_long_term: int = 0
+    asin: str = ""
+    fnsku: str = ""
+    product_name: str = ""
+    condition: str = "NewItem"
+    updated: float = field(default_factory=time.time)
+
+
+@dataclass(slots=True)
+class ListingRecord:
+    """One listings item (Listings Items 2021-08-01) of a seller in a marketplace, keyed by (seller, marketplace, SKU).
+
+    `attributes` is the item's attribute data as patched (`fulfillment_availability` carries the merchant-fulfilled
+    quantity). `complete` is False for an offer-only listing made by patching a SKU Amazon did not know.
+    """
+
+    seller: str
+    marketplace_id: str
+    sku: str
+    product_type: str
+    attributes: dict[str, Any]
+    created: float
+    updated: float
+    complete: bool = True
+
+    @property
+    def quantity(self) -> int | None:
+        """The DEFAULT (merchant-fulfilled) channel's quantity, or None when the listing has none."""
+        for entry in self.attributes.get("fulfillment_availability") or []:
+            if isinstance(entry, dict) and entry.get("fulfillment_channel_code") == "DEFAULT":
+                quantity = entry.get("quantity")
+                return quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None
+        return None
+
+
+@dataclass(slots=True)
+class FeedDocumentRecord:
+    """A feed document: an input uploaded to its pre-signed URL (`data` None until then), or a result (processing
+    report) the simulator wrote. `data` is stored as served (gzip-compressed when `compression` is GZIP)."""
+
+    document_id: str
+    seller: str
+    content_type: str
+    kind: str  # "input" | "result"
+    created: float
+    data: bytes | None = None
+    compression: str | None = None
+    uploaded: float | None = None
+
+
+@dataclass(slots=True)
+class FeedRecord:
+    """One feed (Feeds 2021-06-30). Moves IN_QUEUE → IN_PROGRESS → DONE by time (`feed_processing_seconds` when it
+    was created; 0: done when next looked at) or by the control API; JSON_LISTINGS_FEED is applied when it is done."""
+
+    feed_id: str
+    seller: str
+    feed_type: str
+    marketplace_ids: list[str]
+    created: float
+    status: str
+    input_document_id: str
+    content: bytes | None  # the input document when createFeed was called (None: nothing had been uploaded)
+    options: dict[str, str] = field(default_factory=dict)
+    started: float | None = None
+    ended: float | None = None
+    result_document_id: str | None = None
+    in_progress_at: float | None = None
+    done_at: float | None = None
+    report: dict[str, Any] | None = None  # the processing report (as in the result document)
+    history: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -247,6 +358,20 @@ class State:
     report_processing_seconds: float = 0.0  # 0: a requested report is DONE at once
     document_url_ttl_seconds: int = 300  # "This URL expires after 5 minutes." (ReportDocument.url)
     document_base_url: str = ""  # "" = the address the getReportDocument call came in on
+    # Listings Items 2021-08-01, Feeds 2021-06-30 (JSON_LISTINGS_FEED) and FBA Inventory v1 (listings.py, feeds.py,
+    # inventory.py); settings under /_sim/listings/settings
+    listings: dict[tuple[str, str, str], ListingRecord] = field(default_factory=dict)  # (seller, marketplace, SKU)
+    listing_history: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)  # (seller, SKU)
+    feeds: dict[str, FeedRecord] = field(default_factory=dict)  # feedId → feed
+    feed_documents: dict[str, FeedDocumentRecord] = field(default_factory=dict)  # feedDocumentId → document
+    next_feed_number: int = 70_001
+    unknown_sku: str = "accept"  # patching an unknown SKU: accept (Amazon) | invalid | not_found
+    feed_processing_seconds: float = 0.0  # 0: a feed is DONE when next looked at
+    feed_result_compression: str | None = None  # None or "GZIP" for processing reports
+    max_feed_messages: int = 25_000  # JSON_LISTINGS_FEED messages per feed (Amazon, since 2025-05-06)
+    max_feed_bytes: int = 0  # 0: not enforced (Amazon recommends < 10 MiB)
+    inventory_page_size: int = 50
+    inventory_token_ttl_seconds: float = 30.0  # getInventorySummaries nextToken lifetime
 
     # --- sellers and tokens ----------------------------------------------------------------------------
 

@@ -225,11 +225,15 @@ def test_large_document_downloads_in_constant_memory(
 
 
 def test_an_expired_url_is_fetched_again_once(
-    client: AmazonReportsClient, amazon: SpApiSimulatorControl, account: SellerAccount, tmp_path: Path
+    amazon: SpApiSimulatorControl, account: SellerAccount, tmp_path: Path, settings: Any
 ) -> None:
+    settings.SP_API_TIMEOUT_SECONDS = 8.0  # the first download is held 3.1 s
+    client = AmazonReportsClient.for_account(account)
     seeded = amazon.add_settlement_report(account.selling_partner_id, SETTLEMENT_TEXT)
-    amazon.report_settings(document_url_ttl_seconds=1)
-    amazon.add_fault(operation="reportDocumentDownload", kind="latency", ms=2100, times=1)  # the URL expires
+    # URLs carry their issue time to the second: a 2 s lifetime leaves the fresh URL at least 1 s, and the first
+    # (delayed 3.1 s) is expired whatever the rounding.
+    amazon.report_settings(document_url_ttl_seconds=2)
+    amazon.add_fault(operation="reportDocumentDownload", kind="latency", ms=3100, times=1)  # the URL expires
     got = client.download_report_document(seeded["reportDocumentId"], dest_path=tmp_path / "s.tsv")
     assert got.size == len(SETTLEMENT_TEXT.encode())
     assert amazon.calls()["reportDocumentDownload"] == {"403": 1, "200": 1}
@@ -240,6 +244,7 @@ def test_an_expired_url_is_fetched_again_once(
         client.download_report_document(seeded["reportDocumentId"], dest_path=tmp_path / "t.tsv")
     assert refused.value.status_code == 403 and refused.value.operation == "reportDocumentDownload"
     assert not (tmp_path / "t.tsv").exists()
+    client.close()
 
 
 def test_download_failures_are_typed(

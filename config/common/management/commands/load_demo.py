@@ -13,11 +13,13 @@ from rest_framework.authtoken.models import Token
 
 from config.common.auth import api_client_issue
 from config.common.demo import data
+from config.common.demo.inventory_demo import load_inventory_demo
 from config.common.demo.settlements_demo import load_settlements_demo
 from config.common.models import ApiClient
 from mappings.models import SkuMapping
 from orders.models import SellerAccount, SellerMarketplace
 from orders.services import seller_account_upsert
+from simulators.spapi.control import SpApiSimulatorControl
 
 
 class Command(BaseCommand):
@@ -138,6 +140,9 @@ class Command(BaseCommand):
                 seller_account=eu_account, seller_sku=sku, defaults={"erp_item_id": item_id, "description": description}
             )
         self._post(sim, "/_sim/settings", {"auto_advance_seconds": 45}, optional=True)
+        # Inventory: the ERP's levels pushed to the US (merchant-fulfilled) listings; FBA stock for EU.
+        with SpApiSimulatorControl(settings.SP_API_ENDPOINT) as control:
+            load_inventory_demo(control)
         # Settlement reports for those orders, which the worker's schedule imports (see settlements_demo).
         load_settlements_demo(
             sim,
