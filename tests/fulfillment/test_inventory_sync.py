@@ -224,3 +224,35 @@ def test_instants_with_offsets_postgres_cannot_hold_are_compared_in_utc(account:
     odd = "2472-09-04T23:52:43-16:55"
     assert erp_api().get("/api/v1/erp/inventory/fba/", {"updated_since": odd}).status_code == 200
     assert erp_api().get("/api/v1/orders/", {"updated_since": odd}).status_code in (200, 403)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_rate_limit_is_shared_by_concurrent_workers() -> None:
+    """Ten workers asking at once for a 5/s, burst 5 quota: five go now, the rest are spread 0.2 s apart."""
+    from config.common.ratelimit import rate_limit_reserve
+
+    waits: list[float] = []
+
+    def worker() -> None:
+        waits.append(rate_limit_reserve(key="spapi:test:patchListingsItem", rate=5, burst=5))
+        connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    waits.sort()
+    assert waits[:5] == [0.0] * 5
+    assert all(0.15 < later - earlier < 0.25 for earlier, later in zip(waits[4:], waits[5:], strict=False))
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["listingsync", "inventorylevel", "inventoryupdate", "listingfeed", "fbainventory"],
+)
+def test_inventory_admin_pages_render(
+    amazon: SpApiSimulatorControl, admin_client: Any, django_capture_on_commit_callbacks: Any, url: str
+) -> None:
+    post([level(f"IT-MFN-{n:03d}", n, version=1) for n in range(30)], django_capture_on_commit_callbacks)
+    assert admin_client.get(f"/admin/fulfillment/{url}/").status_code == 200
