@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -244,7 +245,7 @@ def test_rate_limit_is_shared_by_concurrent_workers() -> None:
         thread.join()
     waits.sort()
     assert waits[:5] == [0.0] * 5
-    assert all(0.15 < later - earlier < 0.25 for earlier, later in zip(waits[4:], waits[5:], strict=False))
+    assert all(0.15 < later - earlier < 0.25 for earlier, later in itertools.pairwise(waits[4:]))
 
 
 @pytest.mark.parametrize(
