@@ -205,6 +205,7 @@ class Order(TimeStampedModel):
         FULFILLMENT_DATA = "fulfillment_data", "Data Amazon fulfilment cannot take"
         ERP_DATA = "erp_data", "Missing or invalid data for the ERP"
         MANUAL = "manual", "Held by an operator"
+        FRAUD_REVIEW = "fraud_review", "Fraud indicators: review before fulfilment"
 
     channel = models.CharField(max_length=20, choices=Channel.choices)
     external_id = models.CharField(max_length=64, help_text="The channel's order id (AmazonOrderId, ...).")

@@ -37,6 +37,9 @@ class ExceptionItem(TimeStampedModel):
         SETTLEMENT_TOTAL = "settlement_total", "Settlement lines do not add up"
         PAYMENT_BATCH = "payment_batch", "Opayo batch transaction does not match"
         INVENTORY_SYNC = "inventory_sync", "Inventory not synced to Amazon"
+        ANOMALY = "anomaly", "Unusual amount, fee rate or refund rate"
+        FRAUD_REVIEW = "fraud_review", "Order held for fraud review"
+        SUGGESTION = "suggestion", "Mapping suggestion to accept or reject"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

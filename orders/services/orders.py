@@ -197,6 +197,7 @@ def order_facts_status(*, order: Order) -> tuple[str, str, str]:
 # Holds that no fact clears: an operator's, and data problems only a fix and a reprocess clear.
 _STICKY_HOLDS = {
     Order.HoldCode.MANUAL, Order.HoldCode.UNKNOWN_SKU, Order.HoldCode.FULFILLMENT_DATA, Order.HoldCode.ERP_DATA,
+    Order.HoldCode.FRAUD_REVIEW,
 }  # fmt: skip
 
 
