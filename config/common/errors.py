@@ -68,6 +68,10 @@ class RetryableConnectorError(ConnectorError):
         self.retry_after = retry_after
 
 
+class CircuitOpenError(RetryableConnectorError):
+    """We did not call: the provider failed repeatedly and its circuit is open until `retry_after` seconds."""
+
+
 class ThrottledError(RetryableConnectorError):
     """The provider said 429: slow down (retry_after, when known, is in seconds)."""
 

@@ -96,11 +96,21 @@ class HttpClient:
         accept: Callable[[httpx.Response], bool] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        """Send one request; non-2xx answers raise unless `accept(response)` says it is a result."""
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise transport_error(exc, provider=self.provider, operation=operation) from exc
-        if response.is_success or (accept is not None and accept(response)):
-            return response
-        raise self.error_from_response(response, operation)
+        """Send one request through the provider's circuit breaker; non-2xx answers raise unless `accept(response)`
+        says it is a result."""
+        from config.common.circuit import circuit_call
+
+        def send() -> httpx.Response:
+            try:
+                response = self.http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                raise transport_error(exc, provider=self.provider, operation=operation) from exc
+            if response.is_success or (accept is not None and accept(response)):
+                return response
+            raise self.error_from_response(response, operation)
+
+        return circuit_call(self.circuit_key, send, provider=self.provider, operation=operation)
+
+    @property
+    def circuit_key(self) -> str:
+        return f"{self.provider}:{self.base_url}"

@@ -177,3 +177,25 @@ class RateLimitBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.tokens:.2f}"
+
+
+class CircuitBreaker(models.Model):
+    """Per provider and account: closed (calls go), open (no calls until `next_probe_at`), half-open (one probe).
+    Shared by every worker process through this row."""
+
+    class State(models.TextChoices):
+        CLOSED = "closed", "Closed (calls go through)"
+        OPEN = "open", "Open (calls stopped)"
+        HALF_OPEN = "half_open", "Half-open (one probe call)"
+
+    key = models.CharField(max_length=200, unique=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CLOSED)
+    failures = models.PositiveIntegerField(default=0, help_text="Consecutive failures.")
+    opened_at = models.DateTimeField(null=True, blank=True)
+    next_probe_at = models.DateTimeField(null=True, blank=True)
+    cooldown_seconds = models.FloatField(default=0)
+    last_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.state}"

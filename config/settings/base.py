@@ -196,6 +196,40 @@ OPAYO_NOTIFICATION_KICK_SECONDS = env.float("OPAYO_NOTIFICATION_KICK_SECONDS", d
 OPAYO_BATCH_UNSETTLED_DAYS = env.int("OPAYO_BATCH_UNSETTLED_DAYS", default=3)
 OPAYO_BATCH_UNSETTLED_LOOKBACK_DAYS = env.int("OPAYO_BATCH_UNSETTLED_LOOKBACK_DAYS", default=31)
 
+# --- Fraud review (payments.services.fraud) ------------------------------------------------------------
+# Each indicator's weight (0-100; 0 switches it off) is how strongly that sign alone calls for review. The score is
+# 100 × (1 − Π(1 − weight/100)) over the indicators seen ("noisy OR": signs add up with diminishing returns, never
+# beyond 100). Override one with FRAUD_WEIGHTS="cv2_not_matched=50;high_amount=0".
+FRAUD_ENABLED = env.bool("FRAUD_ENABLED", default=True)
+FRAUD_REVIEW_THRESHOLD = env.int("FRAUD_REVIEW_THRESHOLD", default=60)
+FRAUD_WEIGHTS = {
+    "avs_address_not_matched": 15,
+    "avs_postcode_not_matched": 20,
+    "cv2_not_matched": 35,
+    "3ds_not_authenticated": 45,
+    "3ds_not_enrolled": 15,
+    "3ds_not_checked": 10,
+    "billing_shipping_country_differ": 35,
+    "billing_card_country_differ": 30,
+    "card_velocity": 55,
+    "email_velocity": 45,
+    "high_amount": 20,
+    **env.dict("FRAUD_WEIGHTS", cast={"value": int}, default={}),
+}
+# Velocity: more than this many orders paid with the same card (or by the same email) within the window.
+FRAUD_VELOCITY_MAX_ORDERS = env.int("FRAUD_VELOCITY_MAX_ORDERS", default=3)
+FRAUD_VELOCITY_HOURS = env.int("FRAUD_VELOCITY_HOURS", default=24)
+# High amount: at least this many times the median eCommerce order (same currency, lookback), when there are enough.
+FRAUD_AMOUNT_FACTOR = env.float("FRAUD_AMOUNT_FACTOR", default=5.0)
+FRAUD_AMOUNT_MIN_ORDERS = env.int("FRAUD_AMOUNT_MIN_ORDERS", default=20)
+FRAUD_AMOUNT_LOOKBACK_DAYS = env.int("FRAUD_AMOUNT_LOOKBACK_DAYS", default=90)
+# Order custom fields (metadata) the site may send: the customer's email, the card's issuing country (from its BIN
+# lookup; Opayo Pi does not report it).
+FRAUD_EMAIL_METADATA_KEYS = env.list("FRAUD_EMAIL_METADATA_KEYS", default=["customer_email", "email"])
+FRAUD_CARD_COUNTRY_METADATA_KEYS = env.list(
+    "FRAUD_CARD_COUNTRY_METADATA_KEYS", default=["card_country", "card_issuing_country"]
+)
+
 # --- Fulfilment and ERP ------------------------------------------------------------------------------
 FULFILLMENT_POLL_MINUTES = env.int("FULFILLMENT_POLL_MINUTES", default=5)
 FULFILLMENT_DISPLAY_COMMENT = env("FULFILLMENT_DISPLAY_COMMENT", default="Thank you for your order.")
@@ -217,6 +251,21 @@ LEDGER_CLEARING_ACCOUNT = env("LEDGER_CLEARING_ACCOUNT", default="1205")
 LEDGER_ROUNDING_ACCOUNT = env("LEDGER_ROUNDING_ACCOUNT", default="7960")
 # "summary": one journal line per GL account and marketplace; "line": one per settlement line (audit detail).
 LEDGER_JOURNAL_DETAIL = env("LEDGER_JOURNAL_DETAIL", default="summary")
+# Anomaly flags (reconciliation.services.anomalies): per account and SKU, a value is compared with the median of
+# the last ANOMALY_WINDOW_DAYS and flagged when it is more than ANOMALY_Z_THRESHOLD usual spreads away (robust z;
+# the spread is MAD / 0.6745, never less than ANOMALY_MIN_SPREAD × the median). Groups with fewer than
+# ANOMALY_MIN_HISTORY points (orders, order items, weeks) are not judged; a week counts for refund rates with at
+# least ANOMALY_REFUND_MIN_ITEMS items sold. The hourly scan looks at orders from the last ANOMALY_SCAN_HOURS.
+ANOMALY_WINDOW_DAYS = env.int("ANOMALY_WINDOW_DAYS", default=90)
+ANOMALY_MIN_HISTORY = env.int("ANOMALY_MIN_HISTORY", default=8)
+ANOMALY_Z_THRESHOLD = env.float("ANOMALY_Z_THRESHOLD", default=3.5)
+ANOMALY_MIN_SPREAD = env.float("ANOMALY_MIN_SPREAD", default=0.10)
+ANOMALY_REFUND_MIN_ITEMS = env.int("ANOMALY_REFUND_MIN_ITEMS", default=5)
+ANOMALY_SCAN_HOURS = env.int("ANOMALY_SCAN_HOURS", default=3)
+# Reconciliation hints: candidates are orders purchased up to this many days before the settlement starts; at most
+# this many unmatched order references of one settlement get hints (largest amounts first).
+RECONCILIATION_HINT_LOOKBACK_DAYS = env.int("RECONCILIATION_HINT_LOOKBACK_DAYS", default=60)
+RECONCILIATION_HINT_MAX_REFERENCES = env.int("RECONCILIATION_HINT_MAX_REFERENCES", default=500)
 
 # --- Inventory ---------------------------------------------------------------------------------------
 # ERP sites whose stock is not sold on Amazon (e.g. the FBA warehouse the ERP mirrors, a returns bin).
@@ -233,3 +282,10 @@ SP_API_PATCH_LISTINGS_RATE = env.float("SP_API_PATCH_LISTINGS_RATE", default=5.0
 SP_API_PATCH_LISTINGS_BURST = env.float("SP_API_PATCH_LISTINGS_BURST", default=5.0)
 SP_API_GET_LISTINGS_RATE = env.float("SP_API_GET_LISTINGS_RATE", default=5.0)
 SP_API_GET_LISTINGS_BURST = env.float("SP_API_GET_LISTINGS_BURST", default=10.0)
+
+# --- Resilience ----------------------------------------------------------------------------------------
+# A provider (per account) that fails this many times in a row is left alone for the cool-down, doubled after
+# each failed probe up to the maximum.
+CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
+CIRCUIT_COOLDOWN_SECONDS = env.float("CIRCUIT_COOLDOWN_SECONDS", default=30.0)
+CIRCUIT_MAX_COOLDOWN_SECONDS = env.float("CIRCUIT_MAX_COOLDOWN_SECONDS", default=600.0)

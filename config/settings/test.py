@@ -12,3 +12,5 @@ LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}
 SP_API_TIMEOUT_SECONDS = 3.0
 OPAYO_TIMEOUT_SECONDS = 2.0
 OPAYO_NOTIFICATION_KICK_SECONDS = 0.0  # tests run tasks inline: apply every delivery at once
+# Fault-injection tests send runs of 5xx on purpose; the circuit tests lower this to see the breaker work.
+CIRCUIT_FAILURE_THRESHOLD = 1_000

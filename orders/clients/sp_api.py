@@ -9,6 +9,7 @@ Docs: https://developer-docs.amazon.com/sp-api/docs/orders-api-v0-reference
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import Counter
@@ -30,6 +31,7 @@ from sp_api.base import Marketplaces
 from sp_api.base._transport_httpx import HttpxTransport
 from sp_api.base.exceptions import SellingApiException
 
+from config.common.circuit import circuit_call
 from config.common.errors import (
     AuthenticationExpired,
     ConnectorError,
@@ -217,6 +219,17 @@ class SpApiClient:
         _token_module.cache.pop(build_cache_key(self.credentials.refresh_token), None)
 
     def _call(self, operation: str, fn: Callable[[Any], T], api_class: Any = Orders) -> T:
+        """Run one operation through the account's circuit breaker."""
+        return circuit_call(self.circuit_key, lambda: self._call_once(operation, fn, api_class), provider=PROVIDER,
+                            operation=operation)  # fmt: skip
+
+    @property
+    def circuit_key(self) -> str:
+        # One circuit per seller account (its refresh token identifies it; only a digest is kept).
+        digest = hashlib.sha256(self.credentials.refresh_token.encode()).hexdigest()[:16]
+        return f"{PROVIDER}:{digest}"
+
+    def _call_once(self, operation: str, fn: Callable[[Any], T], api_class: Any = Orders) -> T:
         """Run one operation; on an expired/revoked access token, fetch a new one and try once more."""
         api = self._api(api_class)
         api._transport.operation = operation
