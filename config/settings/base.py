@@ -289,3 +289,5 @@ SP_API_GET_LISTINGS_BURST = env.float("SP_API_GET_LISTINGS_BURST", default=10.0)
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
 CIRCUIT_COOLDOWN_SECONDS = env.float("CIRCUIT_COOLDOWN_SECONDS", default=30.0)
 CIRCUIT_MAX_COOLDOWN_SECONDS = env.float("CIRCUIT_MAX_COOLDOWN_SECONDS", default=600.0)
+# Prometheus scraping of /metrics: set a token to allow it from other hosts (Authorization: Bearer <token>).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")

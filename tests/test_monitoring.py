@@ -1,0 +1,44 @@
+"""The monitoring dashboard, Prometheus metrics and the probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from config.common.models import CircuitBreaker, ExceptionItem
+from orders.models import SellerAccount
+
+pytestmark = pytest.mark.django_db
+
+
+def test_dashboard_shows_queues_circuits_and_polls(admin_client: Any, account: SellerAccount) -> None:
+    CircuitBreaker.objects.create(key="opayo:https://example", state="open", failures=5, last_error="timed out")
+    page = admin_client.get("/admin/dashboard/").content.decode()
+    for text in ("Queues", "outbound requests", "Circuits", "opayo:https://example", "open", "Last successful poll",
+                 "<svg"):  # fmt: skip
+        assert text in page
+    assert "Monitoring dashboard" in admin_client.get("/admin/").content.decode()
+    assert Client().get("/admin/dashboard/").status_code == 302  # staff only
+
+
+def test_metrics_in_prometheus_format(settings: Any) -> None:
+    from config.common.services import exception_open
+
+    exception_open(kind=ExceptionItem.Kind.ANOMALY, source=CircuitBreaker.objects.create(key="x"), summary="x")
+    CircuitBreaker.objects.create(key="amazon:abc", state="half_open")
+    body = Client(REMOTE_ADDR="127.0.0.1").get("/metrics").content.decode()
+    assert 'ledgerline_exceptions_open{kind="anomaly"} 1.0' in body
+    assert 'ledgerline_circuit_open{circuit="amazon:abc",state="half_open"} 1.0' in body
+    assert "ledgerline_queue_depth" in body
+    assert Client(REMOTE_ADDR="10.0.0.5").get("/metrics").status_code == 403
+    settings.METRICS_TOKEN = "s3cret"
+    assert Client(REMOTE_ADDR="10.0.0.5").get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
+    assert Client(REMOTE_ADDR="10.0.0.5").get("/metrics", HTTP_AUTHORIZATION="Bearer nope").status_code == 401
+
+
+def test_probes() -> None:
+    assert Client().get("/healthz").content == b"ok"
+    ready = Client().get("/readyz")
+    assert ready.status_code == 200 and ready.content == b"ready"
