@@ -10,4 +10,9 @@ class CommonConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from config.common import outbound, schema  # noqa: F401  (registers the outbound reprocessor, API schema)
+        from django.db.models.signals import post_migrate
+
+        from config.common import admin_audit, outbound, schema  # noqa: F401  (reprocessor, API schema, audit)
+        from config.common.roles import roles_sync
+
+        post_migrate.connect(roles_sync, dispatch_uid="ledgerline-roles")

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "import_export",
+    "auditlog",
     "django_q",
     "config.common",
     "mappings",
@@ -37,6 +38,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",  # who made each change, for the audit trail
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -291,3 +293,20 @@ CIRCUIT_COOLDOWN_SECONDS = env.float("CIRCUIT_COOLDOWN_SECONDS", default=30.0)
 CIRCUIT_MAX_COOLDOWN_SECONDS = env.float("CIRCUIT_MAX_COOLDOWN_SECONDS", default=600.0)
 # Prometheus scraping of /metrics: set a token to allow it from other hosts (Authorization: Bearer <token>).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
+# --- Audit trail -------------------------------------------------------------------------------------------
+# Every change to these (mappings finance and operations edit, accounts, API clients, journals) is recorded with
+# who made it; secrets are never written to the log.
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    "mappings.skumapping",
+    "mappings.statusmapping",
+    "mappings.fieldrule",
+    "mappings.fieldmappingtemplate",
+    "mappings.fieldmappingrule",
+    "mappings.glaccount",
+    "mappings.settlementaccountmapping",
+    "mappings.currencyrate",
+    {"model": "orders.selleraccount", "exclude_fields": ["lwa_client_secret", "refresh_token"]},
+    {"model": "common.apiclient", "exclude_fields": ["token_hash"]},
+    "reconciliation.journalentry",
+)  # fmt: skip (orders and exceptions keep their own history: OrderEvent, resolved_by)
