@@ -39,6 +39,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "auditlog.middleware.AuditlogMiddleware",  # who made each change, for the audit trail
+    "config.common.middleware.RequestSizeLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -310,3 +311,12 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     {"model": "common.apiclient", "exclude_fields": ["token_hash"]},
     "reconciliation.journalentry",
 )  # fmt: skip (orders and exceptions keep their own history: OrderEvent, resolved_by)
+
+# --- Inbound size limits (bytes, by path prefix; the longest matching prefix wins) ------------------------
+REQUEST_SIZE_LIMITS = {
+    "/webhooks/opayo/": 32 * 1024,  # a Server notification is about 1 KB
+    "/api/": 1024 * 1024,
+    "/api/v1/erp/inventory/": 8 * 1024 * 1024,  # up to 5,000 levels
+    "/admin/reconciliation/settlementfile/upload/": 512 * 1024 * 1024,  # settlement files (streamed to disk)
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024  # bodies Django reads into memory (the inventory post is the largest)
