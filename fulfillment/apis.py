@@ -87,20 +87,26 @@ class ErpSalesOrderPullApi(_PullApi):
     Lines with InvtID from the SKU map, CustomFields from the field mapping templates)."""
 
     kind = ErpDocument.Kind.SALES_ORDER
+    required_scope = "erp:sales-orders"
 
 
 class ErpSalesOrderAckApi(_AckApi):
     """Acknowledge a sales-order batch once stored in the ERP (idempotent)."""
+
+    required_scope = "erp:sales-orders"
 
 
 class ErpCreditMemoPullApi(_PullApi):
     """Credit memos for refunds and for cancelled orders the ERP already has."""
 
     kind = ErpDocument.Kind.CREDIT_MEMO
+    required_scope = "erp:credit-memos"
 
 
 class ErpCreditMemoAckApi(_AckApi):
     """Acknowledge a credit-memo batch (idempotent)."""
+
+    required_scope = "erp:credit-memos"
 
 
 class ShipmentLineInputSerializer(serializers.Serializer):
@@ -130,6 +136,8 @@ class ShipmentOutputSerializer(serializers.ModelSerializer):
 
 class ErpShipmentCreateApi(APIView):
     """The ERP shipped (part of) an order. The same shipment_ref again returns the first (200)."""
+
+    required_scope = "erp:shipments"
 
     permission_classes = [IsErpClient]
 

@@ -54,6 +54,7 @@ class ErpInventoryPostApi(APIView):
     Amazon for the item's merchant-fulfilled SKUs (coalesced, within Amazon's quotas)."""
 
     permission_classes = [IsErpClient]
+    required_scope = "erp:inventory"
 
     @extend_schema(request=InventoryPostInputSerializer, responses=InventoryPostOutputSerializer)
     def post(self, request: Request) -> Response:
@@ -96,6 +97,7 @@ class ErpFbaInventoryListApi(generics.ListAPIView):
     transit, refreshed from getInventorySummaries on a schedule."""
 
     permission_classes = [IsErpClient]
+    required_scope = "erp:inventory"
     serializer_class = FbaInventoryOutputSerializer
     filterset_class = FbaInventoryFilter
     queryset = FbaInventory.objects.select_related("seller_account").order_by("pk")
@@ -117,6 +119,7 @@ class ErpListingSyncListApi(generics.ListAPIView):
     """Merchant-fulfilled listings: the ERP's available quantity, what was sent, what Amazon shows."""
 
     permission_classes = [IsErpClient]
+    required_scope = "erp:inventory"
     serializer_class = ListingSyncOutputSerializer
     filterset_fields = ["seller_sku", "item_id", "marketplace_id", "status"]
     queryset = ListingSync.objects.select_related("seller_account").order_by("pk")

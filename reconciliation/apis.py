@@ -17,6 +17,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from config.common.auth import client_has_scope
 from config.common.models import ApiClient
 from reconciliation.models import JournalEntry, Settlement
 from reconciliation.services.export import JournalFilter, journal_csv_chunks
@@ -27,7 +28,7 @@ class CanReadReconciliation(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if isinstance(request.auth, ApiClient):
-            return request.auth.kind == ApiClient.Kind.ERP
+            return request.auth.kind == ApiClient.Kind.ERP and client_has_scope(request.auth, "reconciliation:read")
         return bool(request.user and request.user.has_perm("reconciliation.view_journalentry"))
 
 

@@ -98,3 +98,16 @@ def test_secrets_are_never_in_the_audit_trail(account: Any) -> None:
     account.save()
     for entry in AuditEntry.objects.all():
         assert "Atzr|" not in str(entry.changes) and "secret" not in str(entry.changes)
+
+
+def test_api_token_scopes_limit_what_a_client_may_do() -> None:
+    from config.common.auth import api_client_issue
+
+    _, token = api_client_issue(name="Warehouse system", kind="erp", scopes=["erp:inventory"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/api/v1/erp/inventory/fba/").status_code == 200
+    assert client.post("/api/v1/erp/sales-orders/pull/", {}, format="json").status_code == 403
+    assert client.get("/api/v1/reconciliation/journal-lines.csv").status_code == 403
+    with pytest.raises(ValueError, match="unknown scope"):
+        api_client_issue(name="x", kind="erp", scopes=["admin:everything"])

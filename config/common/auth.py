@@ -25,8 +25,22 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def api_client_issue(*, name: str, kind: str) -> tuple[ApiClient, str]:
+# What each kind of client may do unless told otherwise (a scope per group of endpoints).
+SCOPES = {
+    "erp:sales-orders": "Pull and acknowledge sales orders",
+    "erp:credit-memos": "Pull and acknowledge credit memos",
+    "erp:shipments": "Report shipments (sent on to Amazon)",
+    "erp:inventory": "Post stock levels, read FBA stock and listing sync state",
+    "reconciliation:read": "Read settlements, journal entries and the journal CSV",
+}
+DEFAULT_SCOPES = {"erp": list(SCOPES), "ecommerce": []}
+
+
+def api_client_issue(*, name: str, kind: str, scopes: list[str] | None = None) -> tuple[ApiClient, str]:
     """Create a client (or replace its token). Returns the token: it is not stored and cannot be shown again."""
+    unknown = set(scopes or ()) - set(SCOPES)
+    if unknown:
+        raise ValueError(f"unknown scope(s): {', '.join(sorted(unknown))}; known: {', '.join(SCOPES)}")
     token = "ll_" + secrets.token_urlsafe(32)
     client, _ = ApiClient.objects.update_or_create(
         name=name,
@@ -35,9 +49,14 @@ def api_client_issue(*, name: str, kind: str) -> tuple[ApiClient, str]:
             "token_prefix": token[: PREFIX_LENGTH + 3],
             "token_hash": _hash(token),
             "is_active": True,
+            "scopes": list(scopes) if scopes is not None else DEFAULT_SCOPES.get(kind, []),
         },
     )
     return client, token
+
+
+def client_has_scope(client: ApiClient, scope: str | None) -> bool:
+    return scope is None or scope in (client.scopes or [])
 
 
 @dataclass
@@ -84,7 +103,13 @@ class ApiClientAuthentication(authentication.BaseAuthentication):
 
 
 class IsErpClient(BasePermission):
-    message = "This endpoint is for ERP API clients (Authorization: Bearer <ERP client token>)."
+    """An ERP API client whose token carries the view's `required_scope` (when it names one)."""
+
+    message = "This endpoint is for ERP API clients (Authorization: Bearer <ERP client token>) with its scope."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return isinstance(request.auth, ApiClient) and request.auth.kind == ApiClient.Kind.ERP
+        return (
+            isinstance(request.auth, ApiClient)
+            and request.auth.kind == ApiClient.Kind.ERP
+            and client_has_scope(request.auth, getattr(view, "required_scope", None))
+        )

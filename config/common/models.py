@@ -158,6 +158,10 @@ class ApiClient(TimeStampedModel):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     token_prefix = models.CharField(max_length=12, unique=True, help_text="First characters, to recognise a token.")
     token_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(
+        default=list, blank=True,
+        help_text="What the token may do, e.g. erp:sales-orders, erp:shipments, erp:inventory, reconciliation:read.",
+    )  # fmt: skip
     is_active = models.BooleanField(default=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 

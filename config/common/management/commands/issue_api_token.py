@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from config.common.auth import api_client_issue
+from config.common.auth import SCOPES, api_client_issue
 from config.common.models import ApiClient
 
 
@@ -14,8 +14,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
         parser.add_argument("--kind", choices=ApiClient.Kind.values, required=True)
+        parser.add_argument(
+            "--scope", action="append", dest="scopes", choices=list(SCOPES),
+            help="Repeat for several (default: every scope of the kind).",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
-        client, token = api_client_issue(name=options["name"], kind=options["kind"])
-        self.stdout.write(f"{client}: {token}")
+        client, token = api_client_issue(name=options["name"], kind=options["kind"], scopes=options["scopes"])
+        self.stdout.write(f"{client}: {token}  (scopes: {', '.join(client.scopes) or 'none'})")
         self.stdout.write("Store it now: only its hash is kept. Use it as `Authorization: Bearer <token>`.")
