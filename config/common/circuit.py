@@ -118,8 +118,14 @@ def circuit_failure(key: str, error: str) -> None:
         breaker.save()
     if opens:
         logger.error("circuit %s open for %.0f s: %s", key, breaker.cooldown_seconds, error)
+        from config.common.alerts import alert_raise
         from config.common.services import exception_open
 
+        alert_raise(
+            key=f"circuit:{key}", subject=f"Circuit open: {key} is failing; calls stopped",
+            body=f"{breaker.failures} failures in a row. Last: {error}\n"
+            f"Next probe at {breaker.next_probe_at:%H:%M:%S} UTC.",
+        )  # fmt: skip
         exception_open(
             kind=ExceptionItem.Kind.CONNECTOR_ERROR, source=breaker,
             summary=f"Circuit open: {key} is failing; calls stopped",

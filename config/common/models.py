@@ -203,3 +203,15 @@ class CircuitBreaker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.state}"
+
+
+class AlertSent(models.Model):
+    """When an alert (by key) was last sent, so a lasting problem alerts once per interval, not per occurrence."""
+
+    key = models.CharField(max_length=200, unique=True)
+    subject = models.CharField(max_length=200)
+    last_sent_at = models.DateTimeField()
+    suppressed = models.PositiveIntegerField(default=0, help_text="Repeats not sent since the last one.")
+
+    def __str__(self) -> str:
+        return self.key

@@ -21,6 +21,8 @@ def schedule_upsert(*, name: str, func: str, minutes: int, args: tuple[object, .
 STATIC_SCHEDULES = [
     # Due outbound requests: retries after backoff, and anything a dead worker left in flight.
     ("common.outbound_sweep", "config.common.tasks.outbound_sweep_due", 1),
+    # Queues backing up (too many waiting, or waiting too long) alert by email and webhook.
+    ("common.alerts_check", "config.common.tasks.alerts_check_task", 5),
     # Opayo transactions whose outcome we do not know yet (3-D Secure in progress, lost answers).
     ("payments.poll", "payments.tasks.payments_poll_due", 1),
     # Opayo settlement batches (daily; yesterday and the 3 days before), matched to our transactions.
@@ -35,6 +37,10 @@ STATIC_SCHEDULES = [
     ("reconciliation.settlement_reports", "reconciliation.tasks.settlement_reports_fetch_task", 60),
     # Rejected settlement files whose next try is due (Reports API files are downloaded again).
     ("reconciliation.settlement_retry", "reconciliation.tasks.settlement_files_retry_task", 5),
+    # Anomaly flags: unit prices of recent Amazon orders, fee and refund rates of newly imported settlements.
+    ("reconciliation.anomalies", "reconciliation.tasks.anomalies_scan_task", 60),
+    # Mapping suggestions for unknown SKUs, unmapped settlement amount types and custom fields (never applied).
+    ("mappings.suggestions", "mappings.tasks.mapping_suggestions_refresh_task", 15),
 ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.common import outbound
+from config.common import alerts, outbound
 
 
 def outbound_send(pk: int) -> str:
@@ -15,3 +15,7 @@ def outbound_send(pk: int) -> str:
 def outbound_sweep_due() -> str:
     result = outbound.outbound_sweep()
     return f"claimed {result.claimed}: {result.succeeded} sent, {result.retrying} retrying, {result.failed} failed"
+
+
+def alerts_check_task() -> str:
+    return f"{alerts.alerts_check_queues()} alert(s) raised"

@@ -320,3 +320,12 @@ REQUEST_SIZE_LIMITS = {
     "/admin/reconciliation/settlementfile/upload/": 512 * 1024 * 1024,  # settlement files (streamed to disk)
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024  # bodies Django reads into memory (the inventory post is the largest)
+
+# --- Alerts -------------------------------------------------------------------------------------------------
+ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
+ALERT_WEBHOOK_URL = env("ALERT_WEBHOOK_URL", default="")  # receives {"key", "severity", "subject", "body", "at"}
+ALERT_REPEAT_MINUTES = env.int("ALERT_REPEAT_MINUTES", default=60)
+ALERT_QUEUE_DEPTH = env.int("ALERT_QUEUE_DEPTH", default=500)
+ALERT_QUEUE_AGE_MINUTES = env.int("ALERT_QUEUE_AGE_MINUTES", default=60)
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="ledgerline@localhost")

@@ -25,7 +25,9 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
+from config.common.alerts import alert_raise
 from config.common.models import ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_for
 from orders.models import SellerAccount
@@ -185,6 +187,9 @@ def settlement_file_import(*, file_id: int, progress: ProgressCallback | None = 
     logger.info("settlement file %s: %s (%s rows)", file.name, file.state, file.rows_imported)
     if settlement is not None:
         settlement_reconcile(settlement=settlement, actor=ACTOR)
+        # Fee and refund rates of the new lines, in the worker (SQL aggregates; the hourly scan is the safety net).
+        settlement_pk = settlement.pk
+        transaction.on_commit(lambda: async_task("reconciliation.tasks.settlement_anomalies_scan_task", settlement_pk))
     file.seconds = time.monotonic() - started
     file.save(update_fields=["seconds", "updated_at"])
     return file
@@ -257,6 +262,10 @@ def _reject(file: SettlementFile, reason: str, line: int | None) -> SettlementFi
         ),
         reference=file.name,
     )
+    alert_raise(
+        key=f"settlement-file:{file.pk}", subject=f"Settlement file {file.name} rejected",
+        body=f"{where}{reason}\nNothing was imported; attempt {file.attempts}. See Reconciliation › Settlement files.",
+    )  # fmt: skip
     logger.warning("settlement file %s rejected: %s%s", file.name, where, reason)
     return file
 

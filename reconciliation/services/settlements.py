@@ -10,6 +10,7 @@ from django.db import models, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from config.common.alerts import alert_raise
 from config.common.models import ExceptionItem
 from config.common.reprocess import register_reprocessor
 from config.common.services import exception_open, exceptions_resolve_for
@@ -96,6 +97,10 @@ def _total_check(settlement: Settlement) -> str:
         f"The {settlement.line_count} amount rows add up to {settlement.lines_total} {settlement.currency}, "
         f"not the summary total {settlement.total_amount} ({settlement.lines_total - settlement.total_amount:+})."
     )
+    alert_raise(
+        key=f"settlement-total:{settlement.settlement_id}",
+        subject=f"Settlement {settlement.settlement_id} does not add up", body=why,
+    )  # fmt: skip
     exception_open(
         kind=ExceptionItem.Kind.SETTLEMENT_TOTAL,
         source=settlement,
