@@ -222,3 +222,71 @@ class CurrencyRate(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.date} 1 {self.currency} = {self.rate} {self.base_currency}"
+
+
+class MappingSuggestion(TimeStampedModel):
+    """A proposed mapping for something unmapped (a SellerSKU, a settlement amount type, an order custom field).
+
+    Nothing is applied until an operator accepts it; accepting creates the real mapping row. Decided rows are the
+    learning data of later suggestions, and a rejected (kind, source, target) is never proposed again.
+    """
+
+    class Kind(models.TextChoices):
+        SKU = "sku", "Seller SKU → ERP item"
+        SETTLEMENT_ACCOUNT = "settlement_account", "Settlement amount type → GL account"
+        CUSTOM_FIELD = "custom_field", "Order custom field → ERP field"
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded (mapped otherwise)"
+
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    source_key = models.CharField(
+        "source", max_length=400, help_text="What is unmapped: the SellerSKU, `type / amount type / description`, ..."
+    )
+    context = models.JSONField(default=dict, blank=True, help_text="Facts about the source (orders, lines, ...).")
+    target_key = models.CharField(
+        "proposed target", max_length=150, help_text="ERP item id, GL account code or ERP field name."
+    )
+    target_label = models.CharField(max_length=300, blank=True)
+    confidence = models.FloatField(help_text="0..1: how likely this target is the right one.")
+    rank = models.PositiveSmallIntegerField(default=1, help_text="1 = the best of the source's suggestions.")
+    features = models.JSONField(default=dict, blank=True, help_text="Feature values the score was computed from.")
+    evidence = models.JSONField(default=dict, blank=True, help_text="What the features were read from.")
+    reasons = models.JSONField(default=list, blank=True, help_text="Why, in sentences an operator can check.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROPOSED, db_index=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True, help_text="The operator's reason (for a rejection).")
+    outcome = models.TextField(blank=True, help_text="What accepting did: the mapping created, orders released.")
+
+    class Meta:
+        ordering = ["kind", "source_key", "rank"]
+        verbose_name = "mapping suggestion"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "source_key", "target_key"], name="mapping_suggestion_unique"),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="mapping_suggestion_confidence_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["sku", "settlement_account", "custom_field"]), name="mapping_suggestion_kind"
+            ),
+            models.CheckConstraint(
+                condition=(Q(status__in=["proposed", "superseded"]) & Q(decided_at__isnull=True))
+                | (Q(status__in=["accepted", "rejected"]) & Q(decided_at__isnull=False) & ~Q(decided_by="")),
+                name="mapping_suggestion_decided_iff_accepted_or_rejected",
+            ),
+            models.CheckConstraint(condition=Q(source_key__regex=r"\S"), name="mapping_suggestion_source_not_blank"),
+            models.CheckConstraint(condition=Q(target_key__regex=r"\S"), name="mapping_suggestion_target_not_blank"),
+        ]
+        indexes = [models.Index(fields=["kind", "status"], name="mapping_suggestion_kind_status")]
+
+    def __str__(self) -> str:
+        return f"{self.source_key} → {self.target_key} ({self.confidence:.0%})"
+
+    @staticmethod
+    def settlement_source_key(transaction_type: str, amount_type: str, amount_description: str) -> str:
+        """The source key of an unmapped settlement combination, as the exception queue lists it."""
+        return " / ".join((transaction_type, amount_type, amount_description))

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from config.common.models import ExceptionItem
 from mappings.models import SkuMapping, StatusMapping
 
 
@@ -54,3 +55,30 @@ def field_rule_render(*, target: str, context: dict[str, Any], default: str) -> 
         text = _SafeFormatter().vformat(default, (), context)
     text = " ".join(text.split())
     return text[: FieldRule.MAX_LENGTHS.get(target, 300)]
+
+
+def mapping_suggestion_sources_for_exception(*, item: ExceptionItem) -> tuple[str, list[str]] | None:
+    """(suggestion kind, source keys) an exception is about: the unknown SKUs of a held order's snapshot, or
+    the unmapped amount types of a settlement. None for exceptions suggestions cannot help with."""
+    from mappings.models import MappingSuggestion
+    from orders.models import AmazonOrderSnapshot, OrderLine
+    from reconciliation.models import Settlement, SettlementLine
+
+    model = item.source_type.model_class()
+    if item.kind == ExceptionItem.Kind.UNKNOWN_SKU and model is AmazonOrderSnapshot:
+        order_id = AmazonOrderSnapshot.objects.filter(pk=item.source_id).values_list("order_id", flat=True).first()
+        if order_id is None:
+            return MappingSuggestion.Kind.SKU, []
+        skus = OrderLine.objects.filter(order_id=order_id, item_id="").values_list("seller_sku", flat=True)
+        return MappingSuggestion.Kind.SKU, sorted(set(skus))
+    if item.kind == ExceptionItem.Kind.SETTLEMENT_UNMAPPED and model is Settlement:
+        fields = ("transaction_type", "amount_type", "amount_description")
+        combos = (
+            SettlementLine.objects.filter(settlement_id=item.source_id, gl_account__isnull=True)
+            .values_list(*fields)
+            .order_by(*fields)
+            .distinct()
+        )
+        keys = [MappingSuggestion.settlement_source_key(*combo) for combo in combos]
+        return MappingSuggestion.Kind.SETTLEMENT_ACCOUNT, keys
+    return None

@@ -179,7 +179,7 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "purchased_at"
     list_select_related = ["seller_account"]
     inlines = [OrderLineInline, AddressInline, OrderEventInline]
-    actions = ["hold", "release"]
+    actions = ["hold", "release", "fraud_release", "fraud_reject"]
     readonly_fields = [
         "channel", "external_id", "seller_account", "marketplace_id", "status", "hold_code", "hold_reason",
         "source_status", "fulfillment_channel", "sales_channel", "order_type", "ship_service_level",
@@ -250,6 +250,33 @@ class OrderAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
         self.message_user(request, "Done.")
+
+    def _fraud(self, request: HttpRequest, queryset: QuerySet[Order], decide: Any, verb: str) -> None:
+        from payments.models import FraudAssessment  # payments builds on orders, not the other way round
+
+        actor = actor_for(request)
+        for order in queryset:
+            assessment = FraudAssessment.objects.filter(order=order).first()
+            if assessment is None:
+                self.message_user(request, f"{order}: no fraud assessment", messages.ERROR)
+                continue
+            try:
+                decide(assessment=assessment, actor=actor, note=f"{verb} after review by {actor}")
+            except ApplicationError as exc:
+                self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
+        self.message_user(request, "Done.")
+
+    @admin.action(description="Fraud review: release after review (fulfilment follows)", permissions=["change"])
+    def fraud_release(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        from payments.services import fraud_release
+
+        self._fraud(request, queryset, fraud_release, "released")
+
+    @admin.action(description="Fraud review: reject (void or refund the payment)", permissions=["change"])
+    def fraud_reject(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        from payments.services import fraud_reject
+
+        self._fraud(request, queryset, fraud_reject, "rejected")
 
 
 @admin.register(AmazonOrderSnapshot)

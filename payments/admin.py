@@ -6,12 +6,13 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, pretty_json
 from config.common.errors import ApplicationError, ConnectorError
 from payments.models import (
+    FraudAssessment,
     OpayoBatch,
     OpayoBatchTotal,
     OpayoBatchTransaction,
@@ -23,6 +24,9 @@ from payments.models import (
 )
 from payments.selectors import payment_transactions_unsettled
 from payments.services import (
+    fraud_assess,
+    fraud_reject,
+    fraud_release,
     opayo_batch_reprocess,
     opayo_notification_reprocess,
     payment_capture,
@@ -74,7 +78,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ["capture", "void", "refresh"]
     fields = (
         "order_link", "status", "protocol", "currency", "amount_authorised", "amount_captured", "amount_refunded",
-        "created_at", "updated_at",
+        "fraud_link", "created_at", "updated_at",
     )  # fmt: skip
     readonly_fields = fields
 
@@ -84,6 +88,15 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Order")
     def order_link(self, obj: Payment) -> SafeString | str:
         return admin_link(obj.order)
+
+    @admin.display(description="Fraud review")
+    def fraud_link(self, obj: Payment) -> SafeString | str:
+        assessment = FraudAssessment.objects.filter(payment=obj).first()
+        return (
+            admin_link(assessment, f"{assessment.score}/100, {assessment.get_decision_display()}")
+            if assessment
+            else "-"
+        )
 
     def _each(self, request: HttpRequest, queryset: QuerySet[Payment], fn: Any, done: str) -> None:
         ok = 0
@@ -317,4 +330,85 @@ def _rerun_matching(model_admin: admin.ModelAdmin[Any], request: HttpRequest, ba
             request,
             f"{batch}: {batch.get_status_display()} ({batch.matched_count} of {batch.line_count} matched)",
             level,
+        )
+
+
+# --- fraud review ---------------------------------------------------------------------------------------------
+
+
+@admin.register(FraudAssessment)
+class FraudAssessmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["order", "score", "threshold", "decision", "indicator_codes", "decided_by", "decided_at",
+                    "created_at"]  # fmt: skip
+    list_filter = ["decision", "created_at"]
+    search_fields = ["order__external_id", "payment__transactions__vendor_tx_code"]
+    list_select_related = ["order"]
+    raw_id_fields = ["order", "payment"]
+    date_hierarchy = "created_at"
+    actions = ["release", "reject", "reassess"]
+    fields = (
+        "order_link", "payment_link", "score", "threshold", "decision", "reasons", "decided_by", "decided_at",
+        "note", "assessed_at", "created_at", "updated_at",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("payments.change_fraudassessment"))
+
+    @admin.display(description="Order")
+    def order_link(self, obj: FraudAssessment) -> SafeString | str:
+        return admin_link(obj.order, f"{obj.order} ({obj.order.get_status_display()})")
+
+    @admin.display(description="Payment")
+    def payment_link(self, obj: FraudAssessment) -> SafeString | str:
+        return admin_link(obj.payment)
+
+    @admin.display(description="Indicators")
+    def indicator_codes(self, obj: FraudAssessment) -> str:
+        return ", ".join(str(i.get("code")) for i in obj.indicators) or "-"
+
+    @admin.display(description="Why (weight)")
+    def reasons(self, obj: FraudAssessment) -> SafeString | str:
+        if not obj.indicators:
+            return "No indicator."
+        rows = ((i.get("explanation"), i.get("weight")) for i in obj.indicators)
+        items = format_html_join("", "<li>{} (weight {})</li>", rows)
+        return format_html("<ul>{}</ul>", items)
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[FraudAssessment], fn: Any, done: str) -> None:
+        ok = 0
+        for assessment in queryset.select_related("order"):
+            try:
+                fn(assessment)
+                ok += 1
+            except (ApplicationError, ConnectorError) as exc:
+                self.message_user(request, f"{assessment.order}: {getattr(exc, 'message', exc)}", messages.ERROR)
+        if ok:
+            self.message_user(request, f"{ok} order(s): {done}", messages.SUCCESS)
+
+    @admin.action(description="Release after review (lift the hold, request fulfilment)", permissions=["change"])
+    def release(self, request: HttpRequest, queryset: QuerySet[FraudAssessment]) -> None:
+        actor = actor_for(request)
+        self._each(
+            request,
+            queryset,
+            lambda a: fraud_release(assessment=a, actor=actor, note=f"released after review by {actor}"),
+            "released",
+        )
+
+    @admin.action(description="Reject (void or refund the payment)", permissions=["change"])
+    def reject(self, request: HttpRequest, queryset: QuerySet[FraudAssessment]) -> None:
+        actor = actor_for(request)
+        self._each(
+            request,
+            queryset,
+            lambda a: fraud_reject(assessment=a, actor=actor, note=f"rejected after review by {actor}"),
+            "rejected; the payment is being voided or refunded",
+        )
+
+    @admin.action(description="Re-assess passed orders (velocity and settings as of now)", permissions=["change"])
+    def reassess(self, request: HttpRequest, queryset: QuerySet[FraudAssessment]) -> None:
+        actor = actor_for(request)
+        self._each(
+            request, queryset, lambda a: fraud_assess(payment=a.payment, actor=actor, reassess=True), "re-assessed"
         )

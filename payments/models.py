@@ -364,3 +364,73 @@ class OpayoBatchTransaction(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.vendor_tx_code or self.vps_tx_id} ({self.get_match_status_display()})"
+
+
+class FraudAssessment(TimeStampedModel):
+    """The fraud review of one eCommerce payment: the indicators seen, their score, and what was decided.
+
+    Made when the payment is first authorised or captured (payments.services.fraud). A score at or above the
+    threshold holds the order (Order.HoldCode.FRAUD_REVIEW) until an operator releases or rejects it. Card and
+    email are kept only as keyed hashes, to count recent orders with the same card or email (velocity).
+    """
+
+    class Decision(models.TextChoices):
+        PASS = "pass", "Passed (below the review threshold)"
+        REVIEW = "review", "Held for review"
+        RELEASED = "released", "Released after review"
+        REJECTED = "rejected", "Rejected (payment cancelled)"
+
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="fraud_assessment")
+    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="fraud_assessment")
+    score = models.PositiveSmallIntegerField(help_text="0-100: 100 × (1 − Π(1 − weight/100)) over the indicators.")
+    threshold = models.PositiveSmallIntegerField(help_text="The review threshold in force when it was scored.")
+    indicators = models.JSONField(default=list, blank=True, help_text="[{code, weight, explanation}]")
+    decision = models.CharField(max_length=20, choices=Decision.choices, db_index=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, help_text="The operator's reason for releasing or rejecting.")
+    card_fingerprint = models.CharField(
+        max_length=64, blank=True, help_text="Keyed hash of card type, last four digits and expiry (never the PAN)."
+    )
+    email_fingerprint = models.CharField(max_length=64, blank=True, help_text="Keyed hash of the customer email.")
+    assessed_at = models.DateTimeField(help_text="When the indicators were last read.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__lte=100), name="fraud_score_at_most_100"),
+            models.CheckConstraint(condition=Q(threshold__gte=1, threshold__lte=100), name="fraud_threshold_in_range"),
+            models.CheckConstraint(
+                condition=Q(decision__in=["pass", "review", "released", "rejected"]), name="fraud_decision_valid"
+            ),
+            # Below the threshold passes; at or above it is reviewed, then released or rejected.
+            models.CheckConstraint(
+                condition=Q(decision="pass", score__lt=F("threshold"))
+                | (~Q(decision="pass") & Q(score__gte=F("threshold"))),
+                name="fraud_decision_follows_score",
+            ),
+            # An operator's decision says who and when; the automatic ones do not.
+            models.CheckConstraint(
+                condition=Q(decision__in=["released", "rejected"], decided_at__isnull=False) & ~Q(decided_by="")
+                | Q(decision__in=["pass", "review"], decided_at__isnull=True, decided_by=""),
+                name="fraud_operator_decision_recorded",
+            ),
+            models.CheckConstraint(
+                condition=Q(card_fingerprint__regex=r"^([0-9a-f]{64})?$")
+                & Q(email_fingerprint__regex=r"^([0-9a-f]{64})?$"),
+                name="fraud_fingerprints_are_hashes",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["card_fingerprint", "created_at"], condition=~Q(card_fingerprint=""), name="fraud_card_recent"
+            ),
+            models.Index(
+                fields=["email_fingerprint", "created_at"],
+                condition=~Q(email_fingerprint=""),
+                name="fraud_email_recent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Fraud assessment of {self.order}: {self.score}/100 ({self.get_decision_display()})"

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
 from config.common.models import OutboundRequest
-from payments.models import OpayoBatchTransaction, Payment, PaymentEvent, PaymentTransaction
+from orders.models import Order
+from payments.models import FraudAssessment, OpayoBatchTransaction, Payment, PaymentEvent, PaymentTransaction
 
 
 def payment_get(*, payment_id: int) -> Payment:
@@ -58,3 +60,38 @@ def payment_transactions_unsettled(
         .select_related("payment__order")
         .order_by("captured_at", "pk")
     )
+
+
+# --- fraud review ---------------------------------------------------------------------------------------------
+
+
+def fraud_recent_orders_count(
+    *, card_fingerprint: str = "", email_fingerprint: str = "", since: datetime, exclude_order_id: int
+) -> int:
+    """Other orders assessed since `since` that were paid with the same card (or by the same email)."""
+    if bool(card_fingerprint) == bool(email_fingerprint):
+        raise ValueError("give exactly one of card_fingerprint and email_fingerprint")
+    match = {"card_fingerprint": card_fingerprint} if card_fingerprint else {"email_fingerprint": email_fingerprint}
+    return FraudAssessment.objects.filter(**match, created_at__gte=since).exclude(order_id=exclude_order_id).count()
+
+
+def fraud_usual_order_amounts(
+    *, currency: str, since: datetime, exclude_order_id: int, limit: int = 1000
+) -> list[Decimal]:
+    """The totals of the shop's recent eCommerce orders in `currency` (newest first), to tell what is usual."""
+    totals = (
+        Order.objects.filter(
+            channel=Order.Channel.ECOMMERCE, currency=currency, purchased_at__gte=since, total_amount__isnull=False
+        )
+        .exclude(pk=exclude_order_id)
+        .order_by("-purchased_at")
+        .values_list("total_amount", flat=True)[:limit]
+    )
+    return [t for t in totals if t is not None]
+
+
+def fraud_review_pending(*, order_id: int) -> bool:
+    """True while the order's payment waits for an operator's fraud decision, or was rejected."""
+    return FraudAssessment.objects.filter(
+        order_id=order_id, decision__in=[FraudAssessment.Decision.REVIEW, FraudAssessment.Decision.REJECTED]
+    ).exists()

@@ -48,12 +48,29 @@ def spapi_url() -> Iterator[str]:
 CARD_FINDINGS: list[str] = []
 
 
+# Numeric references providers send that are not card numbers (a 13-19 digit one passes Luhn one time in ten).
+NOT_CARD_KEYS = {"retrievalReference", "bankAuthorisationCode", "order_item_code", "OrderItemId", "TxAuthNo"}
+
+
+def _without_references(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_references(v) for k, v in value.items() if k not in NOT_CARD_KEYS}
+    if isinstance(value, list):
+        return [_without_references(v) for v in value]
+    return value
+
+
 def _card_text(value: object) -> str | None:
     inner = getattr(value, "obj", value)  # psycopg's Jsonb wrapper
+    if isinstance(inner, str) and inner[:1] in "{[":
+        try:
+            inner = json.loads(inner)
+        except ValueError:
+            return str(inner)
     if isinstance(inner, str):
         return inner
     if isinstance(inner, dict | list):
-        return json.dumps(inner, default=str)
+        return json.dumps(_without_references(inner), default=str)
     return None
 
 

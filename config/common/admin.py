@@ -1,19 +1,34 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from config.common.errors import ApplicationError
 from config.common.models import ApiClient, ExceptionItem, OutboundAttempt, OutboundRequest
 from config.common.outbound import outbound_claim, outbound_retry, outbound_send
 from config.common.services import exception_close, exception_reprocess
+
+# Apps add links from an exception to where it can be solved (e.g. mapping suggestions), per exception kind.
+# A link function must not query the database: it runs for every row of the exception list.
+ExceptionLink = Callable[[ExceptionItem], tuple[str, str] | None]
+_EXCEPTION_LINKS: dict[str, list[ExceptionLink]] = {}
+
+
+def register_exception_link(*kinds: str) -> Callable[[ExceptionLink], ExceptionLink]:
+    def decorator(fn: ExceptionLink) -> ExceptionLink:
+        for kind in kinds:
+            _EXCEPTION_LINKS.setdefault(kind, []).append(fn)
+        return fn
+
+    return decorator
 
 
 def actor_for(request: HttpRequest) -> str:
@@ -53,13 +68,15 @@ class ReadOnlyAdminMixin:
 
 @admin.register(ExceptionItem)
 class ExceptionItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["summary", "kind", "status", "reference", "occurrences", "last_seen_at", "source_link"]
+    list_display = [
+        "summary", "kind", "status", "reference", "occurrences", "last_seen_at", "source_link", "help_links",
+    ]  # fmt: skip
     list_filter = ["status", "kind", "source_type"]
     search_fields = ["summary", "reference", "detail"]
     date_hierarchy = "last_seen_at"
     actions = ["reprocess", "mark_resolved", "discard"]
     readonly_fields = [
-        "kind", "status", "summary", "detail_block", "reference", "source_link", "occurrences",
+        "kind", "status", "summary", "detail_block", "reference", "source_link", "help_links", "occurrences",
         "created_at", "last_seen_at", "resolved_at", "resolved_by", "resolution_note",
     ]  # fmt: skip
     fields = list(readonly_fields)
@@ -71,6 +88,11 @@ class ExceptionItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Concerns")
     def source_link(self, obj: ExceptionItem) -> SafeString | str:
         return admin_link(obj.source, label=str(obj.source) if obj.source else obj.source_id)
+
+    @admin.display(description="Help")
+    def help_links(self, obj: ExceptionItem) -> SafeString | str:
+        links = [link for fn in _EXCEPTION_LINKS.get(obj.kind, []) if (link := fn(obj))]
+        return format_html_join(" ", '<a href="{}">{}</a>', links) if links else ""
 
     @admin.display(description="Detail")
     def detail_block(self, obj: ExceptionItem) -> SafeString:

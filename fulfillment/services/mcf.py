@@ -27,6 +27,7 @@ from orders.marketplaces import MARKETPLACES
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus, SellerMarketplace
 from orders.services import sp_api_client_for
 from orders.services.orders import order_hold_clear, order_hold_set, order_status_refresh
+from payments.selectors import fraud_review_pending
 
 logger = logging.getLogger(__name__)
 ACTOR = "system:fulfillment"
@@ -138,6 +139,8 @@ def fba_fulfillment_request(*, order_id: int, actor: str = ACTOR) -> Fulfillment
     existing = FulfillmentOrder.objects.filter(order=order).first()
     if existing is not None:
         return existing
+    if fraud_review_pending(order_id=order.pk):
+        return None  # awaiting a fraud decision (an operator's own hold may have replaced the fraud hold)
     marketplace = mcf_route(order=order)
     if marketplace is None:
         return None  # no MCF account: the ERP ships it and reports the shipment

@@ -8,6 +8,16 @@ from payments.services.batches import (
     opayo_batches_fetch,
     opayo_unsettled_report,
 )
+from payments.services.fraud import (
+    FraudFacts,
+    FraudIndicator,
+    fraud_assess,
+    fraud_facts_collect,
+    fraud_indicators,
+    fraud_reject,
+    fraud_release,
+    fraud_score,
+)
 from payments.services.ledger import payment_recompute, vendor_tx_code_for
 from payments.services.notifications import (
     opayo_notification_apply_safely,
@@ -26,6 +36,14 @@ from payments.services.operations import (
 
 __all__ = [
     "BatchFetchSummary",
+    "FraudFacts",
+    "FraudIndicator",
+    "fraud_assess",
+    "fraud_facts_collect",
+    "fraud_indicators",
+    "fraud_reject",
+    "fraud_release",
+    "fraud_score",
     "opayo_batch_match",
     "opayo_batch_refetch",
     "opayo_batch_reprocess",

@@ -1,7 +1,8 @@
 """The payment ledger: Opayo's facts onto PaymentTransaction rows, and the one writer of Payment.status.
 
 Payment.status and its amounts are derived from the ledger (never set by hand), then moved through
-PAYMENT_TRANSITIONS with a PaymentEvent, and the order's status is re-derived from the result.
+PAYMENT_TRANSITIONS with a PaymentEvent, and the order's status is re-derived from the result. A change of status
+is also where the fraud review reacts (payments.services.fraud: assess when authorised or captured).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from orders.models import Order
 from orders.services.orders import order_status_refresh
 from payments.clients.opayo_types import OpayoTransaction, ReportingTransaction
 from payments.models import Payment, PaymentEvent, PaymentTransaction
+from payments.services.fraud import fraud_payment_outcome
 
 S, T = Payment.Status, PaymentTransaction.State
 _RETRYABLE = {S.DECLINED, S.FAILED, S.PENDING, S.REQUIRES_ACTION}  # a new attempt may follow these
@@ -164,6 +166,10 @@ def payment_recompute(*, payment_id: int, actor: str, reason: str, data: dict[st
                 data=data or {},
             )
         order = order_status_refresh(order_id=payment.order_id, actor=actor, reason=reason)
+        if status != before:
+            # Assess when authorised or captured: a high score holds the order, so fulfilment is not asked below.
+            fraud_payment_outcome(payment=payment, actor=actor)
+            order.refresh_from_db(fields=["status", "hold_code", "hold_reason"])
         if status != before and status == S.CAPTURED and order.status == "captured":
             # Paid: ask for fulfilment (the fulfillment app, by name, so payments does not depend on it).
             order_id = order.pk
