@@ -116,3 +116,26 @@ def test_exception_queue_reports_still_failing(admin_client: Any, data: None) ->
     assert "still fail after reprocessing" in response.content.decode()
     page = admin_client.get(reverse("admin:common_exceptionitem_change", args=[item.pk])).content.decode()
     assert "OrderTotal.Amount" in page
+
+
+def test_dead_letters_are_discarded_with_a_reason(admin_client: Any, data: None) -> None:
+    from django.utils import timezone
+
+    from config.common.models import OutboundRequest
+
+    request = OutboundRequest.objects.create(
+        operation="amazon.confirm_shipment", provider="amazon", idempotency_key="dead-1", status="failed",
+        last_error="400 InvalidInput", max_attempts=8, attempts=8, next_attempt_at=timezone.now(),
+    )  # fmt: skip
+    url = reverse("admin:common_outboundrequest_changelist")
+    page = admin_client.post(url, {"action": "discard_failed", "_selected_action": [request.pk]}, follow=True)
+    assert "Say why" in page.content.decode()
+    admin_client.post(url, {"action": "discard_failed", "_selected_action": [request.pk], "reason": "order cancelled"})
+    request.refresh_from_db()
+    assert request.status == "cancelled" and "order cancelled" in request.last_error
+    item = ExceptionItem.objects.filter(status="open").first()
+    assert item is not None
+    admin_client.post(reverse("admin:common_exceptionitem_changelist"),
+                      {"action": "discard", "_selected_action": [item.pk], "reason": "known test order"})  # fmt: skip
+    item.refresh_from_db()
+    assert item.status == "discarded" and "known test order" in item.resolution_note

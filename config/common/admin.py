@@ -4,7 +4,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
@@ -13,7 +15,7 @@ from django.utils.safestring import SafeString
 
 from config.common.errors import ApplicationError
 from config.common.models import ApiClient, ExceptionItem, OutboundAttempt, OutboundRequest
-from config.common.outbound import outbound_claim, outbound_retry, outbound_send
+from config.common.outbound import outbound_claim, outbound_discard, outbound_retry, outbound_send
 from config.common.services import exception_close, exception_reprocess
 
 # Apps add links from an exception to where it can be solved (e.g. mapping suggestions), per exception kind.
@@ -66,6 +68,16 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class ReasonActionForm(helpers.ActionForm):
+    """The box beside the action menu: why an item is discarded (kept with it, in the audit trail)."""
+
+    reason = forms.CharField(required=False, max_length=300, label="Reason (for discard)")
+
+
+def _reason(request: HttpRequest) -> str:
+    return (request.POST.get("reason") or "").strip()[:300]
+
+
 @admin.register(ExceptionItem)
 class ExceptionItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -75,6 +87,7 @@ class ExceptionItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["summary", "reference", "detail"]
     date_hierarchy = "last_seen_at"
     actions = ["reprocess", "mark_resolved", "discard"]
+    action_form = ReasonActionForm
     readonly_fields = [
         "kind", "status", "summary", "detail_block", "reference", "source_link", "help_links", "occurrences",
         "created_at", "last_seen_at", "resolved_at", "resolved_by", "resolution_note",
@@ -135,13 +148,17 @@ class ExceptionItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
         self.message_user(request, "Marked resolved.", messages.SUCCESS)
 
-    @admin.action(description="Discard the selected exceptions", permissions=["change"])
+    @admin.action(description="Discard the selected exceptions (give a reason)", permissions=["change"])
     def discard(self, request: HttpRequest, queryset: QuerySet[ExceptionItem]) -> None:
+        reason = _reason(request)
+        if not reason:
+            self.message_user(request, "Say why they are discarded (the Reason box).", messages.ERROR)
+            return
         for item in queryset:
             exception_close(
-                item=item, status=ExceptionItem.Status.DISCARDED, actor=actor_for(request), note="discarded"
+                item=item, status=ExceptionItem.Status.DISCARDED, actor=actor_for(request), note=f"discarded: {reason}"
             )
-        self.message_user(request, "Discarded.", messages.SUCCESS)
+        self.message_user(request, f"Discarded ({reason}).", messages.SUCCESS)
 
 
 class OutboundAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -165,7 +182,8 @@ class OutboundRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "provider", "operation"]
     search_fields = ["idempotency_key", "last_error"]
     inlines = [OutboundAttemptInline]
-    actions = ["retry_now"]
+    actions = ["retry_now", "discard_failed"]
+    action_form = ReasonActionForm
     fields = (
         "provider", "operation", "idempotency_key", "status", "attempts", "max_attempts", "next_attempt_at",
         "locked_until", "last_error", "completed_at", "target_link", "payload_json", "result_json",
@@ -190,6 +208,17 @@ class OutboundRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Result")
     def result_json(self, obj: OutboundRequest) -> SafeString:
         return pretty_json(obj.result)
+
+    @admin.action(
+        description="Discard the selected failed requests (dead letters; give a reason)", permissions=["change"]
+    )
+    def discard_failed(self, request: HttpRequest, queryset: QuerySet[OutboundRequest]) -> None:
+        reason = _reason(request)
+        if not reason:
+            self.message_user(request, "Say why they are discarded (the Reason box).", messages.ERROR)
+            return
+        n = outbound_discard(requests=queryset, actor=actor_for(request), reason=reason)
+        self.message_user(request, f"{n} request(s) discarded ({reason}).", messages.SUCCESS)
 
     @admin.action(description="Retry the selected failed requests now", permissions=["change"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboundRequest]) -> None:

@@ -236,6 +236,21 @@ def outbound_retry(*, request: OutboundRequest, actor: str) -> OutboundRequest:
     return request
 
 
+def outbound_discard(*, requests: Any, actor: str, reason: str) -> int:
+    """Give up on failed requests (dead letters) on purpose: cancelled, with who and why; their alerts closed."""
+    discarded = 0
+    for request in requests.filter(status=OutboundRequest.Status.FAILED):
+        with transaction.atomic():
+            OutboundRequest.objects.filter(pk=request.pk, status=OutboundRequest.Status.FAILED).update(
+                status=OutboundRequest.Status.CANCELLED,
+                last_error=f"{request.last_error}\nDiscarded by {actor}: {reason}"[:5000],
+                completed_at=timezone.now(),
+            )
+            exceptions_resolve_for(source=request, actor=actor, note=f"discarded: {reason}")
+        discarded += 1
+    return discarded
+
+
 @register_reprocessor(OutboundRequest)
 def _reprocess_outbound(obj: object, actor: str) -> None:
     assert isinstance(obj, OutboundRequest)
