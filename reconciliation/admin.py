@@ -18,9 +18,12 @@ from import_export import fields, resources
 from import_export.admin import ExportMixin
 
 from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link
+from config.common.errors import ApplicationError
 from reconciliation.models import (
+    AnomalyFlag,
     JournalEntry,
     JournalLine,
+    ReconciliationHint,
     Settlement,
     SettlementFile,
     SettlementLine,
@@ -32,14 +35,18 @@ from reconciliation.selectors import (
     settlement_lines_with_orders,
 )
 from reconciliation.services import (
+    anomaly_flag_confirm,
+    anomaly_flag_dismiss,
     settlement_file_import,
     settlement_file_progress,
     settlement_file_store,
+    settlement_hints_refresh,
     settlement_reconcile,
 )
 from reconciliation.services.export import COLUMNS, JournalFilter, csv_safe, journal_csv_chunks
 
 INLINE_LINES = 200
+HINT_REFERENCES_SHOWN = 50
 
 
 def _lines_url(**filters: Any) -> str:
@@ -153,11 +160,11 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "currency", "seller_account"]
     search_fields = ["=settlement_id"]
     date_hierarchy = "deposit_date"
-    actions = ["reconcile"]
+    actions = ["reconcile", "refresh_hints"]
     fields = (
         "settlement_id", "status", "problem", "seller_account", "start_date", "end_date", "deposit_date",
         "total_amount", "lines_total", "currency", "line_count", "matched_count", "unmatched_count", "unmapped_count",
-        "journal_link", "by_match", "by_account", "by_type",
+        "journal_link", "by_match", "by_account", "by_type", "hints_table",
     )  # fmt: skip
     readonly_fields = fields
 
@@ -227,6 +234,43 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         for settlement in queryset:
             settlement = settlement_reconcile(settlement=settlement, actor=actor_for(request))
             messages.info(request, f"{settlement}: {settlement.get_status_display()}")
+
+    @admin.action(description="Refresh the hints for unmatched orders (candidates only, nothing is matched)",
+                  permissions=["change"])  # fmt: skip
+    def refresh_hints(self, request: HttpRequest, queryset: QuerySet[Settlement]) -> None:
+        for settlement in queryset:
+            count = settlement_hints_refresh(settlement=settlement)
+            messages.info(request, f"{settlement}: {count} hint(s) for {settlement.unmatched_count} unmatched line(s)")
+
+    @admin.display(description="Hints for unmatched orders")
+    def hints_table(self, obj: Settlement) -> SafeString | str:
+        hints = list(
+            obj.hints.select_related("candidate_order", "candidate_payment").order_by("order_reference", "rank")
+        )
+        if not hints:
+            if obj.unmatched_count:
+                return "None computed yet: select this settlement in the list and run “Refresh the hints”."
+            return "-"
+        references = sorted({h.order_reference for h in hints})
+        shown = set(references[:HINT_REFERENCES_SHOWN])
+        rows = [
+            (
+                h.order_reference if h.rank == 1 else "",
+                h.reference_amount if h.rank == 1 else "",
+                h.rank,
+                admin_link(h.candidate_order) if h.candidate_order else "-",
+                admin_link(h.candidate_payment) if h.candidate_payment else "",
+                h.score,
+                "; ".join(h.reasons),
+            )
+            for h in hints
+            if h.order_reference in shown
+        ]
+        url = reverse("admin:reconciliation_reconciliationhint_changelist") + f"?settlement__id__exact={obj.pk}"
+        more = format_html('<p><a href="{}">All {} hints for {} order reference(s)</a></p>', url, len(hints),
+                           len(references))  # fmt: skip
+        head = ["Order reference", "Settlement amount", "Rank", "Candidate order", "Payment", "Score", "Why"]
+        return format_html("{}{}", _table(head, rows), more)
 
 
 def _cell(value: Any) -> Any:
@@ -362,3 +406,100 @@ class JournalLineAdmin(ExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["reference", "description", "entry__settlement__settlement_id"]
     list_select_related = ["entry__settlement", "gl_account"]
     show_full_result_count = False
+
+
+def _review(
+    admin_: admin.ModelAdmin[AnomalyFlag], request: HttpRequest, queryset: QuerySet[AnomalyFlag], confirm: bool
+) -> None:
+    done = 0
+    for flag in queryset:
+        try:
+            if confirm:
+                anomaly_flag_confirm(flag=flag, actor=actor_for(request))
+            else:
+                anomaly_flag_dismiss(flag=flag, actor=actor_for(request))
+        except ApplicationError as exc:
+            admin_.message_user(request, f"{flag}: {exc.message}", messages.ERROR)
+            continue
+        done += 1
+    if done:
+        what = "confirmed" if confirm else "dismissed"
+        admin_.message_user(request, f"{done} flag(s) {what}; their exceptions are resolved.", messages.SUCCESS)
+
+
+@admin.register(AnomalyFlag)
+class AnomalyFlagAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["kind", "sku", "seller_account", "subject", "shown_value", "robust_z", "status", "explanation",
+                    "created_at"]  # fmt: skip
+    list_filter = ["kind", "status", "seller_account"]
+    search_fields = ["sku", "=subject", "explanation"]
+    date_hierarchy = "created_at"
+    list_select_related = ["seller_account"]
+    actions = ["dismiss", "confirm"]
+    fields = (
+        "kind", "status", "explanation", "seller_account", "sku", "subject", "order_link", "settlement_link",
+        "observed_at", "currency", "value", "median", "mad", "spread", "spread_basis", "robust_z", "history",
+        "exception_link", "reviewed_by", "reviewed_at", "review_note", "created_at",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("reconciliation.change_anomalyflag"))
+
+    @admin.display(description="Value", ordering="value")
+    def shown_value(self, obj: AnomalyFlag) -> str:
+        if obj.kind == AnomalyFlag.Kind.ORDER_AMOUNT:
+            return f"{obj.value:.2f} {obj.currency}"
+        return f"{obj.value * 100:.1f}%"
+
+    @admin.display(description="Order")
+    def order_link(self, obj: AnomalyFlag) -> SafeString | str:
+        return admin_link(obj.order)
+
+    @admin.display(description="Settlement")
+    def settlement_link(self, obj: AnomalyFlag) -> SafeString | str:
+        return admin_link(obj.settlement)
+
+    @admin.display(description="Exception")
+    def exception_link(self, obj: AnomalyFlag) -> SafeString | str:
+        from django.contrib.contenttypes.models import ContentType
+
+        from config.common.models import ExceptionItem
+
+        item = (
+            ExceptionItem.objects.filter(
+                source_type=ContentType.objects.get_for_model(AnomalyFlag), source_id=str(obj.pk)
+            )
+            .order_by("-pk")
+            .first()
+        )
+        return admin_link(item, f"{item.get_status_display()}: {item.summary}") if item else "-"
+
+    @admin.action(description="Dismiss: normal after all (resolves the exception)", permissions=["change"])
+    def dismiss(self, request: HttpRequest, queryset: QuerySet[AnomalyFlag]) -> None:
+        _review(self, request, queryset, confirm=False)
+
+    @admin.action(description="Confirm: a real problem (resolves the exception)", permissions=["change"])
+    def confirm(self, request: HttpRequest, queryset: QuerySet[AnomalyFlag]) -> None:
+        _review(self, request, queryset, confirm=True)
+
+
+@admin.register(ReconciliationHint)
+class ReconciliationHintAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["order_reference", "settlement", "rank", "order_link", "payment_link", "score", "why",
+                    "reference_amount", "posted_at"]  # fmt: skip
+    list_filter = ["rank"]
+    search_fields = ["=order_reference", "=settlement__settlement_id", "candidate_order__external_id"]
+    list_select_related = ["settlement", "candidate_order", "candidate_payment"]
+
+    @admin.display(description="Candidate order")
+    def order_link(self, obj: ReconciliationHint) -> SafeString | str:
+        return admin_link(obj.candidate_order)
+
+    @admin.display(description="Payment")
+    def payment_link(self, obj: ReconciliationHint) -> SafeString | str:
+        return admin_link(obj.candidate_payment) if obj.candidate_payment else ""
+
+    @admin.display(description="Why")
+    def why(self, obj: ReconciliationHint) -> str:
+        return "; ".join(obj.reasons)

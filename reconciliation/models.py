@@ -206,3 +206,119 @@ class JournalLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gl_account.code} Dr {self.debit} Cr {self.credit}"
+
+
+class AnomalyFlag(TimeStampedModel):
+    """An order amount, fee rate or refund rate far outside its account and SKU's recent distribution.
+
+    Written by `reconciliation.services.anomalies` only; the explanation says in words why (value, median, spread,
+    history). One flag per (kind, account, subject, SKU): a dismissed flag is never raised again for the same thing.
+    """
+
+    class Kind(models.TextChoices):
+        ORDER_AMOUNT = "order_amount", "Order amount (unit price)"
+        FEE_RATE = "fee_rate", "Fee rate (fees / what the buyer paid)"
+        REFUND_RATE = "refund_rate", "Refund rate (items refunded / sold in a week)"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DISMISSED = "dismissed", "Dismissed (normal after all)"
+        CONFIRMED = "confirmed", "Confirmed (a real problem)"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, db_index=True)
+    seller_account = models.ForeignKey(
+        "orders.SellerAccount", on_delete=models.PROTECT, null=True, blank=True, related_name="anomaly_flags",
+        help_text="Empty when the settlement's account is not known (uploaded file, no matched order).",
+    )  # fmt: skip
+    sku = models.CharField("SKU", max_length=200)
+    subject = models.CharField(
+        max_length=100, help_text="What is unusual: the order id (amounts, fee rates) or the week (refund rates)."
+    )
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="anomaly_flags"
+    )
+    settlement = models.ForeignKey(
+        Settlement, on_delete=models.SET_NULL, null=True, blank=True, related_name="anomaly_flags"
+    )
+    observed_at = models.DateTimeField(help_text="Purchase time, posting time, or the start of the week.")
+    currency = models.CharField(max_length=3, blank=True, help_text="For amounts; rates have none.")
+    value = models.DecimalField(max_digits=18, decimal_places=6)
+    median = models.DecimalField(max_digits=18, decimal_places=6)
+    mad = models.DecimalField("MAD", max_digits=18, decimal_places=6, help_text="Median absolute deviation.")
+    spread = models.DecimalField(
+        max_digits=18, decimal_places=6, help_text="The usual spread the robust z is measured in (see basis)."
+    )
+    spread_basis = models.CharField(max_length=20, help_text="mad, mean_abs_dev, tolerance or binomial.")
+    robust_z = models.DecimalField("robust z", max_digits=12, decimal_places=2)
+    history = models.PositiveIntegerField(help_text="Data points (orders, order items, weeks) compared with.")
+    explanation = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True)
+    reviewed_by = models.CharField(max_length=150, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "seller_account", "subject", "sku"],
+                condition=Q(seller_account__isnull=False),
+                name="anomaly_flag_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "subject", "sku"],
+                condition=Q(seller_account__isnull=True),
+                name="anomaly_flag_unique_no_account",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["order_amount", "fee_rate", "refund_rate"]), name="anomaly_flag_kind"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", reviewed_at__isnull=True)
+                | (Q(status__in=["dismissed", "confirmed"]) & Q(reviewed_at__isnull=False)),
+                name="anomaly_flag_reviewed_iff_closed",
+            ),
+            models.CheckConstraint(condition=Q(spread__gt=0), name="anomaly_flag_spread_positive"),
+        ]
+        indexes = [models.Index(fields=["seller_account", "sku"], name="anomaly_flag_account_sku")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.sku} {self.subject}"
+
+
+class ReconciliationHint(models.Model):
+    """A candidate order (and its payment) for an order reference of a settlement that matched nothing.
+
+    Recomputed on demand (`settlement_hints_refresh`); never applied: matching stays a join on the order ids.
+    """
+
+    settlement = models.ForeignKey(Settlement, on_delete=models.CASCADE, related_name="hints")
+    order_reference = models.CharField(max_length=64, help_text="The unmatched order-id or merchant-order-id.")
+    reference_amount = money_field(help_text="What the settlement's lines say the order was (items, tax, shipping).")
+    posted_at = models.DateTimeField(null=True, blank=True)
+    rank = models.PositiveSmallIntegerField()
+    candidate_order = models.ForeignKey(
+        "orders.Order", on_delete=models.CASCADE, null=True, blank=True, related_name="reconciliation_hints"
+    )
+    candidate_payment = models.ForeignKey(
+        "payments.PaymentTransaction", on_delete=models.CASCADE, null=True, blank=True,
+        related_name="reconciliation_hints",
+    )  # fmt: skip
+    score = models.DecimalField(max_digits=4, decimal_places=3, help_text="0 (unlikely) to 1 (certainly this one).")
+    reasons = models.JSONField(default=list, help_text="Why, in words: amount, date, reference, SKUs.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["settlement", "order_reference", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["settlement", "order_reference", "rank"], name="hint_rank_unique"),
+            models.CheckConstraint(condition=Q(score__gte=0, score__lte=1), name="hint_score_0_1"),
+            models.CheckConstraint(condition=Q(rank__gte=1), name="hint_rank_from_1"),
+            models.CheckConstraint(
+                condition=Q(candidate_order__isnull=False) | Q(candidate_payment__isnull=False),
+                name="hint_has_candidate",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_reference} #{self.rank} ({self.score})"

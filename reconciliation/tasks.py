@@ -6,7 +6,8 @@ import logging
 
 from config.common.errors import ConnectorError
 from orders.models import SellerAccount
-from reconciliation.services import settlement_files_due
+from reconciliation.models import Settlement
+from reconciliation.services import anomalies_scan, settlement_anomalies_scan, settlement_files_due
 from reconciliation.services.reports import settlement_file_retry, settlement_reports_fetch
 from reconciliation.services.settlements import settlements_recheck
 
@@ -38,3 +39,16 @@ def settlement_files_retry_task() -> str:
             logger.warning("settlement file %s: retry failed: %s", file_id, exc)
             results.append("error")
     return f"{len(results)} file(s) retried: {', '.join(results)}; {rechecked} settlement(s) rechecked"
+
+
+def anomalies_scan_task() -> str:
+    """Hourly: recent orders' unit prices, and fee and refund rates of settlements imported since the last runs."""
+    return str(anomalies_scan())
+
+
+def settlement_anomalies_scan_task(settlement_id: int) -> str:
+    """After an import: fee and refund rates of that settlement (enqueued on commit by the importer)."""
+    settlement = Settlement.objects.filter(pk=settlement_id).first()
+    if settlement is None:
+        return f"settlement {settlement_id} no longer exists"
+    return str(settlement_anomalies_scan(settlement=settlement))

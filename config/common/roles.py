@@ -39,6 +39,7 @@ ROLES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("common", "exceptionitem", ("view", "change")),
         ("common", "outboundrequest", ("view", "change")),
         ("payments", "*", ("view",)),
+        ("reconciliation", "anomalyflag", ("view", "change")),  # unusual prices are theirs to review too
     ],
     "Auditor": [("*", "*", ("view",))],
 }

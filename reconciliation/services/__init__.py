@@ -1,5 +1,14 @@
-"""Reconciliation services: settlement files in, matched lines, GL accounts, balanced journals, CSV out."""
+"""Reconciliation services: settlement files in, matched lines, GL accounts, balanced journals, CSV out; anomaly
+flags and hints for unmatched lines to help operators."""
 
+from reconciliation.services.anomalies import (
+    AnomalyScanSummary,
+    anomalies_scan,
+    anomaly_flag_confirm,
+    anomaly_flag_dismiss,
+    settlement_anomalies_scan,
+)
+from reconciliation.services.hints import settlement_hints_refresh
 from reconciliation.services.importer import (
     ImportProgress,
     settlement_file_import,
@@ -12,14 +21,20 @@ from reconciliation.services.journal import JournalNotReady, settlement_journal_
 from reconciliation.services.settlements import settlement_accounts_resolve, settlement_reconcile
 
 __all__ = [
+    "AnomalyScanSummary",
     "ImportProgress",
     "JournalNotReady",
+    "anomalies_scan",
+    "anomaly_flag_confirm",
+    "anomaly_flag_dismiss",
     "settlement_accounts_resolve",
+    "settlement_anomalies_scan",
     "settlement_file_import",
     "settlement_file_progress",
     "settlement_file_store",
     "settlement_file_store_path",
     "settlement_files_due",
+    "settlement_hints_refresh",
     "settlement_journal_build",
     "settlement_reconcile",
 ]

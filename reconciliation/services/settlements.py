@@ -129,7 +129,8 @@ def _unmatched_check(settlement: Settlement) -> str:
         kind=ExceptionItem.Kind.SETTLEMENT_UNMATCHED,
         source=settlement,
         summary=f"Settlement {settlement.settlement_id}: {settlement.unmatched_count} line(s) without their order",
-        detail=f"{why}\nSync the missing orders (or connect their account), then reprocess this item to match again.",
+        detail=f"{why}\nSync the missing orders (or connect their account), then reprocess this item to match again. "
+        "The settlement's page lists the likely orders for each (action “Refresh the hints”).",
         reference=settlement.settlement_id,
     )
     return why
