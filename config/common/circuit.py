@@ -11,6 +11,7 @@ costs no query per call.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -27,6 +28,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _closed_until: dict[str, float] = {}  # key → monotonic time until which we trust "closed" without a query
 TRUST_SECONDS = 1.0
+# Consecutive failures are counted in each process; the state they lead to (open) is shared through the database.
+# Writing a row on every failed call would make concurrent callers queue on that row, the very moment the
+# provider is already slow; one process seeing N failures in a row is enough to open the circuit for all.
+_failures: dict[str, int] = {}
+_failures_lock = threading.Lock()
 
 
 def _is_outage(error: ConnectorError) -> bool:
@@ -40,7 +46,7 @@ def circuit_call(key: str, fn: Callable[[], T], *, provider: str, operation: str
         result = fn()
     except ConnectorError as exc:
         if _is_outage(exc):
-            circuit_failure(key, str(exc))
+            circuit_failure(key, str(exc), probing=report)
         elif report:
             circuit_success(key)  # the provider answered (a 4xx is an answer): it is up
         raise
@@ -79,6 +85,8 @@ def circuit_allow(key: str, *, provider: str, operation: str) -> bool:
 
 def circuit_success(key: str) -> None:
     _closed_until[key] = time.monotonic() + TRUST_SECONDS
+    with _failures_lock:
+        _failures.pop(key, None)
     changed = CircuitBreaker.objects.filter(key=key).exclude(state=CircuitBreaker.State.CLOSED, failures=0)
     if changed.update(state=CircuitBreaker.State.CLOSED, failures=0, opened_at=None, next_probe_at=None):
         logger.warning("circuit %s closed: the provider answers again", key)
@@ -88,10 +96,16 @@ def circuit_success(key: str) -> None:
         exceptions_resolve_for(source=breaker, actor="system:circuit", note="closed again")
 
 
-def circuit_failure(key: str, error: str) -> None:
+def circuit_failure(key: str, error: str, *, probing: bool = False) -> None:
+    """One more outage-type failure. The circuit opens (in the database, for every process) when this process has
+    seen the threshold in a row, or when the half-open probe fails."""
+    with _failures_lock:
+        seen = _failures[key] = _failures.get(key, 0) + 1
+    threshold = settings.CIRCUIT_FAILURE_THRESHOLD
+    if not probing and seen < threshold:
+        return
     _closed_until.pop(key, None)
     now = timezone.now()
-    threshold = settings.CIRCUIT_FAILURE_THRESHOLD
     with transaction.atomic():
         breaker = CircuitBreaker.objects.select_for_update().filter(key=key).first()
         if breaker is None:
@@ -101,7 +115,7 @@ def circuit_failure(key: str, error: str) -> None:
             except IntegrityError:
                 pass
             breaker = CircuitBreaker.objects.select_for_update().get(key=key)
-        breaker.failures += 1
+        breaker.failures = max(breaker.failures + 1, seen)
         breaker.last_error = error[:2000]
         opens = breaker.state == CircuitBreaker.State.HALF_OPEN or (
             breaker.state == CircuitBreaker.State.CLOSED and breaker.failures >= threshold
@@ -138,3 +152,5 @@ def circuit_failure(key: str, error: str) -> None:
 def circuit_reset_local() -> None:
     """Forget what this process remembers (tests)."""
     _closed_until.clear()
+    with _failures_lock:
+        _failures.clear()
