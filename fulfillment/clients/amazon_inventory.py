@@ -41,11 +41,11 @@ from sp_api.base import fill_query_params
 
 from config.common.errors import ConnectorError, PermanentConnectorError, RetryableConnectorError
 from config.common.http import status_error, transport_error
-from orders.clients.sp_api import PROVIDER, SpApiClient, SpApiCredentials, _iso, _rate_limit
-from reconciliation.clients.amazon_reports import REGION_MARKETPLACES, _malformed
+from orders.clients.sp_api import PROVIDER, SpApiClient, _iso, _rate_limit
+from reconciliation.clients.amazon_reports import _malformed
 
 if TYPE_CHECKING:
-    from orders.models import SellerAccount
+    pass
 
 JSON_LISTINGS_FEED = "JSON_LISTINGS_FEED"
 FEED_CONTENT_TYPE = "application/json; charset=UTF-8"
@@ -408,25 +408,6 @@ class AmazonInventoryClient(SpApiClient):
     getFeedDocument 0.0222/s burst 10, getInventorySummaries 2/s burst 2. A 429 is a ThrottledError whose
     `retry_after` is one token's refill time.
     """
-
-    @classmethod
-    def for_account(cls, account: SellerAccount, *, marketplace_id: str | None = None) -> AmazonInventoryClient:
-        """A client for `account` on the configured hosts; `marketplace_id` picks the regional endpoint (default: one
-        of the account's region). Every operation names its marketplace explicitly."""
-        return cls.from_settings(
-            credentials=SpApiCredentials(
-                refresh_token=account.refresh_token,
-                client_id=account.lwa_client_id,
-                client_secret=account.lwa_client_secret,
-            ),
-            marketplace_id=marketplace_id or REGION_MARKETPLACES[account.region],
-        )
-
-    def __enter__(self) -> AmazonInventoryClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- Listings Items 2021-08-01 ------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -39,6 +39,9 @@ from config.common.errors import (
     RetryableConnectorError,
 )
 from config.common.http import status_error, transport_error
+
+if TYPE_CHECKING:
+    from orders.models import SellerAccount
 
 logger = logging.getLogger(__name__)
 PROVIDER = "amazon"
@@ -151,6 +154,10 @@ def _marketplace(marketplace_id: str) -> Any:
     return SimpleNamespace(endpoint=_REGION_ENDPOINTS[known.region], marketplace_id=marketplace_id, region=known.region)
 
 
+# A marketplace of each region, to reach the regional endpoint when an operation names its marketplaces itself.
+REGION_MARKETPLACES = {"na": "ATVPDKIKX0DER", "eu": "A1F83G8C2ARO7P", "fe": "A1VC38T7YXB528"}
+
+
 class SpApiClient:
     """One seller account in one marketplace. Thread-safe: each thread gets its own library client."""
 
@@ -182,6 +189,25 @@ class SpApiClient:
             lwa_endpoint=settings.SP_API_LWA_ENDPOINT,
             timeout=settings.SP_API_TIMEOUT_SECONDS,
         )
+
+    @classmethod
+    def for_account(cls, account: SellerAccount, *, marketplace_id: str | None = None) -> Self:
+        """A client for `account` on the configured hosts; `marketplace_id` picks the regional endpoint (default: a
+        marketplace of the account's region)."""
+        return cls.from_settings(
+            credentials=SpApiCredentials(
+                refresh_token=account.refresh_token,
+                client_id=account.lwa_client_id,
+                client_secret=account.lwa_client_secret,
+            ),
+            marketplace_id=marketplace_id or REGION_MARKETPLACES[account.region],
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- plumbing ----------------------------------------------------------------------------------
 

@@ -4,19 +4,12 @@ from typing import Any
 
 from django.db import transaction
 
-from orders.clients.sp_api import SpApiClient, SpApiCredentials
+from orders.clients.sp_api import SpApiClient
 from orders.models import SellerAccount, SellerMarketplace
 
 
 def sp_api_client_for(*, account: SellerAccount, marketplace_id: str) -> SpApiClient:
-    return SpApiClient.from_settings(
-        credentials=SpApiCredentials(
-            refresh_token=account.refresh_token,
-            client_id=account.lwa_client_id,
-            client_secret=account.lwa_client_secret,
-        ),
-        marketplace_id=marketplace_id,
-    )
+    return SpApiClient.for_account(account, marketplace_id=marketplace_id)
 
 
 @transaction.atomic

@@ -29,10 +29,10 @@ from sp_api.api import Reports
 
 from config.common.errors import ConnectorError, RetryableConnectorError
 from config.common.http import status_error, transport_error
-from orders.clients.sp_api import PROVIDER, SpApiClient, SpApiCredentials, _iso, _rate_limit
+from orders.clients.sp_api import PROVIDER, SpApiClient, _iso, _rate_limit
 
 if TYPE_CHECKING:
-    from orders.models import SellerAccount
+    pass
 
 SETTLEMENT_V2 = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
 PROCESSING_STATUSES = ("CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE")
@@ -40,7 +40,6 @@ FINAL_STATUSES = frozenset({"CANCELLED", "DONE", "FATAL"})
 MAX_PAGE_SIZE = 100  # getReports pageSize maximum: fewest calls against its 0.0222/s usage plan
 DOWNLOAD = "reportDocumentDownload"  # the pre-signed URL (S3 on Amazon): counted and reported under this name
 # Any marketplace of the region selects the regional endpoint; Amazon ignores marketplaceIds for settlement reports.
-REGION_MARKETPLACES = {"na": "ATVPDKIKX0DER", "eu": "A1F83G8C2ARO7P", "fe": "A1VC38T7YXB528"}
 _READ_CHUNK = 1 << 20
 _OUT_CHUNK = 1 << 20  # most bytes one inflate step may produce (a highly compressed chunk must not blow up)
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
@@ -204,25 +203,6 @@ class AmazonReportsClient(SpApiClient):
     burst 15, cancelReport 0.0222/s burst 10, getReportDocument 0.0167/s burst 15. A 429 is a ThrottledError
     whose `retry_after` is one token's refill time.
     """
-
-    @classmethod
-    def for_account(cls, account: SellerAccount, *, marketplace_id: str | None = None) -> AmazonReportsClient:
-        """A client for `account` (orders.models.SellerAccount), on the configured hosts. `marketplace_id` picks the
-        regional endpoint and is the default marketplace of createReport/getReports (default: one of the region)."""
-        return cls.from_settings(
-            credentials=SpApiCredentials(
-                refresh_token=account.refresh_token,
-                client_id=account.lwa_client_id,
-                client_secret=account.lwa_client_secret,
-            ),
-            marketplace_id=marketplace_id or REGION_MARKETPLACES[account.region],
-        )
-
-    def __enter__(self) -> AmazonReportsClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- reports -------------------------------------------------------------------------------------
 
