@@ -13,7 +13,19 @@ from tests.payments import test_opayo_flows as flows
 
 CARD_RUN = re.compile(r"(?<!\d)(?:\d[ -]?){13,19}(?!\d)")
 TEST_CARDS = ["4929000000006", "4929602110085639", "5403814948608092", "5404000000000001"]
-BRAND = re.compile(r"^(4|5[1-5]|2[2-7]|3[47]|6(011|5)|35)")
+# Card brands by their first digits, with the lengths each issues (provider ids of other lengths are not cards).
+BRANDS = [
+    (re.compile(r"^4"), {13, 16, 19}),  # Visa
+    (re.compile(r"^(5[1-5]|2[2-7])"), {16}),  # Mastercard
+    (re.compile(r"^3[47]"), {15}),  # American Express
+    (re.compile(r"^(6011|65|64[4-9])"), {16, 17, 18, 19}),  # Discover
+    (re.compile(r"^35"), {16, 17, 18, 19}),  # JCB
+    (re.compile(r"^(5018|5020|5038|6304|6759|676[1-3])"), {12, 13, 14, 15, 16, 17, 18, 19}),  # Maestro
+]
+
+
+def brand_ok(digits: str) -> bool:
+    return any(prefix.match(digits) and len(digits) in lengths for prefix, lengths in BRANDS)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -34,7 +46,7 @@ def card_like(text: str) -> list[str]:
     found = []
     for match in CARD_RUN.finditer(AMAZON_ORDER_ID.sub(" ", text)):
         digits = re.sub(r"\D", "", match.group())
-        if 13 <= len(digits) <= 19 and luhn_ok(digits) and BRAND.match(digits):
+        if 13 <= len(digits) <= 19 and luhn_ok(digits) and brand_ok(digits):
             found.append(digits)
     return found
 
