@@ -28,24 +28,20 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from sp_api.api import FeedsV20210630, Inventories, ListingsItemsV20210801
 from sp_api.base import fill_query_params
 
-from config.common.errors import ConnectorError, PermanentConnectorError, RetryableConnectorError
-from config.common.http import status_error, transport_error
-from orders.clients.sp_api import PROVIDER, SpApiClient, _iso, _rate_limit
+from config.common.errors import PermanentConnectorError, RetryableConnectorError
+from config.common.http import transport_error
+from orders.clients.sp_api import PROVIDER, PresignedUrlRefused, SpApiClient, _iso, _rate_limit, presigned_url_error
 from reconciliation.clients.amazon_reports import _malformed
-
-if TYPE_CHECKING:
-    pass
 
 JSON_LISTINGS_FEED = "JSON_LISTINGS_FEED"
 FEED_CONTENT_TYPE = "application/json; charset=UTF-8"
@@ -375,28 +371,6 @@ def _issue_text(raw: dict[str, Any]) -> str:
     return str(parse_issue(raw))
 
 
-def _s3_failure(response: httpx.Response, operation: str) -> ConnectorError:
-    """S3 answers `<Error><Code>…</Code><Message>…</Message></Error>`."""
-    text = response.text[:2000]
-    code = re.search(r"<Code>([^<]*)</Code>", text)
-    message = re.search(r"<Message>([^<]*)</Message>", text)
-    return status_error(
-        response,
-        provider=PROVIDER,
-        operation=operation,
-        message=(message.group(1) if message else "") or response.reason_phrase or "error",
-        code=code.group(1) if code else "",
-    )
-
-
-class _UrlRefused(Exception):
-    """The pre-signed URL answered 403 (expired or not accepted): a fresh one may work."""
-
-    def __init__(self, error: ConnectorError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 # --- the client ----------------------------------------------------------------------------------------
 
 
@@ -491,7 +465,7 @@ class AmazonInventoryClient(SpApiClient):
             try:
                 self._upload(url, data)
                 break
-            except _UrlRefused as refused:  # e.g. the URL expired before the upload: a fresh document, once
+            except PresignedUrlRefused as refused:  # e.g. the URL expired before the upload: a fresh document, once
                 if attempt == 2:
                     raise refused.error from None
         response = self._call(
@@ -522,9 +496,9 @@ class AmazonInventoryClient(SpApiClient):
         except httpx.TransportError as exc:
             raise transport_error(exc, provider=PROVIDER, operation=FEED_UPLOAD) from exc
         if response.status_code >= 300:
-            error = _s3_failure(response, FEED_UPLOAD)
+            error = presigned_url_error(response, FEED_UPLOAD)
             if response.status_code == 403:
-                raise _UrlRefused(error)
+                raise PresignedUrlRefused(error)
             raise error
 
     def get_feed(self, feed_id: str) -> Feed:
@@ -588,7 +562,7 @@ class AmazonInventoryClient(SpApiClient):
             try:
                 data = self._download(url)
                 break
-            except _UrlRefused as refused:
+            except PresignedUrlRefused as refused:
                 if attempt == 2:
                     raise refused.error from None
         try:
@@ -627,9 +601,9 @@ class AmazonInventoryClient(SpApiClient):
         except httpx.TransportError as exc:
             raise transport_error(exc, provider=PROVIDER, operation=FEED_DOWNLOAD) from exc
         if response.status_code >= 300:
-            error = _s3_failure(response, FEED_DOWNLOAD)
+            error = presigned_url_error(response, FEED_DOWNLOAD)
             if response.status_code == 403:
-                raise _UrlRefused(error)
+                raise PresignedUrlRefused(error)
             raise error
         return response.content
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -152,6 +153,28 @@ def _marketplace(marketplace_id: str) -> Any:
             f"unknown marketplace id {marketplace_id!r}", provider=PROVIDER, operation="configure"
         )
     return SimpleNamespace(endpoint=_REGION_ENDPOINTS[known.region], marketplace_id=marketplace_id, region=known.region)
+
+
+def presigned_url_error(response: httpx.Response, operation: str) -> ConnectorError:
+    """A pre-signed document URL (S3) answered an error: `<Error><Code>…</Code><Message>…</Message></Error>`."""
+    text = response.text[:2000]
+    code = re.search(r"<Code>([^<]*)</Code>", text)
+    message = re.search(r"<Message>([^<]*)</Message>", text)
+    return status_error(
+        response,
+        provider=PROVIDER,
+        operation=operation,
+        message=(message.group(1) if message else "") or response.reason_phrase or "error",
+        code=code.group(1) if code else "",
+    )
+
+
+class PresignedUrlRefused(Exception):
+    """The pre-signed URL answered 403 (expired or not accepted): a fresh one may work."""
+
+    def __init__(self, error: ConnectorError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 # A marketplace of each region, to reach the regional endpoint when an operation names its marketplaces itself.

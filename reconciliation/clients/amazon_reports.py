@@ -22,17 +22,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from sp_api.api import Reports
 
-from config.common.errors import ConnectorError, RetryableConnectorError
-from config.common.http import status_error, transport_error
-from orders.clients.sp_api import PROVIDER, SpApiClient, _iso, _rate_limit
-
-if TYPE_CHECKING:
-    pass
+from config.common.errors import RetryableConnectorError
+from config.common.http import transport_error
+from orders.clients.sp_api import PROVIDER, PresignedUrlRefused, SpApiClient, _iso, _rate_limit, presigned_url_error
 
 SETTLEMENT_V2 = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
 PROCESSING_STATUSES = ("CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE")
@@ -100,14 +97,6 @@ class DownloadedDocument:
     charset: str | None  # from Content-Type; Amazon's varies by marketplace, so decode with it, not a guess
 
 
-class _UrlRefused(Exception):
-    """The pre-signed URL answered 403 (expired or not accepted): a fresh one from getReportDocument may work."""
-
-    def __init__(self, error: ConnectorError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 def _malformed(operation: str, what: str) -> RetryableConnectorError:
     return RetryableConnectorError(f"{operation} answered {what}", provider=PROVIDER, operation=operation)
 
@@ -157,20 +146,6 @@ def parse_report(raw: Any, operation: str = "getReport") -> Report:
 def _charset(content_type: str | None) -> str | None:
     match = re.search(r"charset=\"?([^\";\s]+)", content_type or "", re.IGNORECASE)
     return match.group(1) if match else None
-
-
-def _s3_error(response: httpx.Response) -> ConnectorError:
-    """S3 answers `<Error><Code>…</Code><Message>…</Message></Error>`."""
-    text = response.text[:2000]
-    code = re.search(r"<Code>([^<]*)</Code>", text)
-    message = re.search(r"<Message>([^<]*)</Message>", text)
-    return status_error(
-        response,
-        provider=PROVIDER,
-        operation=DOWNLOAD,
-        message=(message.group(1) if message else "") or response.reason_phrase or "error",
-        code=code.group(1) if code else "",
-    )
 
 
 class _Gunzip:
@@ -353,7 +328,7 @@ class AmazonReportsClient(SpApiClient):
             document = self.get_report_document(document_id)
             try:
                 return self._download(document, dest)
-            except _UrlRefused as refused:
+            except PresignedUrlRefused as refused:
                 if attempt == 2:
                     raise refused.error from None
         raise AssertionError("unreachable")  # pragma: no cover
@@ -370,9 +345,9 @@ class AmazonReportsClient(SpApiClient):
             ):
                 if response.status_code >= 300:
                     response.read()
-                    error = _s3_error(response)
+                    error = presigned_url_error(response, DOWNLOAD)
                     if response.status_code == 403:
-                        raise _UrlRefused(error)
+                        raise PresignedUrlRefused(error)
                     raise error
                 content_type = response.headers.get("content-type")
                 encoded = response.headers.get("content-encoding", "").strip().lower() == "gzip"
