@@ -65,7 +65,7 @@ def child(args: argparse.Namespace) -> None:
     setup_django(Path(args.storage))
     from django.db import connection, transaction
 
-    from reconciliation.models import Settlement, SettlementFile, SettlementLine
+    from reconciliation.models import Settlement, SettlementLine
     from reconciliation.services import settlement_file_import, settlement_file_store_path
 
     result: dict[str, float | int | str] = {}
@@ -91,7 +91,6 @@ def child(args: argparse.Namespace) -> None:
                     copy.write(chunk.replace(b"@SETTLEMENT@", str(settlement.pk).encode()))
         result["seconds"] = time.perf_counter() - start
     result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    _ = SettlementFile  # imported for the side effect of app loading only
     print(json.dumps(result))
 
 

@@ -19,15 +19,9 @@ AMAZON_ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}")
 WILDCARD = "*"
 
 
-def row_kind(transaction_type: str, order_id: str, merchant_order_id: str, description: str) -> str:
-    kind = type_kind(transaction_type, description, has_order=bool(order_id or merchant_order_id))
-    if kind == "maybe":
-        return "order" if AMAZON_ORDER_ID.fullmatch(order_id) else "fee"
-    return kind
-
-
 def type_kind(transaction_type: str, description: str, *, has_order: bool) -> str:
-    """The kind as far as the row's type tells; "maybe" when only the order-id's shape can (see row_kind)."""
+    """The kind as far as the row's type tells; "maybe" when only the order-id's shape can: an Amazon order id
+    (AMAZON_ORDER_ID) makes the row an order row, anything else (an FBA shipment id) an account-level fee."""
     if description in RESERVE_DESCRIPTIONS:
         return "transfer"
     if transaction_type in REFUND_TYPES and has_order:

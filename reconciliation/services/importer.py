@@ -13,7 +13,6 @@ import io
 import json
 import logging
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -278,9 +277,3 @@ def settlement_files_due(*, now: Any = None) -> list[int]:
             "pk", flat=True
         )
     )
-
-
-def settlement_file_copy_to(*, file: SettlementFile, out: IO[bytes]) -> None:
-    """The stored bytes, for download from the admin."""
-    with open(file.path, "rb") as data:
-        shutil.copyfileobj(data, out)

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from mappings.models import CurrencyRate, GlAccount
 from reconciliation.models import JournalEntry, JournalLine, Settlement
@@ -86,19 +86,24 @@ def settlement_journal_build(*, settlement: Settlement) -> JournalEntry:
             )
         ]  # fmt: skip
         JournalLine.objects.bulk_create(lines)
-        totals = entry.lines.aggregate(d=Sum("debit"), c=Sum("credit"), bd=Sum("base_debit"), bc=Sum("base_credit"))
-        difference = (totals["bd"] or 0) - (totals["bc"] or 0)
+        totals = entry.lines.aggregate(
+            d=Sum("debit"), c=Sum("credit"), bd=Sum("base_debit"), bc=Sum("base_credit"), n=Count("pk")
+        )
+        base_debit, base_credit = totals["bd"] or Decimal(0), totals["bc"] or Decimal(0)
+        difference = base_debit - base_credit
         if difference:
             # Each line is converted and rounded on its own; the cents that leaves go to the rounding account.
-            JournalLine.objects.create(
+            rounding_line = JournalLine.objects.create(
                 entry=entry, position=position + 2, gl_account=rounding, currency=settlement.currency,
                 description="Currency rounding", reference=settlement.settlement_id,
                 base_debit=max(-difference, Decimal(0)), base_credit=max(difference, Decimal(0)),
             )  # fmt: skip
-        totals = entry.lines.aggregate(d=Sum("debit"), c=Sum("credit"), bd=Sum("base_debit"), bc=Sum("base_credit"))
+            base_debit += rounding_line.base_debit
+            base_credit += rounding_line.base_credit
+            totals["n"] += 1
         entry.total_debit, entry.total_credit = totals["d"], totals["c"]
-        entry.base_total_debit, entry.base_total_credit = totals["bd"], totals["bc"]
-        entry.line_count = entry.lines.count()
+        entry.base_total_debit, entry.base_total_credit = base_debit, base_credit
+        entry.line_count = totals["n"]
         entry.save()  # the database refuses an unbalanced entry (check constraints)
     return entry
 

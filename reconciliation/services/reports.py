@@ -40,7 +40,10 @@ def _source(report_id: str) -> str:
     return f"report:{report_id}"
 
 
-def _download_and_import(client: AmazonReportsClient, account: SellerAccount, report: Report) -> SettlementFile:
+def _download_and_import(
+    client: AmazonReportsClient, account: SellerAccount, report: Report
+) -> tuple[SettlementFile, bool]:
+    """Download, store and import a report's document. (file, whether those exact bytes were imported before)."""
     assert report.report_document_id is not None
     storage = Path(settings.SETTLEMENT_STORAGE_DIR)
     storage.mkdir(parents=True, exist_ok=True)
@@ -48,7 +51,7 @@ def _download_and_import(client: AmazonReportsClient, account: SellerAccount, re
     try:
         client.download_report_document(report.report_document_id, dest_path=part)
         with part.open("rb") as data:
-            file, _ = settlement_file_store(
+            file, created = settlement_file_store(
                 data=data, name=f"settlement-report-{report.report_id}.txt", source=_source(report.report_id),
                 seller_account=account,
             )  # fmt: skip
@@ -61,7 +64,8 @@ def _download_and_import(client: AmazonReportsClient, account: SellerAccount, re
             "created_time": report.created_time, "file": file,
         },
     )  # fmt: skip
-    return settlement_file_import(file_id=file.pk)
+    seen_before = not created and file.state in (SettlementFile.State.IMPORTED, SettlementFile.State.DUPLICATE)
+    return settlement_file_import(file_id=file.pk), seen_before
 
 
 def settlement_reports_fetch(*, account: SellerAccount) -> ReportsFetchSummary:
@@ -84,12 +88,10 @@ def settlement_reports_fetch(*, account: SellerAccount) -> ReportsFetchSummary:
             if report.report_id in seen or report.report_document_id is None:
                 summary.skipped += 1
                 continue
-            known = SettlementFile.objects.filter(settlement__isnull=False).values_list("settlement_id", flat=True)
-            before = set(known)
-            file = _download_and_import(client, account, report)
+            file, seen_before = _download_and_import(client, account, report)
             if file.state == SettlementFile.State.REJECTED:
                 summary.rejected.append(report.report_id)
-            elif file.state == SettlementFile.State.DUPLICATE or file.settlement_id in before:
+            elif file.state == SettlementFile.State.DUPLICATE or seen_before:
                 summary.duplicates += 1  # the settlement came before, in another report or file
             elif file.settlement is not None:
                 summary.imported.append(file.settlement.settlement_id)
@@ -108,7 +110,7 @@ def settlement_file_retry(*, file_id: int) -> SettlementFile:
         with AmazonReportsClient.for_account(file.seller_account) as client:
             report = client.get_report(report_id)
             if report.report_document_id is not None:
-                fresh = _download_and_import(client, file.seller_account, report)
+                fresh, _ = _download_and_import(client, file.seller_account, report)
                 if fresh.pk != file.pk:
                     SettlementFile.objects.filter(pk=file.pk).update(next_attempt_at=None)
                     exceptions_resolve_for(source=file, actor=ACTOR, note=f"downloaded again as file {fresh.pk}")
