@@ -76,6 +76,10 @@ def seed(sim: httpx.Client, count: int, fba_share: float) -> list[str]:
     assert sim.post("/_sim/reset").status_code < 300
     assert sim.post("/_sim/sellers", json=SELLER).status_code < 300
     assert sim.post("/_sim/rate-limits", json={"enabled": False}).status_code < 300
+    # A generous grant, reported in x-amzn-RateLimit-Limit: our shared limiter stays in the path and follows it.
+    for operation in ("getOrders", "getOrderItems", "getOrderAddress"):
+        plan = {"operation": operation, "rate": 100_000, "burst": 100_000}
+        assert sim.post("/_sim/rate-limits", json=plan).status_code < 300
     now = datetime.now(UTC)
     response = sim.post(
         "/_sim/generate",

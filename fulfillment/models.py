@@ -128,6 +128,7 @@ class ErpDocument(TimeStampedModel):
     payload = models.JSONField(help_text="The document as handed over (frozen when first handed over).")
 
     class Meta:
+        verbose_name = "ERP document"
         ordering = ["created_at", "pk"]
         constraints = [
             models.UniqueConstraint(fields=["kind", "reference"], name="erp_document_unique"),
@@ -146,6 +147,7 @@ class ErpBatch(TimeStampedModel):
     pulls = models.PositiveIntegerField(default=1)
 
     class Meta:
+        verbose_name, verbose_name_plural = "ERP batch", "ERP batches"
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(

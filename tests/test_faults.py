@@ -92,6 +92,7 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(
         "SP_API_LWA_ENDPOINT": django_settings.SP_API_LWA_ENDPOINT,
         "SP_API_SYNC_LEASE_SECONDS": "2",
         "SP_API_ORDERS_MAX_PAGES_PER_CYCLE": "100",
+        "SP_API_RATE_LIMITING": "false",  # as in the test settings: the simulator's quotas are off here
         "LOG_LEVEL": "ERROR",
     }
     script = WORKER.format(root=str(ROOT), account=account.pk, marketplace=UK)

@@ -1,17 +1,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
 
 from config.common.errors import ApplicationError
 from config.common.models import ApiClient, ExceptionItem, OutboundAttempt, OutboundRequest
@@ -117,8 +120,11 @@ class ExceptionItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Reprocess the selected exceptions", permissions=["change"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet[ExceptionItem]) -> None:
+        self._reprocess(request, queryset.filter(status=ExceptionItem.Status.OPEN))
+
+    def _reprocess(self, request: HttpRequest, items: Iterable[ExceptionItem]) -> None:
         fixed = still_open = 0
-        for item in queryset.filter(status=ExceptionItem.Status.OPEN):
+        for item in items:
             try:
                 item = exception_reprocess(item=item, actor=actor_for(request))
             except ApplicationError as exc:
@@ -136,6 +142,31 @@ class ExceptionItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 f"{still_open} exception(s) still fail after reprocessing; see their detail.",
                 messages.WARNING,
             )
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # Every field is read-only: the page acts through its Reprocess button, not a Save.
+        no_save = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        return super().change_view(
+            request, object_id, form_url, {"title": "Exception", **no_save, **(extra_context or {})}
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(require_POST(self.reprocess_one))
+        return [path("<int:object_id>/reprocess/", view, name="common_exceptionitem_reprocess"), *super().get_urls()]
+
+    def reprocess_one(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The Reprocess button of an exception's own page."""
+        item = get_object_or_404(ExceptionItem, pk=object_id)
+        if not self.has_change_permission(request, item):
+            raise PermissionDenied
+        if item.status != ExceptionItem.Status.OPEN:
+            self.message_user(request, f"This exception is already {item.get_status_display().lower()}.")
+        else:
+            self._reprocess(request, [item])
+            self.log_change(request, item, "Reprocessed")
+        return HttpResponseRedirect(reverse("admin:common_exceptionitem_change", args=[item.pk]))
 
     @admin.action(description="Mark the selected exceptions resolved", permissions=["change"])
     def mark_resolved(self, request: HttpRequest, queryset: QuerySet[ExceptionItem]) -> None:

@@ -177,6 +177,9 @@ class RateLimitBucket(models.Model):
 
     key = models.CharField(max_length=200, unique=True)
     tokens = models.FloatField(help_text="Tokens left; below zero, calls already promised a later slot.")
+    rate = models.FloatField(
+        null=True, blank=True, help_text="Requests per second the provider last reported (x-amzn-RateLimit-Limit)."
+    )
     updated_at = models.DateTimeField()
 
     def __str__(self) -> str:

@@ -1,19 +1,40 @@
 """A rate limiter shared by all worker processes: a token bucket per key, kept in one database row.
 
 `rate_limit_reserve` takes a token (going below zero if need be) and says how long the caller must wait before
-its call, so N workers hitting one quota are spread out instead of all getting 429s.
+its call, so N workers hitting one quota are spread out instead of all getting 429s. `SharedRateLimiter` puts
+that in front of every call of a connector, per operation, and keeps the rate the provider reports (SP-API's
+`x-amzn-RateLimit-Limit`, which may differ from the published default for a given seller) in the row.
 """
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.common.errors import ThrottledError
 from config.common.models import RateLimitBucket
 
+# A process may take several tokens at once when a quota is generous, so a fast API does not pay one locked
+# row update per call; they are good for this long (after which the shared bucket has refilled them anyway).
+LEASE_SECONDS = 1.0
 
-def rate_limit_reserve(*, key: str, rate: float, burst: float) -> float:
-    """Reserve one call on `key` (rate per second, burst). Returns the seconds to wait before making it."""
+
+@dataclass(frozen=True)
+class Grant:
+    tokens: int  # how many calls may go (0: none, the wait was over the caller's limit)
+    wait: float  # seconds to wait before the first of them
+
+
+def rate_limit_take(*, key: str, rate: float, burst: float, want: int = 1, max_wait: float = math.inf) -> Grant:
+    """Take up to `want` tokens of `key` (rate per second, burst; a rate the provider reported, kept in the row,
+    wins over `rate`). With none left, one future slot is promised (the wait says when) unless that is more than
+    `max_wait` away, in which case nothing is taken."""
     now = timezone.now()
     with transaction.atomic():
         bucket = RateLimitBucket.objects.select_for_update().filter(key=key).first()
@@ -23,8 +44,81 @@ def rate_limit_reserve(*, key: str, rate: float, burst: float) -> float:
                     bucket = RateLimitBucket.objects.create(key=key, tokens=burst, updated_at=now)
             except IntegrityError:
                 bucket = RateLimitBucket.objects.select_for_update().get(key=key)
+        rate = bucket.rate or rate
         elapsed = max((now - bucket.updated_at).total_seconds(), 0.0)
-        bucket.tokens = min(burst, bucket.tokens + elapsed * rate) - 1
-        bucket.updated_at = now
+        tokens = min(burst, bucket.tokens + elapsed * rate)
+        if tokens >= 1:
+            grant = Grant(tokens=max(1, min(want, int(tokens))), wait=0.0)
+        else:
+            wait = (1 - tokens) / rate if rate > 0 else math.inf
+            grant = Grant(tokens=1 if wait <= max_wait else 0, wait=wait)
+        bucket.tokens, bucket.updated_at = tokens - grant.tokens, now
         bucket.save(update_fields=["tokens", "updated_at"])
-        return 0.0 if bucket.tokens >= 0 else -bucket.tokens / rate
+        return grant
+
+
+def rate_limit_reserve(*, key: str, rate: float, burst: float) -> float:
+    """Reserve one call on `key`. Returns the seconds to wait before making it."""
+    return rate_limit_take(key=key, rate=rate, burst=burst).wait
+
+
+def rate_limit_observe(*, key: str, rate: float) -> None:
+    """Keep the rate the provider reported for `key` (used by every worker from their next reservation)."""
+    RateLimitBucket.objects.filter(key=key).exclude(rate=rate).update(rate=rate)
+
+
+class SharedRateLimiter:
+    """Per-operation quotas of one account, shared by every worker through `RateLimitBucket` rows.
+
+    `before(operation)` waits for the operation's slot (up to `max_wait`; a longer wait raises ThrottledError
+    without calling, so the work goes back to its queue with that delay); `observed(operation, rate)` records the
+    provider's reported rate. Operations without a plan are not limited."""
+
+    # Per process: leased tokens (key → [count, good until]) and the rates already written (key → rate).
+    _leases: dict[str, list[float]] = {}
+    _known: dict[str, float] = {}
+    _lock = threading.Lock()
+
+    def __init__(
+        self, *, scope: str, plans: Mapping[str, tuple[float, float]], max_wait: float, provider: str = ""
+    ) -> None:
+        self.scope = scope
+        self.plans = plans
+        self.max_wait = max_wait
+        self.provider = provider
+
+    def key(self, operation: str) -> str:
+        return f"{self.scope}:{operation}"
+
+    def before(self, operation: str) -> None:
+        plan = self.plans.get(operation)
+        if plan is None:
+            return
+        key = self.key(operation)
+        with self._lock:
+            lease = self._leases.get(key)
+            if lease is not None and lease[0] >= 1 and lease[1] > time.monotonic():
+                lease[0] -= 1
+                return
+        rate = self._known.get(key) or plan[0]
+        want = max(1, min(int(rate * LEASE_SECONDS), int(plan[1] // 4)))
+        grant = rate_limit_take(key=key, rate=plan[0], burst=plan[1], want=want, max_wait=self.max_wait)
+        if not grant.tokens:
+            raise ThrottledError(
+                f"{operation} quota used up (shared by all workers); next slot in {grant.wait:.0f} s",
+                provider=self.provider, operation=operation, retry_after=grant.wait,
+            )  # fmt: skip
+        if grant.tokens > 1:
+            with self._lock:
+                self._leases[key] = [grant.tokens - 1, time.monotonic() + LEASE_SECONDS]
+        if grant.wait:
+            time.sleep(grant.wait)
+
+    def observed(self, operation: str, rate: float) -> None:
+        if operation not in self.plans or rate <= 0:
+            return
+        key = self.key(operation)
+        if self._known.get(key) != rate:
+            rate_limit_observe(key=key, rate=rate)
+            with self._lock:
+                self._known[key] = rate

@@ -121,4 +121,9 @@ def exception_reprocess(*, item: ExceptionItem, actor: str) -> ExceptionItem:
         raise ApplicationError(f"{model._meta.verbose_name} {item.source_id} no longer exists")
     reprocess(source, actor)
     item.refresh_from_db()
+    if item.status == ExceptionItem.Status.RESOLVED and item.resolved_by != actor[:150]:
+        # The processing closes it under its own (system) name; the trail should name who had it reprocessed.
+        item.resolution_note = f"reprocessed; {item.resolution_note}".strip("; ")
+        item.resolved_by = actor[:150]
+        item.save(update_fields=["resolved_by", "resolution_note", "updated_at"])
     return item

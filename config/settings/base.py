@@ -106,7 +106,7 @@ LOGGING = {
 # Fernet keys (urlsafe base64, 32 bytes). The first encrypts; all decrypt, so keys can be rotated.
 FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS",
-    default=["ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE="],
+    default=["ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE="],  # development only: `check --deploy` refuses it
 )
 
 # --- DRF ---------------------------------------------------------------------------------------------
@@ -277,16 +277,13 @@ INVENTORY_EXCLUDED_SITES = env.list("INVENTORY_EXCLUDED_SITES", default=["FBA"])
 INVENTORY_FEED_THRESHOLD = env.int("INVENTORY_FEED_THRESHOLD", default=25)
 INVENTORY_FEED_MAX_SKUS = env.int("INVENTORY_FEED_MAX_SKUS", default=10_000)
 INVENTORY_FEED_POLL_SECONDS = env.int("INVENTORY_FEED_POLL_SECONDS", default=30)
-# A worker waits this long at most for its slot of a quota; longer, the request goes back to the queue.
-INVENTORY_MAX_THROTTLE_WAIT_SECONDS = env.float("INVENTORY_MAX_THROTTLE_WAIT_SECONDS", default=5.0)
 INVENTORY_FBA_POLL_MINUTES = env.int("INVENTORY_FBA_POLL_MINUTES", default=30)
-# Amazon's usage plans (requests per second, burst) for the calls the inventory sync makes.
-SP_API_PATCH_LISTINGS_RATE = env.float("SP_API_PATCH_LISTINGS_RATE", default=5.0)
-SP_API_PATCH_LISTINGS_BURST = env.float("SP_API_PATCH_LISTINGS_BURST", default=5.0)
-SP_API_GET_LISTINGS_RATE = env.float("SP_API_GET_LISTINGS_RATE", default=5.0)
-SP_API_GET_LISTINGS_BURST = env.float("SP_API_GET_LISTINGS_BURST", default=10.0)
 
 # --- Resilience ----------------------------------------------------------------------------------------
+# Every SP-API call waits for its operation's quota (per seller account, shared by all workers, at the rate Amazon
+# reports in x-amzn-RateLimit-Limit); a wait longer than this sends the work back to its queue instead.
+SP_API_RATE_LIMITING = env.bool("SP_API_RATE_LIMITING", default=True)
+SP_API_MAX_THROTTLE_WAIT_SECONDS = env.float("SP_API_MAX_THROTTLE_WAIT_SECONDS", default=5.0)
 # A provider (per account) that fails this many times in a row is left alone for the cool-down, doubled after
 # each failed probe up to the maximum.
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)

@@ -14,3 +14,5 @@ OPAYO_TIMEOUT_SECONDS = 2.0
 OPAYO_NOTIFICATION_KICK_SECONDS = 0.0  # tests run tasks inline: apply every delivery at once
 # Fault-injection tests send runs of 5xx on purpose; the circuit tests lower this to see the breaker work.
 CIRCUIT_FAILURE_THRESHOLD = 1_000
+# The simulator's quotas are off in most tests (many calls in a moment); the rate-limit tests switch both on.
+SP_API_RATE_LIMITING = False

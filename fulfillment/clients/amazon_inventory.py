@@ -472,6 +472,7 @@ class AmazonInventoryClient(SpApiClient):
             "createFeed",
             lambda api: api.create_feed(JSON_LISTINGS_FEED, document_id, marketplaceIds=[marketplace_id]),
             FeedsV20210630,
+            plans=(f"createFeed.{JSON_LISTINGS_FEED}",),
         )
         payload = response.payload
         if not isinstance(payload, dict) or not isinstance(payload.get("feedId"), str) or not payload["feedId"]:

@@ -17,7 +17,6 @@ Amazon → ERP (FBA): getInventorySummaries on a schedule, kept per SKU for the 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -34,10 +33,9 @@ from config.common.db import bulk_update_rows
 from config.common.errors import PermanentConnectorError, ThrottledError
 from config.common.models import ApiClient, ExceptionItem, OutboundRequest
 from config.common.outbound import outbound_enqueue, register_outbound
-from config.common.ratelimit import rate_limit_reserve
 from config.common.reprocess import register_reprocessor
 from config.common.services import exception_open, exceptions_resolve_many
-from fulfillment.clients.amazon_inventory import AmazonInventoryClient
+from fulfillment.clients.amazon_inventory import AmazonInventoryClient, Listing
 from fulfillment.models import FbaInventory, InventoryLevel, InventoryUpdate, ListingFeed, ListingSync
 from mappings.models import SkuMapping
 from orders.models import SellerAccount, SellerMarketplace
@@ -261,15 +259,6 @@ def _open_feed(account_id: int, marketplace_id: str, *, room: int) -> tuple[List
     return None
 
 
-def _throttle(account: SellerAccount, operation: str, rate: float, burst: float) -> None:
-    """Wait for this account's slot of `operation`, shared by every worker; a long wait goes back to the queue."""
-    wait = rate_limit_reserve(key=f"spapi:{account.pk}:{operation}", rate=rate, burst=burst)
-    if wait > settings.INVENTORY_MAX_THROTTLE_WAIT_SECONDS:
-        raise ThrottledError(f"{operation} quota in use by other workers", retry_after=wait)
-    if wait:
-        time.sleep(wait)
-
-
 @dataclass(frozen=True)
 class PushOutcome:
     sync_id: int
@@ -326,7 +315,6 @@ def _patch(request: OutboundRequest) -> dict[str, Any]:
     if sync.pushed_generation >= generation and sync.status == ListingSync.Status.IN_SYNC:
         return {"already": generation}
     account = sync.seller_account
-    _throttle(account, "patchListingsItem", settings.SP_API_PATCH_LISTINGS_RATE, settings.SP_API_PATCH_LISTINGS_BURST)
     with AmazonInventoryClient.for_account(account, marketplace_id=sync.marketplace_id) as client:
         try:
             answer = client.patch_availability(
@@ -417,28 +405,46 @@ def _reprocess_sync(sync: models.Model, actor: str) -> None:
 
 
 def listing_availability_check(*, limit: int = 50) -> int:
-    """Read back what Amazon shows for the SKUs checked longest ago (drift detection), within the quota."""
+    """Read back what Amazon shows for the SKUs checked longest ago (drift detection), within the quota: when the
+    quota is used up the check stops there (the SKUs not reached are the oldest next time). Returns SKUs checked."""
     syncs = list(
         ListingSync.objects.select_related("seller_account")
         .filter(seller_account__is_active=True)
         .order_by(models.F("amazon_checked_at").asc(nulls_first=True))[:limit]
     )
-    for sync in syncs:
-        account = sync.seller_account
-        _throttle(account, "getListingsItem", settings.SP_API_GET_LISTINGS_RATE, settings.SP_API_GET_LISTINGS_BURST)
-        with AmazonInventoryClient.for_account(account, marketplace_id=sync.marketplace_id) as client:
-            listing = client.get_listing(
-                seller_id=account.selling_partner_id, sku=sync.seller_sku, marketplace_id=sync.marketplace_id
-            )
-        ListingSync.objects.filter(pk=sync.pk).update(
-            amazon_quantity=listing.quantity if listing else None, amazon_checked_at=timezone.now()
-        )
-        if listing is None or not listing.status:
-            # Amazon accepts quantities for SKUs it does not list (an incomplete offer): only reading back tells.
-            why = "not listed" if listing is None else "listed but not buyable (incomplete listing)"
-            _record(sync.pk, quantity=sync.desired_quantity, generation=sync.generation,
-                    refused=f"Amazon shows SKU {sync.seller_sku} as {why} in {sync.marketplace_id}")  # fmt: skip
-    return len(syncs)
+    clients: dict[tuple[int, str], AmazonInventoryClient] = {}
+    checked = 0
+    try:
+        for sync in syncs:
+            account = sync.seller_account
+            client = clients.get((account.pk, sync.marketplace_id))
+            if client is None:
+                client = clients[(account.pk, sync.marketplace_id)] = AmazonInventoryClient.for_account(
+                    account, marketplace_id=sync.marketplace_id
+                )
+            try:
+                listing = client.get_listing(
+                    seller_id=account.selling_partner_id, sku=sync.seller_sku, marketplace_id=sync.marketplace_id
+                )
+            except ThrottledError:
+                break
+            _availability_record(sync, listing)
+            checked += 1
+    finally:
+        for client in clients.values():
+            client.close()
+    return checked
+
+
+def _availability_record(sync: ListingSync, listing: Listing | None) -> None:
+    ListingSync.objects.filter(pk=sync.pk).update(
+        amazon_quantity=listing.quantity if listing else None, amazon_checked_at=timezone.now()
+    )
+    if listing is None or not listing.status:
+        # Amazon accepts quantities for SKUs it does not list (an incomplete offer): only reading back tells.
+        why = "not listed" if listing is None else "listed but not buyable (incomplete listing)"
+        _record(sync.pk, quantity=sync.desired_quantity, generation=sync.generation,
+                refused=f"Amazon shows SKU {sync.seller_sku} as {why} in {sync.marketplace_id}")  # fmt: skip
 
 
 def fba_inventory_fetch(*, account: SellerAccount, marketplace_id: str, full: bool = False) -> int:

@@ -3,7 +3,9 @@
 The library builds requests and tokens; this module points it at the configured hosts (Amazon or the local
 simulator), makes HTTP failures typed (RetryableConnectorError / ThrottledError / PermanentConnectorError)
 instead of the library's "raise only if the body has an errors list", counts calls per operation, and
-returns plain Python data. It never touches the database.
+returns plain Python data. Before each call it waits for the operation's quota through the limiter it is given
+(`for_account` gives the one shared by all workers) and tells it the rate Amazon reported. It never touches the
+database itself.
 Docs: https://developer-docs.amazon.com/sp-api/docs/orders-api-v0-reference
 """
 
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -47,6 +49,46 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 PROVIDER = "amazon"
 T = TypeVar("T")
+
+# Amazon's published default usage plans (requests per second, burst) of the operations our clients call, from the
+# Orders v0, Fulfillment Outbound 2020-07-01, Reports 2021-06-30, Listings Items 2021-08-01, Feeds 2021-06-30 and
+# FBA Inventory v1 references. Amazon reports the rate that applies to a seller in x-amzn-RateLimit-Limit (it can be
+# higher); the burst is only published.
+USAGE_PLANS: dict[str, tuple[float, float]] = {
+    "getOrders": (0.0167, 20),
+    "getOrderItems": (0.5, 30),
+    "getOrderAddress": (0.5, 30),
+    "confirmShipment": (2.0, 10),
+    "createFulfillmentOrder": (2.0, 30),
+    "getFulfillmentOrder": (2.0, 30),
+    "cancelFulfillmentOrder": (2.0, 30),
+    "getFulfillmentPreview": (2.0, 30),
+    "listAllFulfillmentOrders": (2.0, 30),
+    "createReport": (0.0167, 15),
+    "getReports": (0.0222, 10),
+    "getReport": (2.0, 15),
+    "cancelReport": (0.0222, 10),
+    "getReportDocument": (0.0167, 15),
+    "getListingsItem": (5.0, 10),
+    "patchListingsItem": (5.0, 5),
+    "createFeedDocument": (0.5, 15),
+    "createFeed": (0.0083, 15),
+    "getFeed": (2.0, 15),
+    "getFeedDocument": (0.0222, 10),
+    "getInventorySummaries": (2.0, 2),
+    # JSON_LISTINGS_FEED's own limit on top of createFeed's plan: five feeds per five minutes (developer-docs
+    # changelog "Feed size and rate limit changes for the JSON_LISTINGS_FEED", 2025-05-06).
+    "createFeed.JSON_LISTINGS_FEED": (1 / 60, 5),
+}
+
+
+class CallLimiter(Protocol):
+    """Waits for an operation's quota before a call, and hears the rate the provider reported after it."""
+
+    def before(self, operation: str) -> None: ...
+
+    def observed(self, operation: str, rate: float) -> None: ...
+
 
 _REGION_ENDPOINTS = {
     "na": "https://sellingpartnerapi-na.amazon.com",
@@ -117,15 +159,19 @@ def _error_from_response(response: httpx.Response, operation: str) -> ConnectorE
 class _TypedErrorTransport(HttpxTransport):
     """The library's transport, raising our typed errors for transport failures and non-2xx answers."""
 
-    def __init__(self, *, timeout: float, operation: str) -> None:
+    def __init__(self, *, timeout: float, operation: str, limiter: CallLimiter | None = None) -> None:
         super().__init__(timeout=timeout)
         self.operation = operation
+        self.limiter = limiter
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
             response = super().request(method, url, **kwargs)
         except httpx.TransportError as exc:
             raise transport_error(exc, provider=PROVIDER, operation=self.operation) from exc
+        rate = _rate_limit(response.headers)
+        if self.limiter is not None and rate is not None:
+            self.limiter.observed(self.operation, rate)
         if response.status_code >= 400:
             raise _error_from_response(response, self.operation)
         return response
@@ -192,8 +238,10 @@ class SpApiClient:
         endpoint: str = "",
         lwa_endpoint: str = "",
         timeout: float = 20.0,
+        limiter: CallLimiter | None = None,
     ) -> None:
         self.credentials = credentials
+        self.limiter = limiter
         self.marketplace_id = marketplace_id
         self.endpoint = endpoint.rstrip("/")
         self.lwa_endpoint = lwa_endpoint.rstrip("/")
@@ -204,19 +252,30 @@ class SpApiClient:
         self._opened: list[Any] = []
 
     @classmethod
-    def from_settings(cls, *, credentials: SpApiCredentials, marketplace_id: str) -> Self:
+    def from_settings(
+        cls, *, credentials: SpApiCredentials, marketplace_id: str, limiter: CallLimiter | None = None
+    ) -> Self:
         return cls(
             credentials=credentials,
             marketplace_id=marketplace_id,
             endpoint=settings.SP_API_ENDPOINT,
             lwa_endpoint=settings.SP_API_LWA_ENDPOINT,
             timeout=settings.SP_API_TIMEOUT_SECONDS,
+            limiter=limiter,
         )
 
     @classmethod
     def for_account(cls, account: SellerAccount, *, marketplace_id: str | None = None) -> Self:
         """A client for `account` on the configured hosts; `marketplace_id` picks the regional endpoint (default: a
-        marketplace of the account's region)."""
+        marketplace of the account's region). Calls wait for the account's quotas, shared by every worker."""
+        limiter = None
+        if settings.SP_API_RATE_LIMITING:
+            from config.common.ratelimit import SharedRateLimiter
+
+            limiter = SharedRateLimiter(
+                scope=f"spapi:{account.pk}", plans=USAGE_PLANS, max_wait=settings.SP_API_MAX_THROTTLE_WAIT_SECONDS,
+                provider=PROVIDER,
+            )  # fmt: skip
         return cls.from_settings(
             credentials=SpApiCredentials(
                 refresh_token=account.refresh_token,
@@ -224,6 +283,7 @@ class SpApiClient:
                 client_secret=account.lwa_client_secret,
             ),
             marketplace_id=marketplace_id or REGION_MARKETPLACES[account.region],
+            limiter=limiter,
         )
 
     def __enter__(self) -> Self:
@@ -257,7 +317,7 @@ class SpApiClient:
             )
             if self.endpoint:
                 api.endpoint = self.endpoint
-            api._transport = _TypedErrorTransport(timeout=self.timeout, operation="sp-api")
+            api._transport = _TypedErrorTransport(timeout=self.timeout, operation="sp-api", limiter=self.limiter)
             api._auth._transport = _TypedErrorTransport(timeout=self.timeout, operation="lwaToken")
             apis[key] = api
             with self._lock:
@@ -267,8 +327,14 @@ class SpApiClient:
     def _forget_access_token(self) -> None:
         _token_module.cache.pop(build_cache_key(self.credentials.refresh_token), None)
 
-    def _call(self, operation: str, fn: Callable[[Any], T], api_class: Any = Orders) -> T:
-        """Run one operation through the account's circuit breaker."""
+    def _call(
+        self, operation: str, fn: Callable[[Any], T], api_class: Any = Orders, *, plans: tuple[str, ...] = ()
+    ) -> T:
+        """Run one operation within its quota (and any further `plans` it counts against), through the account's
+        circuit breaker. The quota is taken first, so a call that never goes cannot close a half-open circuit."""
+        if self.limiter is not None:
+            for plan in (operation, *plans):
+                self.limiter.before(plan)
         return circuit_call(self.circuit_key, lambda: self._call_once(operation, fn, api_class), provider=PROVIDER,
                             operation=operation)  # fmt: skip
 

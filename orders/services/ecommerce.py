@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -20,8 +21,10 @@ from orders.clients.sp_api_types import AmazonAddress
 from orders.models import Address, EcommerceOrderSubmission, Order, OrderEvent, OrderLine, OrderStatus
 from orders.services.addresses import address_normalize
 from orders.services.orders import apply_status, order_hold_clear, order_status_refresh
+from payments.pan import card_number_paths
 
 ACTOR = "system:ecommerce"
+logger = logging.getLogger(__name__)
 
 
 def _hash(payload: Any) -> str:
@@ -29,7 +32,15 @@ def _hash(payload: Any) -> str:
 
 
 def ecommerce_submission_store(*, payload: Any, submitted_by: str) -> EcommerceOrderSubmission:
-    """Keep the body whatever it is; a body that is not a JSON object is kept wrapped, to be rejected."""
+    """Keep the body whatever it is; a body that is not a JSON object is kept wrapped, to be rejected. The one
+    exception: a body carrying what looks like a card number is refused and not kept (we never store card data)."""
+    if paths := card_number_paths(payload):
+        logger.warning("eCommerce order from %s refused: card-like number at %s", submitted_by, ", ".join(paths))
+        raise ApplicationError(
+            f"Refused and not stored: {', '.join(paths)} holds what looks like a card number. Card data must never "
+            "be sent to Ledgerline (payments are taken by Opayo); send the order without it.",
+            extra={"fields": paths},
+        )
     if not isinstance(payload, dict):
         payload = {"_body_was_not_an_object": payload}
     payload = without_nul(payload)

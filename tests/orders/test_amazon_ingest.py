@@ -125,7 +125,7 @@ def test_unknown_sku_holds_order_and_reprocess_after_mapping_releases_it(
     order.refresh_from_db()
     item.refresh_from_db()
     assert order.status == OrderStatus.AUTHORISED and order.hold_code == "" and order.lines.get().item_id == "SL-42"
-    assert item.status == ExceptionItem.Status.RESOLVED and item.resolved_by == "system:amazon"
+    assert item.status == ExceptionItem.Status.RESOLVED and item.resolved_by == "user:ops"
     assert order.events.filter(kind=OrderEvent.Kind.RELEASED, actor="user:ops").exists()
 
 

@@ -53,3 +53,15 @@ def test_unknown_sku_holds_until_mapped_and_reprocessed(api: APIClient, web_skus
     order = Order.objects.get(external_id="WEB-2000")
     item.refresh_from_db()
     assert order.status == "pending_payment" and order.lines.get().item_id == "NEW-1" and item.status == "resolved"
+
+
+def test_a_card_number_in_the_payload_is_refused_and_not_stored(api: APIClient, web_skus: None, caplog: Any) -> None:
+    """A shop that pastes a card number into a note (or anywhere) gets a 400 naming the field; nothing is kept, and
+    neither the log nor the answer repeats the number."""
+    payload = ecommerce_order_payload(metadata={"gift_note": "paid with 4929 0000 0000 6, thanks"})
+    response = api.post("/api/v1/orders/ecommerce/", payload, format="json")
+    assert response.status_code == 400
+    assert response.json()["extra"]["fields"] == ["metadata.gift_note"]
+    assert "card number" in response.json()["message"] and "4929" not in response.content.decode()
+    assert EcommerceOrderSubmission.objects.count() == 0 and Order.objects.count() == 0
+    assert "metadata.gift_note" in caplog.text and "4929" not in caplog.text

@@ -1,0 +1,62 @@
+"""What a card number (PAN) looks like: a 13–19 digit run (spaces or dashes allowed) with a card brand's prefix and
+one of the lengths that brand issues, passing the Luhn check. Used to refuse inbound payloads that carry one (we
+never store card data) and by the test suite's scan of every database write and log line."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+CARD_RUN = re.compile(r"(?<!\d)(?:\d[ -]?){13,19}(?!\d)")
+# Card brands by their first digits, with the lengths each issues (provider ids of other lengths are not cards).
+BRANDS = [
+    (re.compile(r"^4"), {13, 16, 19}),  # Visa
+    (re.compile(r"^(5[1-5]|2[2-7])"), {16}),  # Mastercard
+    (re.compile(r"^3[47]"), {15}),  # American Express
+    (re.compile(r"^(6011|65|64[4-9])"), {16, 17, 18, 19}),  # Discover
+    (re.compile(r"^35"), {16, 17, 18, 19}),  # JCB
+    (re.compile(r"^(5018|5020|5038|6304|6759|676[1-3])"), {12, 13, 14, 15, 16, 17, 18, 19}),  # Maestro
+]
+# Amazon order ids (3-7-7 digits) read as one 17-digit run; a card number is never written that way.
+AMAZON_ORDER_ID = re.compile(r"(?<!\d)\d{3}-\d{7}-\d{7}(?!\d)")
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch)
+        if i % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+def brand_ok(digits: str) -> bool:
+    return any(prefix.match(digits) and len(digits) in lengths for prefix, lengths in BRANDS)
+
+
+def card_numbers(text: str) -> list[str]:
+    """The card-like numbers in `text` (digits only)."""
+    found = []
+    for match in CARD_RUN.finditer(AMAZON_ORDER_ID.sub(" ", text)):
+        digits = re.sub(r"\D", "", match.group())
+        if 13 <= len(digits) <= 19 and luhn_ok(digits) and brand_ok(digits):
+            found.append(digits)
+    return found
+
+
+def card_number_paths(value: Any, path: str = "") -> list[str]:
+    """Where in a parsed JSON value a card-like number sits (`payment.note`, `lines.0.sku`; keys count too)."""
+    if isinstance(value, dict):
+        found = []
+        for key, inner in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if card_numbers(str(key)):
+                found.append(here)
+            found.extend(card_number_paths(inner, here))
+        return found
+    if isinstance(value, list):
+        return [p for i, inner in enumerate(value) for p in card_number_paths(inner, f"{path}.{i}" if path else str(i))]
+    if isinstance(value, str | int) and not isinstance(value, bool) and card_numbers(str(value)):
+        return [path or "(body)"]
+    return []

@@ -1,0 +1,115 @@
+"""Every SP-API call waits for its operation's quota, shared by all workers through the database, at the rate Amazon
+reports in x-amzn-RateLimit-Limit (real client against the simulator with its usage plans on)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from config.common.errors import ThrottledError
+from config.common.models import RateLimitBucket
+from config.common.ratelimit import SharedRateLimiter
+from fulfillment.clients.amazon_inventory import AmazonInventoryClient
+from orders.clients.sp_api import USAGE_PLANS
+from orders.models import SellerAccount
+from simulators.spapi.control import SpApiSimulatorControl
+from tests.factories import UK
+from tests.spapi_support import spapi_for
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def amazon(spapi_url: str, settings: Any, account: SellerAccount) -> Iterator[SpApiSimulatorControl]:
+    settings.SP_API_RATE_LIMITING = True
+    SharedRateLimiter._known.clear()
+    SharedRateLimiter._leases.clear()
+    with spapi_for(spapi_url, settings, account, rate_limits=True) as sim:
+        sim.set_listings(account.selling_partner_id, UK, {"MUG": 3})
+        yield sim
+    SharedRateLimiter._known.clear()
+    SharedRateLimiter._leases.clear()
+
+
+def test_workers_share_the_quota_at_the_rate_amazon_reports(
+    amazon: SpApiSimulatorControl, account: SellerAccount
+) -> None:
+    """Amazon grants this seller 20 getListingsItem calls/s instead of the published 5. Three workers make 36 calls
+    as fast as they can: none is refused, the reported rate is kept for every worker, and the calls beyond the
+    burst are spread at that rate (about 1.3 s for 26 more at 20/s; at the published 5/s it would take 5 s)."""
+    # The simulator's burst is a little above the published 10 so that thread scheduling jitter cannot cost a 429.
+    amazon.set_rate_limit("getListingsItem", rate=20, burst=12)
+    seller = account.selling_partner_id
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with AmazonInventoryClient.for_account(account, marketplace_id=UK) as client:
+                for _ in range(12):
+                    client.get_listing(seller_id=seller, sku="MUG", marketplace_id=UK)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    calls = amazon.calls()["getListingsItem"]
+    bucket = RateLimitBucket.objects.get(key=f"spapi:{account.pk}:getListingsItem")
+    print(f"\n36 getListingsItem calls by 3 workers: {elapsed:.2f} s, Amazon answered {calls}, rate kept {bucket.rate}")
+    assert not errors
+    assert calls == {"200": 36}
+    assert bucket.rate == 20.0
+    assert 1.0 < elapsed < 4.5
+
+
+def test_a_wait_beyond_the_limit_goes_back_to_the_queue_without_calling(
+    amazon: SpApiSimulatorControl, account: SellerAccount, settings: Any
+) -> None:
+    """getInventorySummaries' burst (2) is used up by other workers and it refills at 2/s: a worker waits for its
+    slot. createFeed refills one token in 2 minutes: the caller gets ThrottledError with that wait, Amazon sees no
+    call, and nothing is taken from the bucket (a refused caller must not push the others further back)."""
+    settings.SP_API_MAX_THROTTLE_WAIT_SECONDS = 5.0
+    key = f"spapi:{account.pk}:"
+    RateLimitBucket.objects.create(key=key + "createFeed", tokens=0.0, updated_at=timezone.now())
+    with (
+        AmazonInventoryClient.for_account(account, marketplace_id=UK) as client,
+        pytest.raises(ThrottledError) as throttled,
+    ):
+        client.submit_listings_feed(seller_id=account.selling_partner_id, marketplace_id=UK, items=[("MUG", 4)])
+    assert 100 < (throttled.value.retry_after or 0) <= 1 / USAGE_PLANS["createFeed"][0]
+    assert "createFeed" not in amazon.calls()
+    assert RateLimitBucket.objects.get(key=key + "createFeed").tokens > -0.5
+
+    RateLimitBucket.objects.create(key=key + "getInventorySummaries", tokens=-0.5, updated_at=timezone.now())
+    started = time.monotonic()
+    with AmazonInventoryClient.for_account(account, marketplace_id=UK) as client:
+        list(client.inventory_summaries(marketplace_id=UK))
+    assert time.monotonic() - started > 0.6  # (1 − (−0.5)) / 2 = 0.75 s
+    assert amazon.calls()["getInventorySummaries"] == {"200": 1}
+
+
+def test_json_listings_feed_counts_against_its_own_plan_too(
+    amazon: SpApiSimulatorControl, account: SellerAccount
+) -> None:
+    """Five JSON_LISTINGS_FEEDs per five minutes: the sixth waits for the feed plan even though createFeed's own
+    burst of 15 has room."""
+    key = f"spapi:{account.pk}:createFeed.JSON_LISTINGS_FEED"
+    RateLimitBucket.objects.create(key=key, tokens=0.0, updated_at=timezone.now())
+    plan = r"createFeed\.JSON_LISTINGS_FEED quota used up"
+    with (
+        AmazonInventoryClient.for_account(account, marketplace_id=UK) as client,
+        pytest.raises(ThrottledError, match=plan),
+    ):
+        client.submit_listings_feed(seller_id=account.selling_partner_id, marketplace_id=UK, items=[("MUG", 4)])
