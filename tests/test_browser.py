@@ -82,10 +82,11 @@ def test_operator_fixes_an_exception_from_the_dashboard(page: Any, account: Sell
     expect(mapping_page.locator(".messagelist")).to_contain_text("was added successfully")
     mapping_page.close()
 
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "exception-open.png"))
     page.click("button:text-is('Reprocess')")
     expect(page.locator(".messagelist")).to_contain_text("1 exception(s) reprocessed and resolved")
     expect(page.locator(".field-status")).to_contain_text("Resolved")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot = SCREENSHOTS / "exception-reprocessed.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"\nscreenshot: {shot}")

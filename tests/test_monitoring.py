@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils.timezone import now
 
-from config.common.models import CircuitBreaker, ExceptionItem
+from config.common.models import CircuitBreaker, ExceptionItem, RateLimitBucket
 from orders.models import SellerAccount
 
 pytestmark = pytest.mark.django_db
@@ -15,9 +16,10 @@ pytestmark = pytest.mark.django_db
 
 def test_dashboard_shows_queues_circuits_and_polls(admin_client: Any, account: SellerAccount) -> None:
     CircuitBreaker.objects.create(key="opayo:https://example", state="open", failures=5, last_error="timed out")
+    RateLimitBucket.objects.create(key=f"spapi:{account.pk}:getOrderItems", tokens=-1.5, rate=2.0, updated_at=now())
     page = admin_client.get("/admin/dashboard/").content.decode()
     for text in ("Queues", "outbound requests", "Circuits", "opayo:https://example", "open", "Last successful poll",
-                 "<svg"):  # fmt: skip
+                 "<svg", "SP-API quotas", f"<td>{account.name}</td><td>getOrderItems</td><td>-1.50</td>"):  # fmt: skip
         assert text in page
     assert "Monitoring dashboard" in admin_client.get("/admin/").content.decode()
     assert Client().get("/admin/dashboard/").status_code == 302  # staff only

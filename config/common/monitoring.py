@@ -11,7 +11,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from config.common.models import CircuitBreaker, ExceptionItem, OutboundAttempt, OutboundRequest
+from config.common.models import CircuitBreaker, ExceptionItem, OutboundAttempt, OutboundRequest, RateLimitBucket
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,15 @@ class Poll:
     last_error: str
 
 
+@dataclass(frozen=True)
+class Quota:
+    account: str
+    operation: str
+    tokens: float  # at the last call; below zero, calls already promised later slots
+    rate: float | None  # as the provider last reported it
+    last_used_at: datetime
+
+
 @dataclass
 class Snapshot:
     taken_at: datetime
@@ -45,6 +54,7 @@ class Snapshot:
     hourly: list[tuple[datetime, int, int, int]] = field(default_factory=list)  # hour, orders, sent ok, failed
     circuits: list[CircuitBreaker] = field(default_factory=list)
     polls: list[Poll] = field(default_factory=list)
+    quotas: list[Quota] = field(default_factory=list)
 
     @property
     def error_rate_last_hour(self) -> float:
@@ -123,4 +133,19 @@ def monitoring_snapshot(*, hours: int = 24) -> Snapshot:
         Poll(c.account.name, c.marketplace_id, c.feed, c.last_success_at, c.consecutive_failures, c.last_error[:200])
         for c in SyncCursor.objects.select_related("account").order_by("account__name", "marketplace_id")
     ]
+    snap.quotas = _quotas()
     return snap
+
+
+def _quotas() -> list[Quota]:
+    """SP-API quota buckets (`spapi:<account id>:<operation>`), with the account's name."""
+    from orders.models import SellerAccount
+
+    buckets = list(RateLimitBucket.objects.filter(key__startswith="spapi:").order_by("key"))
+    names = dict(SellerAccount.objects.values_list("pk", "name"))
+    quotas = []
+    for bucket in buckets:
+        _, account_id, operation = bucket.key.split(":", 2)
+        account = names.get(int(account_id), account_id) if account_id.isdigit() else account_id
+        quotas.append(Quota(str(account), operation, bucket.tokens, bucket.rate, bucket.updated_at))
+    return quotas

@@ -23,6 +23,10 @@ from config.common.models import RateLimitBucket
 # A process may take several tokens at once when a quota is generous, so a fast API does not pay one locked
 # row update per call; they are good for this long (after which the shared bucket has refilled them anyway).
 LEASE_SECONDS = 1.0
+# A caller that has to wait for its slot waits this much longer: the provider's bucket started when our first call
+# reached it, which (token exchange, connection set-up) can be a little after ours did, so a slot taken exactly on
+# time can arrive a moment early there. Slots are still counted from the bucket, so the pace does not drop.
+SLOT_MARGIN_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ class SharedRateLimiter:
             with self._lock:
                 self._leases[key] = [grant.tokens - 1, time.monotonic() + LEASE_SECONDS]
         if grant.wait:
-            time.sleep(grant.wait)
+            time.sleep(grant.wait + SLOT_MARGIN_SECONDS)
 
     def observed(self, operation: str, rate: float) -> None:
         if operation not in self.plans or rate <= 0:
