@@ -1,5 +1,6 @@
 """Every SP-API call waits for its operation's quota, shared by all workers through the database, at the rate Amazon
-reports in x-amzn-RateLimit-Limit (real client against the simulator with its usage plans on)."""
+reports in x-amzn-RateLimit-Limit (real client against the simulator with its usage plans on); Opayo calls keep
+the quotas configured for them."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from config.common.errors import ThrottledError
+from config.common.errors import PermanentConnectorError, ThrottledError
 from config.common.models import RateLimitBucket
 from config.common.ratelimit import SharedRateLimiter
 from fulfillment.clients.amazon_inventory import AmazonInventoryClient
 from orders.clients.sp_api import USAGE_PLANS
 from orders.models import SellerAccount
+from payments.clients.opayo import OpayoPiClient
 from simulators.spapi.control import SpApiSimulatorControl
 from tests.factories import UK
+from tests.payments import test_opayo_flows as flows
 from tests.spapi_support import spapi_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -113,3 +116,20 @@ def test_json_listings_feed_counts_against_its_own_plan_too(
         pytest.raises(ThrottledError, match=plan),
     ):
         client.submit_listings_feed(seller_id=account.selling_partner_id, marketplace_id=UK, items=[("MUG", 4)])
+
+
+def test_opayo_calls_keep_the_quotas_a_contract_sets(opayo: Any, settings: Any) -> None:
+    """Opayo publishes no quotas; OPAYO_RATE_LIMITS sets some per operation, through the same shared buckets."""
+    settings.OPAYO_RATE_LIMITS = {"getTransaction": [0.001, 2]}
+    with OpayoPiClient.from_settings() as pi:
+        for _ in range(2):
+            with pytest.raises(PermanentConnectorError):  # Opayo answers: no such transaction
+                pi.get_transaction(transaction_id="00000000-0000-0000-0000-000000000000")
+        with pytest.raises(ThrottledError, match="getTransaction quota used up"):
+            pi.get_transaction(transaction_id="00000000-0000-0000-0000-000000000000")
+    bucket = RateLimitBucket.objects.get(key=f"opayo:{settings.OPAYO_VENDOR_NAME}:getTransaction")
+    assert bucket.tokens == pytest.approx(0, abs=0.01)
+
+
+opayo = flows.opayo
+opayo_url = flows.opayo_url

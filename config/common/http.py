@@ -3,13 +3,13 @@
 Every client under `<app>/clients/` raises only these, so callers decide to retry from the class:
 RetryableConnectorError (timeouts, connection failures, 408, 5xx), ThrottledError (429, with the wait in
 seconds when the provider says it), PermanentConnectorError (every other 4xx). Clients return dataclasses
-and never touch the database.
+and never touch the database themselves; the limiter they may be given (shared quotas) does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import httpx
 
@@ -19,6 +19,15 @@ from config.common.errors import (
     RetryableConnectorError,
     ThrottledError,
 )
+
+
+class CallLimiter(Protocol):
+    """Waits for an operation's quota before a call (raising ThrottledError when the wait is too long), and hears
+    the rate the provider reported after it."""
+
+    def before(self, operation: str) -> None: ...
+
+    def observed(self, operation: str, rate: float) -> None: ...
 
 
 def transport_error(exc: httpx.TransportError, *, provider: str, operation: str) -> RetryableConnectorError:
@@ -68,6 +77,7 @@ class HttpClient:
 
     provider = "provider"
     timeout = 20.0
+    limiter: CallLimiter | None = None  # per-operation quotas, when the provider has any
 
     def __init__(self, *, base_url: str, timeout: float | None = None, auth: Any = None, **client_kwargs: Any) -> None:
         self.base_url = base_url.rstrip("/")
@@ -109,6 +119,8 @@ class HttpClient:
                 return response
             raise self.error_from_response(response, operation)
 
+        if self.limiter is not None:
+            self.limiter.before(operation)
         return circuit_call(self.circuit_key, send, provider=self.provider, operation=operation)
 
     @property

@@ -284,6 +284,10 @@ INVENTORY_FBA_POLL_MINUTES = env.int("INVENTORY_FBA_POLL_MINUTES", default=30)
 # reports in x-amzn-RateLimit-Limit); a wait longer than this sends the work back to its queue instead.
 SP_API_RATE_LIMITING = env.bool("SP_API_RATE_LIMITING", default=True)
 SP_API_MAX_THROTTLE_WAIT_SECONDS = env.float("SP_API_MAX_THROTTLE_WAIT_SECONDS", default=5.0)
+# Opayo publishes no quotas; if a contract sets some, give them per operation as JSON, e.g.
+# {"createTransaction": [10, 20], "reporting:getBatchList": [0.5, 2]} (requests per second, burst).
+OPAYO_RATE_LIMITS = env.json("OPAYO_RATE_LIMITS", default={})
+OPAYO_MAX_THROTTLE_WAIT_SECONDS = env.float("OPAYO_MAX_THROTTLE_WAIT_SECONDS", default=5.0)
 # A provider (per account) that fails this many times in a row is left alone for the cool-down, doubled after
 # each failed probe up to the maximum.
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)

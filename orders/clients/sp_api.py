@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -41,7 +41,7 @@ from config.common.errors import (
     PermanentConnectorError,
     RetryableConnectorError,
 )
-from config.common.http import status_error, transport_error
+from config.common.http import CallLimiter, status_error, transport_error
 
 if TYPE_CHECKING:
     from orders.models import SellerAccount
@@ -80,14 +80,6 @@ USAGE_PLANS: dict[str, tuple[float, float]] = {
     # changelog "Feed size and rate limit changes for the JSON_LISTINGS_FEED", 2025-05-06).
     "createFeed.JSON_LISTINGS_FEED": (1 / 60, 5),
 }
-
-
-class CallLimiter(Protocol):
-    """Waits for an operation's quota before a call, and hears the rate the provider reported after it."""
-
-    def before(self, operation: str) -> None: ...
-
-    def observed(self, operation: str, rate: float) -> None: ...
 
 
 _REGION_ENDPOINTS = {

@@ -22,7 +22,7 @@ from defusedxml import ElementTree as SafeET
 from django.conf import settings
 
 from config.common.errors import ConnectorError, PermanentConnectorError, RetryableConnectorError
-from config.common.http import HttpClient, status_error
+from config.common.http import CallLimiter, HttpClient, status_error
 from payments.clients.opayo_types import (
     Batch,
     BatchGroup,
@@ -102,6 +102,19 @@ def sanitize_pi_body(body: Any) -> Any:
     return body
 
 
+def _limiter() -> CallLimiter | None:
+    """The vendor's quotas shared by every worker, when OPAYO_RATE_LIMITS sets any (Opayo publishes none)."""
+    if not settings.OPAYO_RATE_LIMITS:
+        return None
+    from config.common.ratelimit import SharedRateLimiter
+
+    plans = {op: (float(rate), float(burst)) for op, (rate, burst) in settings.OPAYO_RATE_LIMITS.items()}
+    return SharedRateLimiter(
+        scope=f"opayo:{settings.OPAYO_VENDOR_NAME}", plans=plans, max_wait=settings.OPAYO_MAX_THROTTLE_WAIT_SECONDS,
+        provider=PROVIDER,
+    )  # fmt: skip
+
+
 class OpayoPiClient(HttpClient):
     provider = PROVIDER
 
@@ -112,12 +125,14 @@ class OpayoPiClient(HttpClient):
 
     @classmethod
     def from_settings(cls) -> OpayoPiClient:
-        return cls(
+        client = cls(
             base_url=settings.OPAYO_PI_BASE_URL,
             integration_key=settings.OPAYO_INTEGRATION_KEY,
             integration_password=settings.OPAYO_INTEGRATION_PASSWORD,
             timeout=settings.OPAYO_TIMEOUT_SECONDS,
         )
+        client.limiter = _limiter()
+        return client
 
     def error_from_response(self, response: httpx.Response, operation: str) -> ConnectorError:
         try:
@@ -255,13 +270,15 @@ class OpayoReportingClient(HttpClient):
 
     @classmethod
     def from_settings(cls) -> OpayoReportingClient:
-        return cls(
+        client = cls(
             url=settings.OPAYO_REPORTING_URL,
             vendor=settings.OPAYO_VENDOR_NAME,
             user=settings.OPAYO_REPORTING_USER,
             password=settings.OPAYO_REPORTING_PASSWORD,
             timeout=settings.OPAYO_TIMEOUT_SECONDS,
         )
+        client.limiter = _limiter()
+        return client
 
     def command(self, command: str, params: list[tuple[str, str]]) -> ET.Element | None:
         """Run one command. Returns the <vspaccess> root, or None when Opayo says the object does not exist."""
