@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, connections, models
 from django.utils import timezone
+
+
+def thread_pool_shutdown(pool: ThreadPoolExecutor, *, workers: int) -> None:
+    """Wait for `pool`'s work, then have each of its `workers` threads close the database connections Django opened
+    for it (the shared rate limiter queries from these threads). Django leaves closing to the thread; a pool thread
+    that ends with its connection open leaves it to the garbage collector, so a worker would keep idle
+    connections after every cycle. The barrier puts one close on each thread."""
+    barrier = threading.Barrier(workers)
+
+    def close() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):  # a thread still busy: close anyway
+            barrier.wait(timeout=30)
+        connections.close_all()
+
+    for _ in range(workers):
+        pool.submit(close)
+    pool.shutdown(wait=True)
 
 
 def bulk_update_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> int:

@@ -23,11 +23,11 @@ from config.common.errors import (
 
 class CallLimiter(Protocol):
     """Waits for an operation's quota before a call (raising ThrottledError when the wait is too long), and hears
-    the rate the provider reported after it."""
+    the rate the provider reported after it, and whether the provider refused the call for its quota (429)."""
 
     def before(self, operation: str) -> None: ...
 
-    def observed(self, operation: str, rate: float) -> None: ...
+    def observed(self, operation: str, rate: float | None, *, refused: bool = False) -> None: ...
 
 
 def transport_error(exc: httpx.TransportError, *, provider: str, operation: str) -> RetryableConnectorError:

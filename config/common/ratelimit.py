@@ -20,8 +20,8 @@ from django.utils import timezone
 from config.common.errors import ThrottledError
 from config.common.models import RateLimitBucket
 
-# A process may take several tokens at once when a quota is generous, so a fast API does not pay one locked
-# row update per call; they are good for this long (after which the shared bucket has refilled them anyway).
+# A process may take several tokens at once when a quota is generous (refills its burst within this time), so a
+# fast API does not pay one locked row update per call; unused ones lapse after this long.
 LEASE_SECONDS = 1.0
 # A caller that has to wait for its slot waits this much longer: the provider's bucket started when our first call
 # reached it, which (token exchange, connection set-up) can be a little after ours did, so a slot taken exactly on
@@ -39,17 +39,19 @@ def rate_limit_take(*, key: str, rate: float, burst: float, want: int = 1, max_w
     """Take up to `want` tokens of `key` (rate per second, burst; a rate the provider reported, kept in the row,
     wins over `rate`). With none left, one future slot is promised (the wait says when) unless that is more than
     `max_wait` away, in which case nothing is taken."""
-    now = timezone.now()
     with transaction.atomic():
         bucket = RateLimitBucket.objects.select_for_update().filter(key=key).first()
         if bucket is None:
             try:
                 with transaction.atomic():
-                    bucket = RateLimitBucket.objects.create(key=key, tokens=burst, updated_at=now)
+                    bucket = RateLimitBucket.objects.create(key=key, tokens=burst, updated_at=timezone.now())
             except IntegrityError:
                 bucket = RateLimitBucket.objects.select_for_update().get(key=key)
+        # The clock is read once the row is ours: read before, it could be older than the time the previous
+        # holder wrote, and moving that back would count the same refill twice.
+        now = max(timezone.now(), bucket.updated_at)
         rate = bucket.rate or rate
-        elapsed = max((now - bucket.updated_at).total_seconds(), 0.0)
+        elapsed = (now - bucket.updated_at).total_seconds()
         tokens = min(burst, bucket.tokens + elapsed * rate)
         if tokens >= 1:
             grant = Grant(tokens=max(1, min(want, int(tokens))), wait=0.0)
@@ -71,12 +73,19 @@ def rate_limit_observe(*, key: str, rate: float) -> None:
     RateLimitBucket.objects.filter(key=key).exclude(rate=rate).update(rate=rate)
 
 
+def rate_limit_refused(*, key: str) -> None:
+    """The provider refused a call for its quota: its bucket is empty whatever ours says (its clock started a
+    moment after ours, or another client of the same seller spends the quota too). Ours is emptied to match."""
+    RateLimitBucket.objects.filter(key=key, tokens__gt=0).update(tokens=0.0, updated_at=timezone.now())
+
+
 class SharedRateLimiter:
     """Per-operation quotas of one account, shared by every worker through `RateLimitBucket` rows.
 
     `before(operation)` waits for the operation's slot (up to `max_wait`; a longer wait raises ThrottledError
-    without calling, so the work goes back to its queue with that delay); `observed(operation, rate)` records the
-    provider's reported rate. Operations without a plan are not limited."""
+    without calling, so the work goes back to its queue with that delay); `observed(operation, rate, refused=)`
+    records the provider's reported rate, and on a 429 empties the bucket to match the provider's. Operations
+    without a plan are not limited."""
 
     # Per process: leased tokens (key → [count, good until]) and the rates already written (key → rate).
     _leases: dict[str, list[float]] = {}
@@ -104,8 +113,10 @@ class SharedRateLimiter:
             if lease is not None and lease[0] >= 1 and lease[1] > time.monotonic():
                 lease[0] -= 1
                 return
-        rate = self._known.get(key) or plan[0]
-        want = max(1, min(int(rate * LEASE_SECONDS), int(plan[1] // 4)))
+        rate, burst = self._known.get(key) or plan[0], plan[1]
+        # Leased tokens are spent a little later than the bucket thinks; only a quota that refills its whole burst
+        # within the lease can absorb that, so only such quotas are leased.
+        want = max(1, min(int(rate * LEASE_SECONDS), int(burst // 4))) if rate * LEASE_SECONDS >= burst else 1
         grant = rate_limit_take(key=key, rate=plan[0], burst=plan[1], want=want, max_wait=self.max_wait)
         if not grant.tokens:
             raise ThrottledError(
@@ -118,10 +129,16 @@ class SharedRateLimiter:
         if grant.wait:
             time.sleep(grant.wait + SLOT_MARGIN_SECONDS)
 
-    def observed(self, operation: str, rate: float) -> None:
-        if operation not in self.plans or rate <= 0:
+    def observed(self, operation: str, rate: float | None, *, refused: bool = False) -> None:
+        if operation not in self.plans:
             return
         key = self.key(operation)
+        if refused:
+            rate_limit_refused(key=key)
+            with self._lock:
+                self._leases.pop(key, None)
+        if rate is None or rate <= 0:
+            return
         if self._known.get(key) != rate:
             rate_limit_observe(key=key, rate=rate)
             with self._lock:

@@ -161,9 +161,8 @@ class _TypedErrorTransport(HttpxTransport):
             response = super().request(method, url, **kwargs)
         except httpx.TransportError as exc:
             raise transport_error(exc, provider=PROVIDER, operation=self.operation) from exc
-        rate = _rate_limit(response.headers)
-        if self.limiter is not None and rate is not None:
-            self.limiter.observed(self.operation, rate)
+        if self.limiter is not None:
+            self.limiter.observed(self.operation, _rate_limit(response.headers), refused=response.status_code == 429)
         if response.status_code >= 400:
             raise _error_from_response(response, self.operation)
         return response

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.common.db import thread_pool_shutdown
 from config.common.errors import (
     ConnectorError,
     PermanentConnectorError,
@@ -243,7 +244,9 @@ def amazon_orders_sync(
     own_client = client is None
     client = client or sp_api_client_for(account=account, marketplace_id=marketplace_id)
     calls_before = Counter(client.calls)
-    pool = ThreadPoolExecutor(max_workers=max(1, settings.SP_API_ITEM_FETCH_CONCURRENCY))
+    workers = max(1, settings.SP_API_ITEM_FETCH_CONCURRENCY)
+    pool = ThreadPoolExecutor(max_workers=workers)
+    stop = threading.Event()
     try:
         cursor.refresh_from_db()
         SyncCursor.objects.filter(pk=cursor.pk).update(last_attempt_at=now)
@@ -253,7 +256,6 @@ def amazon_orders_sync(
         result.window_start, result.window_end = cursor.window_start, cursor.window_end
         limit = max_pages or settings.SP_API_ORDERS_MAX_PAGES_PER_CYCLE
         result.outcome = "partial"
-        stop = threading.Event()
         submitted: set[int] = set()
 
         def stage(token: str | None) -> _Staged:
@@ -304,7 +306,8 @@ def amazon_orders_sync(
             )
         logger.warning("orders sync %s %s: %s", account.name, marketplace_id, exc)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        stop.set()  # detail calls still queued are not made: their page is not collected in this cycle
+        thread_pool_shutdown(pool, workers=workers)
         sync_cursor_release(cursor=cursor, owner=owner)
         result.api_calls = dict(Counter(client.calls) - calls_before)
         if own_client:

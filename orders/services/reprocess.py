@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from config.common.db import thread_pool_shutdown
 from config.common.errors import ApplicationError, ConnectorError
 from config.common.reprocess import register_reprocessor
 from orders.models import AmazonOrderSnapshot, SyncCursor
@@ -19,8 +20,11 @@ def amazon_snapshot_reprocess(*, snapshot: AmazonOrderSnapshot, actor: str) -> I
         client = sp_api_client_for(account=snapshot.account, marketplace_id=snapshot.marketplace_id)
         snapshot.state = AmazonOrderSnapshot.State.RECEIVED
         try:
-            with ThreadPoolExecutor(max_workers=1) as pool:
+            pool = ThreadPoolExecutor(max_workers=1)
+            try:
                 _fetch_details(client=client, pool=pool, snapshots=[snapshot])
+            finally:
+                thread_pool_shutdown(pool, workers=1)
         except ConnectorError as exc:
             raise ApplicationError(f"Could not fetch the order's items from Amazon: {exc}") from exc
         finally:
