@@ -34,6 +34,10 @@ def test_metrics_in_prometheus_format(settings: Any) -> None:
     assert 'ledgerline_exceptions_open{kind="anomaly"} 1.0' in body
     assert 'ledgerline_circuit_open{circuit="amazon:abc",state="half_open"} 1.0' in body
     assert "ledgerline_queue_depth" in body
+    RateLimitBucket.objects.create(key="spapi:999:getOrders", tokens=3.0, rate=0.0167, updated_at=now())
+    body = Client(REMOTE_ADDR="127.0.0.1").get("/metrics").content.decode()
+    assert 'ledgerline_quota_tokens{account="999",operation="getOrders"} 3.0' in body
+    assert 'ledgerline_quota_rate{account="999",operation="getOrders"} 0.0167' in body
     assert Client(REMOTE_ADDR="10.0.0.5").get("/metrics").status_code == 403
     settings.METRICS_TOKEN = "s3cret"
     assert Client(REMOTE_ADDR="10.0.0.5").get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200

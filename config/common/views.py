@@ -77,7 +77,18 @@ class _SnapshotCollector(Collector):
         for poll in snap.polls:
             if poll.last_success_at:
                 polls.add_metric([poll.account, poll.marketplace_id, poll.feed], poll.last_success_at.timestamp())
-        yield from (depth, age, exceptions, outbound, attempts, circuits, polls)
+        quotas = GaugeMetricFamily(
+            "ledgerline_quota_tokens", "Tokens left at the last call (below zero: slots already promised)",
+            labels=["account", "operation"],
+        )  # fmt: skip
+        rates = GaugeMetricFamily(
+            "ledgerline_quota_rate", "Requests per second the provider reports", labels=["account", "operation"]
+        )
+        for quota in snap.quotas:
+            quotas.add_metric([quota.account, quota.operation], quota.tokens)
+            if quota.rate is not None:
+                rates.add_metric([quota.account, quota.operation], quota.rate)
+        yield from (depth, age, exceptions, outbound, attempts, circuits, polls, quotas, rates)
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
