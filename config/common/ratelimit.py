@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from config.common.errors import ThrottledError
@@ -69,7 +71,14 @@ def rate_limit_reserve(*, key: str, rate: float, burst: float) -> float:
 
 
 def rate_limit_observe(*, key: str, rate: float) -> None:
-    """Keep the rate the provider reported for `key` (used by every worker from their next reservation)."""
+    """Keep the rate the provider reported for `key` (used by every worker from their next reservation).
+
+    The first report also restarts the bucket's refill clock: the provider's bucket started when our first call
+    reached it, after ours did, and counting refill from our start would run ahead of it by that moment."""
+    now = timezone.now()
+    RateLimitBucket.objects.filter(key=key, rate__isnull=True).update(
+        rate=rate, updated_at=Greatest(F("updated_at"), Value(now))
+    )
     RateLimitBucket.objects.filter(key=key).exclude(rate=rate).update(rate=rate)
 
 
