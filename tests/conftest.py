@@ -76,7 +76,7 @@ def _card_text(value: object) -> str | None:
 
 def _scan_writes(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
     if params and sql.lstrip()[:6].upper() in ("INSERT", "UPDATE"):
-        from payments.pan import card_numbers as card_like
+        from config.common.pan import card_numbers as card_like
 
         rows = params if many else [params]
         for row in rows:
@@ -91,7 +91,7 @@ class _CardLogScanner(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith(("simulators", "uvicorn", "httpx", "hpack")):
             return
-        from payments.pan import card_numbers as card_like
+        from config.common.pan import card_numbers as card_like
 
         try:
             found = card_like(record.getMessage())

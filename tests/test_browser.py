@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.db import connection
 
 from config.common.models import ExceptionItem
 from orders.models import Order, SellerAccount
@@ -95,3 +96,6 @@ def test_operator_fixes_an_exception_from_the_dashboard(page: Any, account: Sell
     assert item.status == ExceptionItem.Status.RESOLVED and item.resolved_by == "user:olivia"
     assert Order.objects.get(external_id="202-0000009-0000009").status == "authorised"
     assert shot.stat().st_size > 10_000
+    # The ORM calls above ran beside Playwright's greenlets on a connection of their own: close it, or it outlives
+    # the run and keeps the test database from being dropped.
+    connection.close()

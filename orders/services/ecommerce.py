@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from config.common.db import without_nul
 from config.common.errors import ApplicationError
 from config.common.models import ExceptionItem
+from config.common.pan import card_data_refusal
 from config.common.reprocess import register_reprocessor
 from config.common.services import exception_open, exceptions_resolve_for
 from mappings.selectors import sku_mappings_resolve
@@ -21,7 +22,6 @@ from orders.clients.sp_api_types import AmazonAddress
 from orders.models import Address, EcommerceOrderSubmission, Order, OrderEvent, OrderLine, OrderStatus
 from orders.services.addresses import address_normalize
 from orders.services.orders import apply_status, order_hold_clear, order_status_refresh
-from payments.pan import card_number_paths
 
 ACTOR = "system:ecommerce"
 logger = logging.getLogger(__name__)
@@ -34,13 +34,9 @@ def _hash(payload: Any) -> str:
 def ecommerce_submission_store(*, payload: Any, submitted_by: str) -> EcommerceOrderSubmission:
     """Keep the body whatever it is; a body that is not a JSON object is kept wrapped, to be rejected. The one
     exception: a body carrying what looks like a card number is refused and not kept (we never store card data)."""
-    if paths := card_number_paths(payload):
-        logger.warning("eCommerce order from %s refused: card-like number at %s", submitted_by, ", ".join(paths))
-        raise ApplicationError(
-            f"Refused and not stored: {', '.join(paths)} holds what looks like a card number. Card data must never "
-            "be sent to Ledgerline (payments are taken by Opayo); send the order without it.",
-            extra={"fields": paths},
-        )
+    if refusal := card_data_refusal(payload):  # the API's parser refuses these already; other callers too
+        logger.warning("eCommerce order from %s refused: %s", submitted_by, refusal.message)
+        raise refusal
     if not isinstance(payload, dict):
         payload = {"_body_was_not_an_object": payload}
     payload = without_nul(payload)

@@ -65,3 +65,8 @@ def test_a_card_number_in_the_payload_is_refused_and_not_stored(api: APIClient, 
     assert "card number" in response.json()["message"] and "4929" not in response.content.decode()
     assert EcommerceOrderSubmission.objects.count() == 0 and Order.objects.count() == 0
     assert "metadata.gift_note" in caplog.text and "4929" not in caplog.text
+
+    payload = ecommerce_order_payload(metadata={"5403 8149 4860 8092": "as a key"})
+    response = api.post("/api/v1/orders/ecommerce/", payload, format="json")
+    assert response.status_code == 400 and "8092" not in response.content.decode() and "8092" not in caplog.text
+    assert response.json()["extra"]["fields"] == ["metadata.(a key that looks like a card number)"]

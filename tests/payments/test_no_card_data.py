@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from payments.pan import card_numbers
+from config.common.pan import card_numbers
 from tests.payments import test_opayo_flows as flows
 
 TEST_CARDS = ["4929000000006", "4929602110085639", "5403814948608092", "5404000000000001"]

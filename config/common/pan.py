@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from config.common.errors import ApplicationError
+
 CARD_RUN = re.compile(r"(?<!\d)(?:\d[ -]?){13,19}(?!\d)")
 # Card brands by their first digits, with the lengths each issues (provider ids of other lengths are not cards).
 BRANDS = [
@@ -50,8 +52,10 @@ def card_number_paths(value: Any, path: str = "") -> list[str]:
     if isinstance(value, dict):
         found = []
         for key, inner in value.items():
-            here = f"{path}.{key}" if path else str(key)
-            if card_numbers(str(key)):
+            # A card number used as a key is named by its place, never repeated (paths go into answers and logs).
+            name = "(a key that looks like a card number)" if card_numbers(str(key)) else str(key)
+            here = f"{path}.{name}" if path else name
+            if name != str(key):
                 found.append(here)
             found.extend(card_number_paths(inner, here))
         return found
@@ -60,3 +64,15 @@ def card_number_paths(value: Any, path: str = "") -> list[str]:
     if isinstance(value, str | int) and not isinstance(value, bool) and card_numbers(str(value)):
         return [path or "(body)"]
     return []
+
+
+def card_data_refusal(payload: Any) -> ApplicationError | None:
+    """The error for an inbound payload that carries a card-like number (naming where, never the number)."""
+    paths = card_number_paths(payload)
+    if not paths:
+        return None
+    return ApplicationError(
+        f"Refused and not stored: {', '.join(paths)} holds what looks like a card number. Card data must never be "
+        "sent to Ledgerline (payments are taken by Opayo); send it again without.",
+        extra={"fields": paths},
+    )
