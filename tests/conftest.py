@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from config.common.pan import card_numbers
 from orders.models import SellerAccount
 from tests.factories import SellerAccountFactory, SkuMappingFactory
 
@@ -76,14 +77,12 @@ def _card_text(value: object) -> str | None:
 
 def _scan_writes(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
     if params and sql.lstrip()[:6].upper() in ("INSERT", "UPDATE"):
-        from config.common.pan import card_numbers as card_like
-
         rows = params if many else [params]
         for row in rows:
             for value in row.values() if isinstance(row, dict) else row:
                 text = _card_text(value)
-                if text and len(text) >= 13 and card_like(text):
-                    CARD_FINDINGS.append(f"database write {sql[:60]!r}: {card_like(text)}")
+                if text and len(text) >= 13 and (found := card_numbers(text)):
+                    CARD_FINDINGS.append(f"database write {sql[:60]!r}: {found}")
     return execute(sql, params, many, context)
 
 
@@ -91,10 +90,8 @@ class _CardLogScanner(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith(("simulators", "uvicorn", "httpx", "hpack")):
             return
-        from config.common.pan import card_numbers as card_like
-
         try:
-            found = card_like(record.getMessage())
+            found = card_numbers(record.getMessage())
         except Exception:
             return
         if found:

@@ -1,6 +1,6 @@
 """A rate limiter shared by all worker processes: a token bucket per key, kept in one database row.
 
-`rate_limit_reserve` takes a token (going below zero if need be) and says how long the caller must wait before
+`rate_limit_take` takes a token (going below zero if need be) and says how long the caller must wait before
 its call, so N workers hitting one quota are spread out instead of all getting 429s. `SharedRateLimiter` puts
 that in front of every call of a connector, per operation, and keeps the rate the provider reports (SP-API's
 `x-amzn-RateLimit-Limit`, which may differ from the published default for a given seller) in the row.
@@ -65,11 +65,6 @@ def rate_limit_take(*, key: str, rate: float, burst: float, want: int = 1, max_w
         return grant
 
 
-def rate_limit_reserve(*, key: str, rate: float, burst: float) -> float:
-    """Reserve one call on `key`. Returns the seconds to wait before making it."""
-    return rate_limit_take(key=key, rate=rate, burst=burst).wait
-
-
 def rate_limit_observe(*, key: str, rate: float) -> None:
     """Keep the rate the provider reported for `key` (used by every worker from their next reservation).
 
@@ -126,7 +121,7 @@ class SharedRateLimiter:
         # Leased tokens are spent a little later than the bucket thinks; only a quota that refills its whole burst
         # within the lease can absorb that, so only such quotas are leased.
         want = max(1, min(int(rate * LEASE_SECONDS), int(burst // 4))) if rate * LEASE_SECONDS >= burst else 1
-        grant = rate_limit_take(key=key, rate=plan[0], burst=plan[1], want=want, max_wait=self.max_wait)
+        grant = rate_limit_take(key=key, rate=plan[0], burst=burst, want=want, max_wait=self.max_wait)
         if not grant.tokens:
             raise ThrottledError(
                 f"{operation} quota used up (shared by all workers); next slot in {grant.wait:.0f} s",

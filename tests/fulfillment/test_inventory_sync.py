@@ -230,12 +230,12 @@ def test_instants_with_offsets_postgres_cannot_hold_are_compared_in_utc(account:
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_rate_limit_is_shared_by_concurrent_workers() -> None:
     """Ten workers asking at once for a 5/s, burst 5 quota: five go now, the rest are spread 0.2 s apart."""
-    from config.common.ratelimit import rate_limit_reserve
+    from config.common.ratelimit import rate_limit_take
 
     waits: list[float] = []
 
     def worker() -> None:
-        waits.append(rate_limit_reserve(key="spapi:test:patchListingsItem", rate=5, burst=5))
+        waits.append(rate_limit_take(key="spapi:test:patchListingsItem", rate=5, burst=5).wait)
         connection.close()
 
     threads = [threading.Thread(target=worker) for _ in range(10)]
