@@ -43,7 +43,14 @@ from simulators.spapi.listings import (
     invalid_value,
     missing_value,
 )
-from simulators.spapi.reports import REQUIRED_MISSING, _s3_error, report_time
+from simulators.spapi.reports import (
+    REQUIRED_MISSING,
+    _s3_error,
+    json_body,
+    list_filters,
+    next_token_query,
+    report_time,
+)
 from simulators.spapi.state import (
     FEED_DOCUMENT_DOWNLOAD,
     FEED_DOCUMENT_UPLOAD,
@@ -53,7 +60,6 @@ from simulators.spapi.state import (
     InvalidInput,
     Seller,
     State,
-    parse_timestamp,
 )
 
 if TYPE_CHECKING:
@@ -68,10 +74,6 @@ MOVES = {"IN_QUEUE": ("IN_PROGRESS", "DONE", "FATAL", "CANCELLED"), "IN_PROGRESS
 FEED_TYPE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 OPERATION_TYPES = ("UPDATE", "PARTIAL_UPDATE", "PATCH", "DELETE")  # listings feed schema v2
 MAX_CREATE_MARKETPLACES = 25  # CreateFeedSpecification.marketplaceIds maxItems
-MAX_FILTER_TYPES = 10  # getFeeds feedTypes maxItems
-MAX_FILTER_MARKETPLACES = 10  # getFeeds marketplaceIds maxItems
-DEFAULT_PAGE_SIZE = 10
-RETENTION_SECONDS = 90 * 86400  # "Feeds are retained for a maximum of 90 days."
 URL_TTL_SECONDS = 300  # "This URL expires after 5 minutes." (CreateFeedDocumentResponse.url, FeedDocument.url)
 RESULT_CONTENT_TYPE = "application/json; charset=UTF-8"
 # amzn/selling-partner-api-models#4726: JSON_LISTINGS_FEED takes one marketplace.
@@ -80,25 +82,14 @@ TOO_MANY_MARKETPLACES = "Too many 'marketplaceIds' values provided. Expected a m
 TOO_MANY_MESSAGES = "feed messages list beyond allowed size"
 FATAL_CODE = "SIM_FEED_FATAL"  # simulator choice: Amazon's code for a feed-level failure is not published
 QUOTA_EXCEEDED = error_body("QuotaExceeded", "You exceeded your quota for the requested resource.")
-STATUS_ENUM = f"Member must satisfy enum value set: [{', '.join(PROCESSING_STATUSES)}]"
-
-
-def _multi(request: Request, name: str) -> list[str]:
-    values: list[str] = []
-    for raw in request.query_params.getlist(name):
-        values.extend(part.strip() for part in raw.split(",") if part.strip())
-    return values
 
 
 def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        return await read_json_object(request)
-    except ValueError as exc:
-        raise InvalidInput(f"Invalid Input: the request body must be a JSON object ({exc}).") from None
+def _feed_size_problem(size: int) -> str | None:
+    return None if 1 <= size <= 100 else "Member must have value between 1 and 100"
 
 
 class FatalFeed(Exception):
@@ -378,7 +369,7 @@ class Feeds:
     # --- createFeedDocument, createFeed ---------------------------------------------------------------
 
     async def create_document(self, request: Request, seller: Seller) -> ApiResult:
-        body = await _body(request)  # the library adds `path`, `marketplaceIds`, `MarketplaceIds`: ignored
+        body = await json_body(request)  # the library adds `path`, `marketplaceIds`, `MarketplaceIds`: ignored
         if body.get("contentType") is None:
             raise InvalidInput(REQUIRED_MISSING, "contentType;")
         p = Problems()
@@ -393,7 +384,7 @@ class Feeds:
         return 201, {"feedDocumentId": document.document_id, "url": self.presigned(request, document, "PUT")}
 
     async def create(self, request: Request, seller: Seller) -> ApiResult:
-        body = await _body(request)
+        body = await json_body(request)
         missing = [key for key in ("feedType", "marketplaceIds", "inputFeedDocumentId") if body.get(key) is None]
         if missing:
             raise InvalidInput(REQUIRED_MISSING, "".join(f"{key};" for key in missing))
@@ -440,67 +431,17 @@ class Feeds:
     # --- getFeeds ----------------------------------------------------------------------------------
 
     def feeds_query(self, request: Request, now: float) -> dict[str, Any]:
-        q = request.query_params
-        types = _multi(request, "feedTypes")
-        if not types:  # "Either feedTypes or nextToken is required."
-            raise InvalidInput(REQUIRED_MISSING, "feedTypes;")
-        statuses = _multi(request, "processingStatuses")
-        markets = _multi(request, "marketplaceIds")
-        p = Problems()
-        if len(types) > MAX_FILTER_TYPES:
-            p.add(types, "feedTypes", f"Member must have length less than or equal to {MAX_FILTER_TYPES}")
-        if len(markets) > MAX_FILTER_MARKETPLACES:
-            p.add(markets, "marketplaceIds", f"Member must have length less than or equal to {MAX_FILTER_MARKETPLACES}")
-        if any(status not in PROCESSING_STATUSES for status in statuses):
-            p.add(f"[{', '.join(statuses)}]", "processingStatuses", f"Member must satisfy constraint: [{STATUS_ENUM}]")
-        size = DEFAULT_PAGE_SIZE
-        raw_size = q.get("pageSize")
-        if raw_size is not None:
-            try:
-                size = int(raw_size)
-            except ValueError:
-                p.add(raw_size, "pageSize", "Member must be an integer")
-            else:
-                if not 1 <= size <= 100:
-                    p.add(raw_size, "pageSize", "Member must have value between 1 and 100")
-        bounds: dict[str, float] = {}
-        for name in ("createdSince", "createdUntil"):
-            raw = q.get(name)
-            if raw is not None:
-                moment = parse_timestamp(raw)
-                if moment is None:
-                    p.add(raw, name, "Member must be an ISO 8601 date-time")
-                else:
-                    bounds[name] = moment
-        p.check()
-        since = bounds.get("createdSince", now - RETENTION_SECONDS)
-        until = bounds.get("createdUntil", now)
-        if until < since:
-            raise InvalidInput("createdUntil must be equal to or after createdSince.", "")
-        return {"types": types, "statuses": statuses, "markets": markets, "since": since, "until": until, "size": size}
+        # "Either feedTypes or nextToken is required."
+        return list_filters(request, now, types_param="feedTypes", size_problem=_feed_size_problem)
 
     async def list_feeds(self, request: Request, seller: Seller) -> ApiResult:
         q = request.query_params
         now = time.time()
         seller_id = seller.selling_partner_id
-        token = q.get("nextToken")
         after: tuple[float, str] | None = None
-        if token:
-            others = [
-                name
-                for name in ("createdUntil", "createdSince", "pageSize", "marketplaceIds", "processingStatuses",
-                             "feedTypes")
-                if name in q
-            ]  # fmt: skip
-            if others:  # "Specifying nextToken with any other parameters will cause the request to fail."
-                raise InvalidInput("NextToken cannot be specified with other input parameters",
-                                   "".join(f"{name};" for name in others))  # fmt: skip
-            query = self.sim.unsign(token)
-            if query.get("t") != "feeds" or query.get("seller") != seller_id:
-                raise InvalidInput("Invalid NextToken")
-            position = query.get("after")
-            if isinstance(position, list) and len(position) == 2:
-                after = (float(position[0]), str(position[1]))
+        if q.get("nextToken"):
+            query, after = next_token_query(self.sim, request, kind="feeds", seller_id=seller_id,
+                                            types_param="feedTypes")  # fmt: skip
         else:
             query = self.feeds_query(request, now) | {"t": "feeds", "seller": seller_id}
         self.catch_up(now)

@@ -29,7 +29,7 @@ import string
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -107,7 +107,7 @@ def report_time(moment: float) -> str:
     return format_timestamp(moment)[:-1] + "+00:00"
 
 
-def _multi(request: Request, name: str) -> list[str]:
+def multi_param(request: Request, name: str) -> list[str]:
     """A list query parameter: repeated keys and/or comma-separated (python-amazon-sp-api sends `a,b`)."""
     values: list[str] = []
     for raw in request.query_params.getlist(name):
@@ -115,7 +115,7 @@ def _multi(request: Request, name: str) -> list[str]:
     return values
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def json_body(request: Request) -> dict[str, Any]:
     try:
         return await read_json_object(request)
     except ValueError as exc:
@@ -156,6 +156,93 @@ async def _chunks(data: bytes) -> AsyncIterator[memoryview]:
     view = memoryview(data)
     for start in range(0, len(view), CHUNK):
         yield view[start : start + CHUNK]
+
+
+def _report_size_problem(size: int) -> str | None:
+    if size < 1:
+        return "Member must have value greater than or equal to 1"
+    if size > 100:
+        return "Member must have value less than or equal to 100"
+    return None
+
+
+def list_filters(
+    request: Request,
+    now: float,
+    *,
+    types_param: str,
+    size_problem: Callable[[int], str | None],
+    check_types: Callable[[list[str]], None] | None = None,
+) -> dict[str, Any]:
+    """The filters of getReports / getFeeds, which share their limits (10 types, 10 marketplaces, pages of 10 by
+    default, 90 days back by default; "Feeds are retained for a maximum of 90 days"): types (required without
+    nextToken), processingStatuses, marketplaceIds, pageSize, createdSince/createdUntil. Problems are answered
+    together, in Amazon's AWS-style wording; `size_problem` words a pageSize out of range, `check_types` checks the
+    types."""
+    q = request.query_params
+    types = multi_param(request, types_param)
+    if not types:
+        raise InvalidInput(REQUIRED_MISSING, f"{types_param};")
+    statuses = multi_param(request, "processingStatuses")
+    markets = multi_param(request, "marketplaceIds")
+    p = Problems()
+    if len(types) > MAX_FILTER_TYPES:
+        p.add(types, types_param, f"Member must have length less than or equal to {MAX_FILTER_TYPES}")
+    if len(markets) > MAX_FILTER_MARKETPLACES:
+        p.add(markets, "marketplaceIds", f"Member must have length less than or equal to {MAX_FILTER_MARKETPLACES}")
+    if any(status not in PROCESSING_STATUSES for status in statuses):
+        p.add(f"[{', '.join(statuses)}]", "processingStatuses", f"Member must satisfy constraint: [{STATUS_ENUM}]")
+    size = DEFAULT_PAGE_SIZE
+    raw_size = q.get("pageSize")
+    if raw_size is not None:
+        try:
+            size = int(raw_size)
+        except ValueError:
+            p.add(raw_size, "pageSize", "Member must be an integer")
+        else:
+            if (problem := size_problem(size)) is not None:
+                p.add(raw_size, "pageSize", problem)
+    bounds: dict[str, float] = {}
+    for name in ("createdSince", "createdUntil"):
+        raw = q.get(name)
+        if raw is None:
+            continue
+        moment = parse_timestamp(raw)
+        if moment is None:
+            p.add(raw, name, "Member must be an ISO 8601 date-time")
+        else:
+            bounds[name] = moment
+    p.check()
+    if check_types is not None:
+        check_types(types)
+    since = bounds.get("createdSince", now - RETENTION_SECONDS)
+    until = bounds.get("createdUntil", now)
+    if until < since:
+        raise InvalidInput("createdUntil must be equal to or after createdSince.", "")
+    return {"types": types, "statuses": statuses, "markets": markets, "since": since, "until": until, "size": size}
+
+
+def next_token_query(
+    sim: SpApiSimulator, request: Request, *, kind: str, seller_id: str, types_param: str
+) -> tuple[dict[str, Any], tuple[float, str] | None]:
+    """The query a nextToken stands for, and the position after which its page starts. "Specifying nextToken with
+    any other parameters will cause the request to fail"; Amazon's answer lists them
+    (amzn/selling-partner-api-models#2414)."""
+    q = request.query_params
+    others = [
+        name
+        for name in ("createdUntil", "createdSince", "pageSize", "marketplaceIds", "processingStatuses", types_param)
+        if name in q
+    ]
+    if others:
+        details = "".join(f"{name};" for name in others)
+        raise InvalidInput("NextToken cannot be specified with other input parameters", details)
+    query = sim.unsign(q["nextToken"])
+    if query.get("t") != kind or query.get("seller") != seller_id:
+        raise InvalidInput("Invalid NextToken")
+    position = query.get("after")
+    after = (float(position[0]), str(position[1])) if isinstance(position, list) and len(position) == 2 else None
+    return query, after
 
 
 class Reports:
@@ -290,7 +377,7 @@ class Reports:
     # --- createReport ----------------------------------------------------------------------------------
 
     async def create(self, request: Request, seller: Seller) -> ApiResult:
-        body = await _body(request)
+        body = await json_body(request)
         missing = [key for key in ("reportType", "marketplaceIds") if body.get(key) is None]
         if missing:  # Amazon's own wording (selling-partner-api-docs#2721: details "marketplaceIds;")
             raise InvalidInput(REQUIRED_MISSING, "".join(f"{key};" for key in missing))
@@ -352,75 +439,23 @@ class Reports:
     # --- getReports ------------------------------------------------------------------------------------
 
     def reports_query(self, request: Request, now: float) -> dict[str, Any]:
-        q = request.query_params
-        types = _multi(request, "reportTypes")
-        if not types:  # "Either reportTypes or nextToken is required." (selling-partner-api-docs#1681)
-            raise InvalidInput(REQUIRED_MISSING, "reportTypes;")
-        statuses = _multi(request, "processingStatuses")
-        markets = _multi(request, "marketplaceIds")
-        p = Problems()
-        if len(types) > MAX_FILTER_TYPES:
-            p.add(types, "reportTypes", f"Member must have length less than or equal to {MAX_FILTER_TYPES}")
-        if len(markets) > MAX_FILTER_MARKETPLACES:
-            p.add(markets, "marketplaceIds", f"Member must have length less than or equal to {MAX_FILTER_MARKETPLACES}")
-        if any(status not in PROCESSING_STATUSES for status in statuses):
-            p.add(f"[{', '.join(statuses)}]", "processingStatuses", f"Member must satisfy constraint: [{STATUS_ENUM}]")
-        size = DEFAULT_PAGE_SIZE
-        raw_size = q.get("pageSize")
-        if raw_size is not None:
-            try:
-                size = int(raw_size)
-            except ValueError:
-                p.add(raw_size, "pageSize", "Member must be an integer")
-            else:
-                if size < 1:
-                    p.add(raw_size, "pageSize", "Member must have value greater than or equal to 1")
-                elif size > 100:
-                    p.add(raw_size, "pageSize", "Member must have value less than or equal to 100")
-        bounds: dict[str, float] = {}
-        for name in ("createdSince", "createdUntil"):
-            raw = q.get(name)
-            if raw is None:
-                continue
-            moment = parse_timestamp(raw)
-            if moment is None:
-                p.add(raw, name, "Member must be an ISO 8601 date-time")
-            else:
-                bounds[name] = moment
-        p.check()
-        for report_type in types:
-            if not REPORT_TYPE.fullmatch(report_type):  # selling-partner-api-docs#1502: "Invalid Report Type …"
-                raise InvalidInput(f"Invalid Report Type {report_type}", "")
-        since = bounds.get("createdSince", now - RETENTION_SECONDS)
-        until = bounds.get("createdUntil", now)
-        if until < since:
-            raise InvalidInput("createdUntil must be equal to or after createdSince.", "")
-        return {"types": types, "statuses": statuses, "markets": markets, "since": since, "until": until, "size": size}
+        def check_types(types: list[str]) -> None:
+            for report_type in types:
+                if not REPORT_TYPE.fullmatch(report_type):  # selling-partner-api-docs#1502: "Invalid Report Type …"
+                    raise InvalidInput(f"Invalid Report Type {report_type}", "")
+
+        # "Either reportTypes or nextToken is required." (selling-partner-api-docs#1681)
+        return list_filters(request, now, types_param="reportTypes", size_problem=_report_size_problem,
+                            check_types=check_types)  # fmt: skip
 
     async def list_reports(self, request: Request, seller: Seller) -> ApiResult:
         q = request.query_params
         now = time.time()
         seller_id = seller.selling_partner_id
-        token = q.get("nextToken")
         after: tuple[float, str] | None = None
-        if token:
-            # "Specifying nextToken with any other parameters will cause the request to fail." Amazon's answer
-            # lists them (amzn/selling-partner-api-models#2414).
-            others = [
-                name
-                for name in ("createdUntil", "createdSince", "pageSize", "marketplaceIds", "processingStatuses",
-                             "reportTypes")
-                if name in q
-            ]  # fmt: skip
-            if others:
-                details = "".join(f"{name};" for name in others)
-                raise InvalidInput("NextToken cannot be specified with other input parameters", details)
-            query = self.sim.unsign(token)
-            if query.get("t") != "reports" or query.get("seller") != seller_id:
-                raise InvalidInput("Invalid NextToken")
-            position = query.get("after")
-            if isinstance(position, list) and len(position) == 2:
-                after = (float(position[0]), str(position[1]))
+        if q.get("nextToken"):
+            query, after = next_token_query(self.sim, request, kind="reports", seller_id=seller_id,
+                                            types_param="reportTypes")  # fmt: skip
         else:
             query = self.reports_query(request, now) | {"t": "reports", "seller": seller_id}
         types, statuses, markets = set(query["types"]), set(query["statuses"]), set(query["markets"])
