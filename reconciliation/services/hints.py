@@ -261,19 +261,7 @@ def _amazon_pool(account_id: int | None, lo: datetime, hi: datetime, references:
     aliases = [(i, row[2], "order id", None) for i, row in enumerate(rows)]
     pool = _pool(rows, aliases)
     _attach_skus(pool, references)
-    # Already settled (an Order row in some settlement): not the missing order of an Order line. Read for the
-    # settlements that can hold these orders only (no index on the order id: the settlement index narrows it).
-    settlements = Settlement.objects.filter(Q(end_date__gte=lo) | Q(end_date__isnull=True)).values("pk")
-    index_of = {external_id: i for i, external_id in enumerate(pool.external_ids)}
-    for chunk in _chunks(pool.external_ids, 5000):
-        settled = (
-            SettlementLine.objects.filter(
-                settlement__in=settlements, kind=SettlementLine.Kind.ORDER, amazon_order_id__in=chunk
-            )
-            .values_list("amazon_order_id", flat=True)
-            .distinct()
-        )
-        pool.settled.update(index_of[s] for s in settled)
+    _mark_settled(pool, lo, "amazon_order_id")
     pool.prepare()
     return pool
 
@@ -298,19 +286,26 @@ def _ecommerce_pool(lo: datetime, hi: datetime, references: list[_Reference]) ->
     pool = _pool(rows, aliases)
     pool.payment_of = payment_of
     _attach_skus(pool, references)
+    _mark_settled(pool, lo, "merchant_order_id")
+    pool.prepare()
+    return pool
+
+
+def _mark_settled(pool: _Pool, lo: datetime, column: str) -> None:
+    """Orders already settled (an Order line of some settlement names them in `column`) are not the missing order
+    of another line. Read for the settlements that can hold these orders only (no index on the order id: the
+    settlement index narrows it)."""
     settlements = Settlement.objects.filter(Q(end_date__gte=lo) | Q(end_date__isnull=True)).values("pk")
-    by_number = {external_id: i for i, external_id in enumerate(pool.external_ids)}
+    index_of = {external_id: i for i, external_id in enumerate(pool.external_ids)}
     for chunk in _chunks(pool.external_ids, 5000):
         settled = (
             SettlementLine.objects.filter(
-                settlement__in=settlements, kind=SettlementLine.Kind.ORDER, merchant_order_id__in=chunk
+                settlement__in=settlements, kind=SettlementLine.Kind.ORDER, **{f"{column}__in": chunk}
             )
-            .values_list("merchant_order_id", flat=True)
+            .values_list(column, flat=True)
             .distinct()
         )
-        pool.settled.update(by_number[s] for s in settled)
-    pool.prepare()
-    return pool
+        pool.settled.update(index_of[s] for s in settled)
 
 
 def _pool(rows: list[tuple[Any, ...]], aliases: Sequence[tuple[int, str, str, int | None]]) -> _Pool:
