@@ -21,6 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -70,6 +71,20 @@ def reset_database() -> None:
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB}")
+
+
+def lwa_token(sim_url: str, seller: dict[str, Any]) -> str:
+    """An access token for a benchmark seller, for the bare-httpx baselines."""
+    answer = httpx.post(
+        f"{sim_url}/auth/o2/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": seller["refresh_token"],
+            "client_id": seller["client_id"],
+            "client_secret": seller["client_secret"],
+        },
+    )
+    return str(answer.json()["access_token"])
 
 
 def seed(sim: httpx.Client, count: int, fba_share: float) -> list[str]:
@@ -187,15 +202,7 @@ def main() -> None:
         )
         sim = httpx.Client(base_url=sim_url, timeout=120)
         seed(sim, args.orders, args.fba_share)
-        token = sim.post(
-            "/auth/o2/token",
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": SELLER["refresh_token"],
-                "client_id": SELLER["client_id"],
-                "client_secret": SELLER["client_secret"],
-            },
-        ).json()["access_token"]
+        token = lwa_token(sim_url, SELLER)
         minimum, calls = minimum_calls(sim_url, token, args.orders)
         concurrency = settings.SP_API_ITEM_FETCH_CONCURRENCY
 

@@ -27,7 +27,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.ingest_orders import DB, PG, reset_database, start_simulator  # noqa: E402
+from bench.ingest_orders import DB, PG, lwa_token, reset_database, start_simulator  # noqa: E402
 
 UK = "A1F83G8C2ARO7P"
 SELLER: dict[str, Any] = {
@@ -43,15 +43,7 @@ def sim_calls(sim: httpx.Client) -> dict[str, int]:
 
 def bare_feed(sim_url: str, skus: list[str], quantity: int) -> float:
     """Baseline: the minimum feed calls with plain httpx and a ready document."""
-    token = httpx.post(
-        f"{sim_url}/auth/o2/token",
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": SELLER["refresh_token"],
-            "client_id": SELLER["client_id"],
-            "client_secret": SELLER["client_secret"],
-        },
-    ).json()["access_token"]
+    token = lwa_token(sim_url, SELLER)
     messages = [
         {"messageId": n, "sku": sku, "operationType": "PATCH", "productType": "PRODUCT",
          "patches": [{"op": "replace", "path": "/attributes/fulfillment_availability",
