@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import logging
 from datetime import UTC
 from typing import Any
 
@@ -10,34 +9,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.common.errors import ApplicationError
-from config.common.pan import card_data_refusal
-
-logger = logging.getLogger(__name__)
-
-
-class _CardSafe:
-    """Bodies are refused when they carry what looks like a card number, before any view stores them raw: we never
-    store card data. The answer and the log name where, never the number."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        data = super().parse(stream, media_type, parser_context)  # type: ignore[misc]
-        if refusal := card_data_refusal(data):
-            logger.warning("API body refused: %s", refusal.message)
-            raise refusal
-        return data
-
-
-class CardSafeJSONParser(_CardSafe, JSONParser):
-    pass
-
-
-class CardSafeFormParser(_CardSafe, FormParser):
-    pass
 
 
 class DefaultPagination(PageNumberPagination):

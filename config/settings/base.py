@@ -119,8 +119,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON and form bodies carrying a card-like number are refused before any view stores them (never card data).
     "DEFAULT_PARSER_CLASSES": [
-        "config.common.api.CardSafeJSONParser",
-        "config.common.api.CardSafeFormParser",
+        "config.common.parsers.CardSafeJSONParser",
+        "config.common.parsers.CardSafeFormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "config.common.api.DefaultPagination",
