@@ -1,5 +1,6 @@
-"""What a card number (PAN) looks like: a 13–19 digit run (spaces or dashes allowed) with a card brand's prefix and
-one of the lengths that brand issues, passing the Luhn check. Used to refuse inbound payloads that carry one (we
+"""What a card number (PAN) looks like: a 13–19 digit run standing on its own (in one piece or in groups split by
+spaces or dashes as cards are written) with a card brand's prefix and one of the lengths that brand issues, passing
+the Luhn check. Used to refuse inbound payloads that carry one (we
 never store card data) and by the test suite's scan of every database write and log line."""
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from typing import Any
 
 from config.common.errors import ApplicationError
 
-CARD_RUN = re.compile(r"(?<!\d)(?:\d[ -]?){13,19}(?!\d)")
+# A run of digit groups split by single spaces or dashes, not glued to letters or other digits: a digit run inside
+# a hex id or base64 text (task ids, UUIDs, signatures) is part of that token, not a card number.
+DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d+(?:[ -]\d+)*(?![0-9A-Za-z])")
 # Card brands by their first digits, with the lengths each issues (provider ids of other lengths are not cards).
 BRANDS = [
     (re.compile(r"^4"), {13, 16, 19}),  # Visa
@@ -19,8 +22,14 @@ BRANDS = [
     (re.compile(r"^35"), {16, 17, 18, 19}),  # JCB
     (re.compile(r"^(5018|5020|5038|6304|6759|676[1-3])"), {12, 13, 14, 15, 16, 17, 18, 19}),  # Maestro
 ]
-# Amazon order ids (3-7-7 digits) read as one 17-digit run; a card number is never written that way.
-AMAZON_ORDER_ID = re.compile(r"(?<!\d)\d{3}-\d{7}-\d{7}(?!\d)")
+
+
+def written_as_card(lengths: list[int]) -> bool:
+    """Whether digit groups of these lengths are how card numbers are written: in one piece, in fours (the last
+    group shorter), or American Express's 4-6-5. Amazon order ids (3-7-7) and UUIDs (8-4-4-4-12) are not."""
+    if len(lengths) == 1:
+        return True
+    return lengths == [4, 6, 5] or (all(n == 4 for n in lengths[:-1]) and 1 <= lengths[-1] <= 4)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -38,12 +47,20 @@ def brand_ok(digits: str) -> bool:
 
 
 def card_numbers(text: str) -> list[str]:
-    """The card-like numbers in `text` (digits only)."""
+    """The card-like numbers in `text` (digits only): any consecutive groups of a run, written as a card is, whose
+    13-19 digits have a brand's prefix and length and pass the Luhn check."""
     found = []
-    for match in CARD_RUN.finditer(AMAZON_ORDER_ID.sub(" ", text)):
-        digits = re.sub(r"\D", "", match.group())
-        if 13 <= len(digits) <= 19 and luhn_ok(digits) and brand_ok(digits):
-            found.append(digits)
+    for run in DIGIT_RUN.finditer(text):
+        groups = re.split(r"[ -]", run.group())
+        for start in range(len(groups)):
+            digits = ""
+            for end in range(start, len(groups)):
+                digits += groups[end]
+                if len(digits) > 19:
+                    break
+                lengths = [len(g) for g in groups[start : end + 1]]
+                if len(digits) >= 13 and written_as_card(lengths) and brand_ok(digits) and luhn_ok(digits):
+                    found.append(digits)
     return found
 
 
