@@ -1,7 +1,7 @@
 """What a card number (PAN) looks like: a 13–19 digit run standing on its own (in one piece or in groups split by
 spaces or dashes as cards are written) with a card brand's prefix and one of the lengths that brand issues, passing
-the Luhn check. Used to refuse inbound payloads that carry one (we
-never store card data) and by the test suite's scan of every database write and log line."""
+the Luhn check. Used to refuse inbound payloads that carry one (we never store card data) and by the test suite's
+scan of every database write and log line."""
 
 from __future__ import annotations
 
@@ -13,33 +13,43 @@ from config.common.errors import ApplicationError
 # A run of digit groups split by single spaces or dashes, not glued to letters or other digits: a digit run inside
 # a hex id or base64 text (task ids, UUIDs, signatures) is part of that token, not a card number.
 DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d+(?:[ -]\d+)*(?![0-9A-Za-z])")
+# 13 digits, single spaces or dashes allowed between: text without this holds no card (checked first, it is cheap).
+THIRTEEN_DIGITS = re.compile(r"\d(?:[ -]?\d){12}")
 # Card brands by their first digits, with the lengths each issues (provider ids of other lengths are not cards).
 BRANDS = [
-    (re.compile(r"^4"), {13, 16, 19}),  # Visa
-    (re.compile(r"^(5[1-5]|2[2-7])"), {16}),  # Mastercard
-    (re.compile(r"^3[47]"), {15}),  # American Express
-    (re.compile(r"^(6011|65|64[4-9])"), {16, 17, 18, 19}),  # Discover
-    (re.compile(r"^35"), {16, 17, 18, 19}),  # JCB
-    (re.compile(r"^(5018|5020|5038|6304|6759|676[1-3])"), {12, 13, 14, 15, 16, 17, 18, 19}),  # Maestro
+    (re.compile(r"4"), {13, 16, 19}),  # Visa
+    (re.compile(r"5[1-5]|2[2-7]"), {16}),  # Mastercard
+    (re.compile(r"3[47]"), {15}),  # American Express
+    (re.compile(r"6011|65|64[4-9]"), {16, 17, 18, 19}),  # Discover
+    (re.compile(r"35"), {16, 17, 18, 19}),  # JCB
+    (re.compile(r"5018|5020|5038|6304|6759|676[1-3]"), {12, 13, 14, 15, 16, 17, 18, 19}),  # Maestro
 ]
+ANY_BRAND = re.compile("|".join(prefix.pattern for prefix, _ in BRANDS))
 
 
-def written_as_card(lengths: list[int]) -> bool:
-    """Whether digit groups of these lengths are how card numbers are written: in one piece, in fours (the last
-    group shorter), or American Express's 4-6-5. Amazon order ids (3-7-7) and UUIDs (8-4-4-4-12) are not."""
-    if len(lengths) == 1:
-        return True
-    return lengths == [4, 6, 5] or (all(n == 4 for n in lengths[:-1]) and 1 <= lengths[-1] <= 4)
+def _written_as_cards(groups: list[str], sizes: list[int], start: int) -> list[str]:
+    """The digits of the windows starting at `groups[start]` that are written as card numbers are: in one piece, in
+    fours with a shorter last group (4-4-4-1…4, 4-4-4-4-1…3), or American Express's 4-6-5. Amazon order ids (3-7-7)
+    and UUIDs (8-4-4-4-12) are not. A few steps per group, so a long run of short groups costs little."""
+    if sizes[start] != 4:
+        return [groups[start]] if 13 <= sizes[start] <= 19 else []
+    found = []
+    if sizes[start + 1 : start + 3] == [6, 5]:
+        found.append("".join(groups[start : start + 3]))
+    if sizes[start + 1 : start + 3] == [4, 4] and len(sizes) > start + 3:
+        if 1 <= sizes[start + 3] <= 4:
+            found.append("".join(groups[start : start + 4]))
+        if sizes[start + 3] == 4 and len(sizes) > start + 4 and 1 <= sizes[start + 4] <= 3:
+            found.append("".join(groups[start : start + 5]))
+    return found
+
+
+# Luhn: every second digit from the right is doubled and its two digits added (5 → 10 → 1).
+_DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
 def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = int(ch)
-        if i % 2:
-            n = n * 2 - 9 if n > 4 else n * 2
-        total += n
-    return total % 10 == 0
+    return sum(map(int, digits[-1::-2] + digits[-2::-2].translate(_DOUBLED))) % 10 == 0
 
 
 def brand_ok(digits: str) -> bool:
@@ -49,18 +59,16 @@ def brand_ok(digits: str) -> bool:
 def card_numbers(text: str) -> list[str]:
     """The card-like numbers in `text` (digits only): any consecutive groups of a run, written as a card is, whose
     13-19 digits have a brand's prefix and length and pass the Luhn check."""
-    found = []
+    found: list[str] = []
+    if not THIRTEEN_DIGITS.search(text):
+        return found
     for run in DIGIT_RUN.finditer(text):
         groups = re.split(r"[ -]", run.group())
-        for start in range(len(groups)):
-            digits = ""
-            for end in range(start, len(groups)):
-                digits += groups[end]
-                if len(digits) > 19:
-                    break
-                lengths = [len(g) for g in groups[start : end + 1]]
-                if len(digits) >= 13 and written_as_card(lengths) and brand_ok(digits) and luhn_ok(digits):
-                    found.append(digits)
+        sizes = [len(g) for g in groups]
+        for start, group in enumerate(groups):
+            # Only a group of 4 or of 13-19 digits with a brand's first digits can start a card.
+            if (sizes[start] == 4 or 13 <= sizes[start] <= 19) and ANY_BRAND.match(group):
+                found.extend(d for d in _written_as_cards(groups, sizes, start) if brand_ok(d) and luhn_ok(d))
     return found
 
 

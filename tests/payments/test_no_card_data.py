@@ -36,6 +36,7 @@ def test_luhn_scanner_finds_what_it_should() -> None:
     for written in ("4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", "PAN:4111111111111111."):
         assert card_numbers(written) == ["4111111111111111"], written
     assert card_numbers("3782 822463 10005") == ["378282246310005"]  # American Express, 4-6-5
+    assert "4111111111111111110" in card_numbers("4111 1111 1111 1111 110")  # 19 digits, 4-4-4-4-3
     assert card_numbers("ref 12-4111111111111111 and 2026-11-30 4111 1111 1111 1111") == ["4111111111111111"] * 2
 
 
