@@ -41,6 +41,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/ingest_orders.py
 	$(PY) bench/settlement_import.py
+	$(PY) bench/card_check.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,7 @@ scan of every database write and log line."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -24,7 +25,12 @@ BRANDS = [
     (re.compile(r"35"), {16, 17, 18, 19}),  # JCB
     (re.compile(r"5018|5020|5038|6304|6759|676[1-3]"), {12, 13, 14, 15, 16, 17, 18, 19}),  # Maestro
 ]
-ANY_BRAND = re.compile("|".join(prefix.pattern for prefix, _ in BRANDS))
+
+
+@functools.cache  # keyed by the first four digits: at most 10,000 entries
+def _brand_lengths(first_four: str) -> frozenset[int]:
+    """The lengths a card starting with these digits can have (none: no brand starts so)."""
+    return frozenset(n for prefix, lengths in BRANDS if prefix.match(first_four) for n in lengths)
 
 
 def _written_as_cards(groups: list[str], sizes: list[int], start: int) -> list[str]:
@@ -53,7 +59,7 @@ def luhn_ok(digits: str) -> bool:
 
 
 def brand_ok(digits: str) -> bool:
-    return any(prefix.match(digits) and len(digits) in lengths for prefix, lengths in BRANDS)
+    return len(digits) in _brand_lengths(digits[:4])
 
 
 def card_numbers(text: str) -> list[str]:
@@ -67,7 +73,7 @@ def card_numbers(text: str) -> list[str]:
         sizes = [len(g) for g in groups]
         for start, group in enumerate(groups):
             # Only a group of 4 or of 13-19 digits with a brand's first digits can start a card.
-            if (sizes[start] == 4 or 13 <= sizes[start] <= 19) and ANY_BRAND.match(group):
+            if (sizes[start] == 4 or 13 <= sizes[start] <= 19) and _brand_lengths(group[:4]):
                 found.extend(d for d in _written_as_cards(groups, sizes, start) if brand_ok(d) and luhn_ok(d))
     return found
 
