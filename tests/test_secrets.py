@@ -48,7 +48,7 @@ def test_rotation_without_the_old_key_changes_nothing(account: SellerAccount, se
 
 
 def test_deploy_check_refuses_the_development_key(settings: Any) -> None:
-    from config.common.fields import DEV_KEY
+    from config.env import DEV_FIELD_ENCRYPTION_KEY as DEV_KEY
 
     settings.FIELD_ENCRYPTION_KEYS = [DEV_KEY]
     errors = checks.run_checks(tags=[checks.Tags.security], include_deployment_checks=True)

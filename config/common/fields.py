@@ -12,8 +12,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 
-# Ships in settings so that `make run` works with no set-up; never right for real secrets.
-DEV_KEY = "ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE="
+from config.env import DEV_FIELD_ENCRYPTION_KEY
 
 
 @lru_cache(maxsize=4)
@@ -75,7 +74,7 @@ def secrets_reencrypt() -> dict[str, int]:
 def check_encryption_keys(**kwargs: Any) -> list[checks.CheckMessage]:
     """`manage.py check --deploy`: secrets must not be encrypted with the development key that ships in settings."""
     keys = list(settings.FIELD_ENCRYPTION_KEYS)
-    if keys and keys[0] == DEV_KEY:
+    if keys and keys[0] == DEV_FIELD_ENCRYPTION_KEY:
         return [
             checks.Error(
                 "FIELD_ENCRYPTION_KEYS starts with the development key that ships with the code.",

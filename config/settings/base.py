@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from config.env import BASE_DIR, env
+from config.env import BASE_DIR, DEV_FIELD_ENCRYPTION_KEY, env
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -106,7 +106,7 @@ LOGGING = {
 # Fernet keys (urlsafe base64, 32 bytes). The first encrypts; all decrypt, so keys can be rotated.
 FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS",
-    default=["ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE="],  # development only: `check --deploy` refuses it
+    default=[DEV_FIELD_ENCRYPTION_KEY],
 )
 
 # --- DRF ---------------------------------------------------------------------------------------------
