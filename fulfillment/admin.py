@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from config.common.access import PolicyAdminMixin, policy_action
 from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, pretty_json
 from config.common.errors import ApplicationError, ConnectorError
 from fulfillment.models import (
@@ -38,7 +39,7 @@ class ShipmentInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(FulfillmentOrder)
-class FulfillmentOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FulfillmentOrderAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "seller_fulfillment_order_id",
         "order",
@@ -73,7 +74,7 @@ class FulfillmentOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def response_json(self, obj: FulfillmentOrder) -> SafeString:
         return pretty_json(obj.last_payload)
 
-    @admin.action(description="Read the status back from Amazon now", permissions=["change"])
+    @policy_action("fulfillment.refresh", description="Read the status back from Amazon now")
     def refresh(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]) -> None:
         for fulfillment in queryset:
             try:
@@ -82,7 +83,7 @@ class FulfillmentOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 self.message_user(request, f"{fulfillment}: {exc}", messages.ERROR)
         self.message_user(request, "Done.")
 
-    @admin.action(description="Cancel at Amazon (only before picking starts)", permissions=["change"])
+    @policy_action("fulfillment.cancel", description="Cancel at Amazon (only before picking starts)")
     def cancel(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]) -> None:
         for fulfillment in queryset:
             try:
@@ -174,7 +175,7 @@ class DriftFilter(admin.SimpleListFilter):
 
 
 @admin.register(ListingSync)
-class ListingSyncAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ListingSyncAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Per SKU: the ERP's available quantity, what we sent, what Amazon shows; drift in red."""
 
     list_display = [
@@ -198,7 +199,7 @@ class ListingSyncAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                                obj.desired_quantity)  # fmt: skip
         return str(obj.amazon_quantity)
 
-    @admin.action(description="Send the ERP's quantity to Amazon now", permissions=["change"])
+    @policy_action("inventory.push_now", description="Send the ERP's quantity to Amazon now")
     def push_now(self, request: HttpRequest, queryset: QuerySet[ListingSync]) -> None:
         with transaction.atomic():
             syncs = list(queryset.select_for_update().order_by("pk"))

@@ -18,7 +18,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.common.auth import IsErpClient
 from config.common.models import ApiClient
 from fulfillment.models import ErpBatch, ErpDocument, Shipment
 from fulfillment.services import erp_batch_acknowledge, erp_batch_documents, erp_pull, erp_shipment_report
@@ -58,7 +57,6 @@ def _client(request: Request) -> ApiClient:
 
 
 class _PullApi(APIView):
-    permission_classes = [IsErpClient]
     kind = ErpDocument.Kind.SALES_ORDER
 
     @extend_schema(request=PullInputSerializer, responses=BatchOutputSerializer)
@@ -72,8 +70,6 @@ class _PullApi(APIView):
 
 
 class _AckApi(APIView):
-    permission_classes = [IsErpClient]
-
     @extend_schema(request=AckInputSerializer, responses=BatchOutputSerializer)
     def post(self, request: Request) -> Response:
         data = AckInputSerializer(data=request.data)
@@ -87,26 +83,26 @@ class ErpSalesOrderPullApi(_PullApi):
     Lines with InvtID from the SKU map, CustomFields from the field mapping templates)."""
 
     kind = ErpDocument.Kind.SALES_ORDER
-    required_scope = "erp:sales-orders"
+    operation = "erp.sales_orders.pull"
 
 
 class ErpSalesOrderAckApi(_AckApi):
     """Acknowledge a sales-order batch once stored in the ERP (idempotent)."""
 
-    required_scope = "erp:sales-orders"
+    operation = "erp.sales_orders.ack"
 
 
 class ErpCreditMemoPullApi(_PullApi):
     """Credit memos for refunds and for cancelled orders the ERP already has."""
 
     kind = ErpDocument.Kind.CREDIT_MEMO
-    required_scope = "erp:credit-memos"
+    operation = "erp.credit_memos.pull"
 
 
 class ErpCreditMemoAckApi(_AckApi):
     """Acknowledge a credit-memo batch (idempotent)."""
 
-    required_scope = "erp:credit-memos"
+    operation = "erp.credit_memos.ack"
 
 
 class ShipmentLineInputSerializer(serializers.Serializer):
@@ -137,9 +133,7 @@ class ShipmentOutputSerializer(serializers.ModelSerializer):
 class ErpShipmentCreateApi(APIView):
     """The ERP shipped (part of) an order. The same shipment_ref again returns the first (200)."""
 
-    required_scope = "erp:shipments"
-
-    permission_classes = [IsErpClient]
+    operation = "erp.shipments.create"
 
     @extend_schema(
         request=ShipmentInputSerializer, responses={201: ShipmentOutputSerializer, 200: ShipmentOutputSerializer}

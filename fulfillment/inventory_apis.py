@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.common.api import UtcDateTimeFilter
-from config.common.auth import IsErpClient
 from config.common.db import without_nul
 from config.common.models import ApiClient
 from fulfillment.models import FbaInventory, ListingSync
@@ -53,8 +52,7 @@ class ErpInventoryPostApi(APIView):
     ("stale"), so retries and out-of-order deliveries are harmless. Available = on hand − allocated is sent to
     Amazon for the item's merchant-fulfilled SKUs (coalesced, within Amazon's quotas)."""
 
-    permission_classes = [IsErpClient]
-    required_scope = "erp:inventory"
+    operation = "erp.inventory.post"
 
     @extend_schema(request=InventoryPostInputSerializer, responses=InventoryPostOutputSerializer)
     def post(self, request: Request) -> Response:
@@ -96,8 +94,7 @@ class ErpFbaInventoryListApi(generics.ListAPIView):
     """Amazon's FBA stock per SKU: fulfillable, reserved (customer orders, transfers, FC processing) and in
     transit, refreshed from getInventorySummaries on a schedule."""
 
-    permission_classes = [IsErpClient]
-    required_scope = "erp:inventory"
+    operation = "erp.inventory.fba"
     serializer_class = FbaInventoryOutputSerializer
     filterset_class = FbaInventoryFilter
     queryset = FbaInventory.objects.select_related("seller_account").order_by("pk")
@@ -118,8 +115,7 @@ class ListingSyncOutputSerializer(serializers.ModelSerializer[ListingSync]):
 class ErpListingSyncListApi(generics.ListAPIView):
     """Merchant-fulfilled listings: the ERP's available quantity, what was sent, what Amazon shows."""
 
-    permission_classes = [IsErpClient]
-    required_scope = "erp:inventory"
+    operation = "erp.inventory.listings"
     serializer_class = ListingSyncOutputSerializer
     filterset_fields = ["seller_sku", "item_id", "marketplace_id", "status"]
     queryset = ListingSync.objects.select_related("seller_account").order_by("pk")

@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from import_export.admin import ImportExportModelAdmin
 
+from config.common.access import PolicyAdminMixin, policy_action, policy_view
 from config.common.admin import actor_for, pretty_json, register_exception_link
 from config.common.errors import ApplicationError
 from config.common.models import ExceptionItem
@@ -199,7 +200,7 @@ def _exception_suggestions_link(item: ExceptionItem) -> tuple[str, str] | None:
 
 
 @admin.register(MappingSuggestion)
-class MappingSuggestionAdmin(admin.ModelAdmin):
+class MappingSuggestionAdmin(PolicyAdminMixin, admin.ModelAdmin):
     """Proposed mappings: nothing is applied until an operator accepts; every decision teaches later ones."""
 
     list_display = [
@@ -234,7 +235,7 @@ class MappingSuggestionAdmin(admin.ModelAdmin):
         own = [
             path(
                 "refresh/",
-                self.admin_site.admin_view(self.refresh_view),
+                self.admin_site.admin_view(policy_view("mappings.suggestions.refresh", self.refresh_view)),
                 name="mappings_mappingsuggestion_refresh",
             )
         ]
@@ -251,11 +252,8 @@ class MappingSuggestionAdmin(admin.ModelAdmin):
     def refresh_view(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not self.has_change_permission(request):
-            messages.error(request, "You may not refresh mapping suggestions.")
-        else:
-            written = mapping_suggestions_refresh()
-            messages.success(request, f"Suggestions refreshed: {written} proposal(s) for what is unmapped now.")
+        written = mapping_suggestions_refresh()
+        messages.success(request, f"Suggestions refreshed: {written} proposal(s) for what is unmapped now.")
         return HttpResponseRedirect(_suggestions_url(status=MappingSuggestion.Status.PROPOSED))
 
     @admin.display(description="Proposed target", ordering="target_key")
@@ -292,7 +290,7 @@ class MappingSuggestionAdmin(admin.ModelAdmin):
     def evidence_json(self, obj: MappingSuggestion) -> SafeString:
         return pretty_json(obj.evidence)
 
-    @admin.action(description="Accept the selected suggestions (creates the mapping)", permissions=["change"])
+    @policy_action("mappings.suggestions.decide", description="Accept the selected suggestions (creates the mapping)")
     def accept_selected(self, request: HttpRequest, queryset: QuerySet[MappingSuggestion]) -> None:
         for suggestion in queryset.order_by("-confidence", "pk"):
             try:
@@ -305,7 +303,9 @@ class MappingSuggestionAdmin(admin.ModelAdmin):
             for error in result.errors:
                 self.message_user(request, error, messages.WARNING)
 
-    @admin.action(description="Reject the selected suggestions (with the reason typed above)", permissions=["change"])
+    @policy_action(
+        "mappings.suggestions.decide", description="Reject the selected suggestions (with the reason typed above)"
+    )
     def reject_selected(self, request: HttpRequest, queryset: QuerySet[MappingSuggestion]) -> None:
         reason = request.POST.get("reason", "")
         rejected = 0

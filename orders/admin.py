@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django_q.tasks import async_task
 
+from config.common.access import PolicyAdminMixin, policy_action
 from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, pretty_json
 from config.common.errors import ApplicationError
 from orders.marketplaces import marketplace_name
@@ -70,7 +71,7 @@ class SellerMarketplaceInline(admin.TabularInline):
 
 
 @admin.register(SellerAccount)
-class SellerAccountAdmin(admin.ModelAdmin):
+class SellerAccountAdmin(PolicyAdminMixin, admin.ModelAdmin):
     form = SellerAccountForm
     list_display = ["name", "selling_partner_id", "region", "is_active", "marketplace_list", "last_poll"]
     list_filter = ["region", "is_active"]
@@ -94,7 +95,7 @@ class SellerAccountAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         order_poll_schedules_sync()
 
-    @admin.action(description="Poll orders now (in the background)")
+    @policy_action("orders.poll_now", description="Poll orders now (in the background)")
     def poll_now(self, request: HttpRequest, queryset: QuerySet[SellerAccount]) -> None:
         for account in queryset.filter(is_active=True):
             async_task("orders.tasks.orders_poll_account", account.pk)
@@ -162,7 +163,7 @@ class OnHoldFilter(admin.SimpleListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(PolicyAdminMixin, admin.ModelAdmin):
     list_display = [
         "external_id", "channel", "seller_account", "marketplace", "status", "source_status",
         "fulfillment_channel", "total", "purchased_at",
@@ -229,7 +230,7 @@ class OrderAdmin(admin.ModelAdmin):
         snapshot = AmazonOrderSnapshot.objects.filter(order=obj).only("pk", "amazon_order_id").first()
         return admin_link(snapshot, "Amazon snapshot (as received)") if snapshot else "-"
 
-    @admin.action(description="Put the selected orders on hold", permissions=["change"])
+    @policy_action("orders.hold", description="Put the selected orders on hold")
     def hold(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
             try:
@@ -242,7 +243,7 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
         self.message_user(request, "Done.")
 
-    @admin.action(description="Release the selected orders from an operator hold", permissions=["change"])
+    @policy_action("orders.hold", description="Release the selected orders from an operator hold")
     def release(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
             try:
@@ -266,13 +267,13 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
         self.message_user(request, "Done.")
 
-    @admin.action(description="Fraud review: release after review (fulfilment follows)", permissions=["change"])
+    @policy_action("fraud.review", description="Fraud review: release after review (fulfilment follows)")
     def fraud_release(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         from payments.services import fraud_release
 
         self._fraud(request, queryset, fraud_release, "released")
 
-    @admin.action(description="Fraud review: reject (void or refund the payment)", permissions=["change"])
+    @policy_action("fraud.review", description="Fraud review: reject (void or refund the payment)")
     def fraud_reject(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         from payments.services import fraud_reject
 
@@ -280,7 +281,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(AmazonOrderSnapshot)
-class AmazonOrderSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AmazonOrderSnapshotAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "amazon_order_id",
         "account",
@@ -329,7 +330,7 @@ class AmazonOrderSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def address_json(self, obj: AmazonOrderSnapshot) -> SafeString | str:
         return pretty_json(obj.address_payload) if obj.address_payload else format_html("<em>{}</em>", "not fetched")
 
-    @admin.action(description="Reprocess the selected payloads", permissions=["change"])
+    @policy_action("orders.reprocess_snapshot", description="Reprocess the selected payloads")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[AmazonOrderSnapshot]) -> None:
         totals = {"processed": 0, "failed": 0}
         for snapshot in queryset:

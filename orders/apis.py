@@ -1,4 +1,5 @@
-"""Read API for orders (ERP and eCommerce systems). Token auth: `Authorization: Token <key>`."""
+"""Orders API for the ERP and eCommerce systems. Who may call what: `operation` below, looked up in
+config/common/access.py."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ class OrderDetailOutputSerializer(OrderOutputSerializer):
 class OrderListApi(generics.ListAPIView):
     """Orders, newest first, paginated (`page`, `page_size` ≤ 500), with lines and addresses."""
 
+    operation = "orders.list"
     serializer_class = OrderOutputSerializer
     filterset_class = OrderFilter
 
@@ -81,6 +83,7 @@ class OrderListApi(generics.ListAPIView):
 
 
 class OrderDetailApi(generics.GenericAPIView):
+    operation = "orders.detail"
     serializer_class = OrderDetailOutputSerializer
     queryset = Order.objects.none()
 
@@ -130,6 +133,8 @@ class EcommerceOrderInputSerializer(serializers.Serializer):
 
 class EcommerceOrderCreateApi(APIView):
     """Submit an order from the eCommerce site. Stored raw first; the same order posted twice is created once."""
+
+    operation = "orders.ecommerce.create"
 
     @extend_schema(
         request=EcommerceOrderInputSerializer,

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from config.common.access import PolicyAdminMixin, policy_action
 from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, pretty_json
 from config.common.errors import ApplicationError, ConnectorError
 from payments.models import (
@@ -60,7 +61,7 @@ class PaymentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "order",
         "status",
@@ -109,11 +110,11 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if ok:
             self.message_user(request, f"{ok} payment(s): {done}", messages.SUCCESS)
 
-    @admin.action(description="Capture (release) the full authorised amount", permissions=["change"])
+    @policy_action("payments.capture", description="Capture (release) the full authorised amount")
     def capture(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
         self._each(request, queryset, lambda p: payment_capture(payment=p, actor=actor_for(request)), "capture sent")
 
-    @admin.action(description="Void / abort (before settlement)", permissions=["change"])
+    @policy_action("payments.void", description="Void / abort (before settlement)")
     def void(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
         self._each(
             request,
@@ -122,7 +123,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "void sent",
         )
 
-    @admin.action(description="Re-read the status from Opayo", permissions=["change"])
+    @policy_action("payments.refresh", description="Re-read the status from Opayo")
     def refresh(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
         def refresh_one(payment: Payment) -> None:
             for tx in payment.transactions.all():
@@ -189,7 +190,7 @@ class PaymentTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OpayoNotification)
-class OpayoNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OpayoNotificationAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["received_at", "vendor_tx_code", "status", "signature_valid", "outcome", "detail"]
     list_filter = ["outcome", "signature_valid", "status"]
     search_fields = ["vendor_tx_code", "vps_tx_id"]
@@ -205,7 +206,7 @@ class OpayoNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def fields_json(self, obj: OpayoNotification) -> SafeString:
         return pretty_json(obj.fields)
 
-    @admin.action(description="Process the selected notifications again", permissions=["change"])
+    @policy_action("payments.notification_reprocess", description="Process the selected notifications again")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[OpayoNotification]) -> None:
         for note in queryset:
             again = opayo_notification_reprocess(note=note)
@@ -243,7 +244,7 @@ class OpayoBatchTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(OpayoBatch)
-class OpayoBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OpayoBatchAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "batch_id", "batch_date", "completed_at", "processor", "status", "expected_count", "line_count",
         "matched_count", "unmatched_count", "totals_text", "fetched_at",
@@ -276,14 +277,15 @@ class OpayoBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             ((t.currency, t.payment_value, t.refund_value) for t in totals),
         )
 
-    @admin.action(description="Re-run matching (reads the batch again when its detail is incomplete)",
-                  permissions=["change"])  # fmt: skip
+    @policy_action(
+        "payments.batch_rematch", description="Re-run matching (reads the batch again when its detail is incomplete)"
+    )
     def rerun_matching(self, request: HttpRequest, queryset: QuerySet[OpayoBatch]) -> None:
         _rerun_matching(self, request, queryset)
 
 
 @admin.register(OpayoBatchTransaction)
-class OpayoBatchTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OpayoBatchTransactionAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "vps_tx_id", "vendor_tx_code", "transaction_type", "amount", "currency", "settled_on", "match_status",
         "ours", "batch_link", "match_reason",
@@ -313,7 +315,7 @@ class OpayoBatchTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def raw_json(self, obj: OpayoBatchTransaction) -> SafeString:
         return pretty_json(obj.raw)
 
-    @admin.action(description="Re-run matching of their batches", permissions=["change"])
+    @policy_action("payments.batch_rematch", description="Re-run matching of their batches")
     def rerun_matching(self, request: HttpRequest, queryset: QuerySet[OpayoBatchTransaction]) -> None:
         _rerun_matching(self, request, OpayoBatch.objects.filter(pk__in=queryset.values("batch_id")))
 
@@ -337,7 +339,7 @@ def _rerun_matching(model_admin: admin.ModelAdmin[Any], request: HttpRequest, ba
 
 
 @admin.register(FraudAssessment)
-class FraudAssessmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FraudAssessmentAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["order", "score", "threshold", "decision", "indicator_codes", "decided_by", "decided_at",
                     "created_at"]  # fmt: skip
     list_filter = ["decision", "created_at"]
@@ -386,7 +388,7 @@ class FraudAssessmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if ok:
             self.message_user(request, f"{ok} order(s): {done}", messages.SUCCESS)
 
-    @admin.action(description="Release after review (lift the hold, request fulfilment)", permissions=["change"])
+    @policy_action("fraud.review", description="Release after review (lift the hold, request fulfilment)")
     def release(self, request: HttpRequest, queryset: QuerySet[FraudAssessment]) -> None:
         actor = actor_for(request)
         self._each(
@@ -396,7 +398,7 @@ class FraudAssessmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "released",
         )
 
-    @admin.action(description="Reject (void or refund the payment)", permissions=["change"])
+    @policy_action("fraud.review", description="Reject (void or refund the payment)")
     def reject(self, request: HttpRequest, queryset: QuerySet[FraudAssessment]) -> None:
         actor = actor_for(request)
         self._each(
@@ -406,7 +408,7 @@ class FraudAssessmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "rejected; the payment is being voided or refunded",
         )
 
-    @admin.action(description="Re-assess passed orders (velocity and settings as of now)", permissions=["change"])
+    @policy_action("fraud.review", description="Re-assess passed orders (velocity and settings as of now)")
     def reassess(self, request: HttpRequest, queryset: QuerySet[FraudAssessment]) -> None:
         actor = actor_for(request)
         self._each(

@@ -1,5 +1,5 @@
-"""Payment API for the eCommerce site and the ERP: register the site's Opayo transaction, then capture,
-void or refund it. Token auth. Money is a decimal string plus a currency code."""
+"""Payment API for the eCommerce site: register the site's Opayo transaction, then capture, void or refund it
+(the eCommerce client, or a Finance user; see config/common/access.py). Money is a decimal string plus a currency."""
 
 from __future__ import annotations
 
@@ -77,6 +77,8 @@ def _actor(request: Request) -> str:
 class PaymentRegisterApi(APIView):
     """Attach the site's Opayo transaction (Pi transactionId, or Server VPSTxId + SecurityKey) to an order."""
 
+    operation = "payments.register"
+
     class PaymentRegisterInputSerializer(serializers.Serializer):
         order_id = serializers.IntegerField(required=False)
         order_external_id = serializers.CharField(required=False, help_text="The site's order number instead of id.")
@@ -105,6 +107,8 @@ class PaymentRegisterApi(APIView):
 
 
 class PaymentDetailApi(APIView):
+    operation = "payments.detail"
+
     @extend_schema(responses=PaymentOutputSerializer)
     def get(self, request: Request, payment_id: int) -> Response:
         return _payment_response(payment_id)
@@ -112,6 +116,8 @@ class PaymentDetailApi(APIView):
 
 class PaymentCaptureApi(APIView):
     """Capture (release) an authorised Deferred payment, all of it or less. Asking twice captures once."""
+
+    operation = "payments.capture"
 
     class PaymentCaptureInputSerializer(serializers.Serializer):
         amount = serializers.DecimalField(max_digits=18, decimal_places=2, required=False)
@@ -128,6 +134,8 @@ class PaymentCaptureApi(APIView):
 class PaymentVoidApi(APIView):
     """Cancel before settlement: abort a Deferred, void a same-day Payment."""
 
+    operation = "payments.void"
+
     class PaymentVoidInputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
@@ -141,6 +149,8 @@ class PaymentVoidApi(APIView):
 
 class PaymentRefundApi(APIView):
     """Refund part or all of what was captured (never more)."""
+
+    operation = "payments.refund"
 
     class PaymentRefundInputSerializer(serializers.Serializer):
         amount = serializers.DecimalField(max_digits=18, decimal_places=2)

@@ -17,6 +17,7 @@ from django.utils.safestring import SafeString
 from import_export import fields, resources
 from import_export.admin import ExportMixin
 
+from config.common.access import PolicyAdminMixin, policy_action, policy_view
 from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link
 from config.common.errors import ApplicationError
 from reconciliation.models import (
@@ -62,7 +63,7 @@ class UploadForm(forms.Form):
 
 
 @admin.register(SettlementFile)
-class SettlementFileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SettlementFileAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["name", "state", "settlement_link", "rows_imported", "size", "attempts", "where", "created_at"]
     list_filter = ["state", "source"]
     search_fields = ["name", "sha256", "settlement__settlement_id"]
@@ -80,19 +81,20 @@ class SettlementFileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         own = [
-            path("upload/", self.admin_site.admin_view(self.upload_view), name="reconciliation_settlementfile_upload"),
+            path(
+                "upload/",
+                self.admin_site.admin_view(policy_view("settlements.upload", self.upload_view)),
+                name="reconciliation_settlementfile_upload",
+            ),
             path(
                 "<int:pk>/download/",
-                self.admin_site.admin_view(self.download_view),
+                self.admin_site.admin_view(policy_view("settlements.download", self.download_view)),
                 name="reconciliation_settlementfile_download",
             ),
         ]
         return own + super().get_urls()
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("reconciliation.add_settlementfile"):
-            messages.error(request, "You may not upload settlement files.")
-            return HttpResponseRedirect(reverse("admin:reconciliation_settlementfile_changelist"))
         form = UploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
@@ -131,7 +133,7 @@ class SettlementFileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return "-" if obj.state != SettlementFile.State.RECEIVED else "waiting"
         return f"{info['rows']:,} rows read, {info['fraction']:.0%} of the file, {info['seconds']:.0f} s"
 
-    @admin.action(description="Import now (again, if rejected)", permissions=["change"])
+    @policy_action("settlements.import", description="Import now (again, if rejected)")
     def import_now(self, request: HttpRequest, queryset: QuerySet[SettlementFile]) -> None:
         for file in queryset:
             file = settlement_file_import(file_id=file.pk)
@@ -152,7 +154,7 @@ class SettlementReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Settlement)
-class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SettlementAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "settlement_id", "deposit_date", "total_amount", "currency", "status", "line_count", "matched_count",
         "unmatched_count", "unmapped_count", "journal_link",
@@ -229,14 +231,16 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         return _table(["Transaction type", "Amount type", "Description", "Lines", "Amount"], list(rows))
 
-    @admin.action(description="Match again, resolve GL accounts and build the journal", permissions=["change"])
+    @policy_action("settlements.reconcile", description="Match again, resolve GL accounts and build the journal")
     def reconcile(self, request: HttpRequest, queryset: QuerySet[Settlement]) -> None:
         for settlement in queryset:
             settlement = settlement_reconcile(settlement=settlement, actor=actor_for(request))
             messages.info(request, f"{settlement}: {settlement.get_status_display()}")
 
-    @admin.action(description="Refresh the hints for unmatched orders (candidates only, nothing is matched)",
-                  permissions=["change"])  # fmt: skip
+    @policy_action(
+        "settlements.reconcile",
+        description="Refresh the hints for unmatched orders (candidates only, nothing is matched)",
+    )
     def refresh_hints(self, request: HttpRequest, queryset: QuerySet[Settlement]) -> None:
         for settlement in queryset:
             count = settlement_hints_refresh(settlement=settlement)
@@ -337,7 +341,7 @@ class JournalLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class JournalEntryAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "date", "settlement", "currency", "total_debit", "total_credit", "base_currency", "base_total_debit",
         "base_total_credit", "line_count", "status",
@@ -366,14 +370,14 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         url = reverse("admin:reconciliation_journalline_changelist") + f"?entry__id__exact={obj.pk}"
         return format_html('<a href="{}">All {} lines (filter, search, export)</a>', url, obj.line_count)
 
-    @admin.action(description="Download the journal lines as CSV")
+    @policy_action("reconciliation.journal_csv", description="Download the journal lines as CSV")
     def download_csv(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> StreamingHttpResponse:
         chunks = journal_csv_chunks(filters=JournalFilter(entry_ids=tuple(queryset.values_list("pk", flat=True))))
         response = StreamingHttpResponse(chunks, content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="journal-lines.csv"'
         return response
 
-    @admin.action(description="Mark as posted to the ledger", permissions=["change"])
+    @policy_action("journals.mark_posted", description="Mark as posted to the ledger")
     def mark_posted(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> None:
         n = queryset.filter(status=JournalEntry.Status.DRAFT).update(status=JournalEntry.Status.POSTED)
         messages.info(request, f"{n} journal entr{'y' if n == 1 else 'ies'} marked as posted")
@@ -428,7 +432,7 @@ def _review(
 
 
 @admin.register(AnomalyFlag)
-class AnomalyFlagAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AnomalyFlagAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["kind", "sku", "seller_account", "subject", "shown_value", "robust_z", "status", "explanation",
                     "created_at"]  # fmt: skip
     list_filter = ["kind", "status", "seller_account"]
@@ -475,11 +479,11 @@ class AnomalyFlagAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         return admin_link(item, f"{item.get_status_display()}: {item.summary}") if item else "-"
 
-    @admin.action(description="Dismiss: normal after all (resolves the exception)", permissions=["change"])
+    @policy_action("anomalies.decide", description="Dismiss: normal after all (resolves the exception)")
     def dismiss(self, request: HttpRequest, queryset: QuerySet[AnomalyFlag]) -> None:
         _review(self, request, queryset, confirm=False)
 
-    @admin.action(description="Confirm: a real problem (resolves the exception)", permissions=["change"])
+    @policy_action("anomalies.decide", description="Confirm: a real problem (resolves the exception)")
     def confirm(self, request: HttpRequest, queryset: QuerySet[AnomalyFlag]) -> None:
         _review(self, request, queryset, confirm=True)
 

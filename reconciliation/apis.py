@@ -1,35 +1,21 @@
 """Reconciliation API for the ERP and accounting: settlements with their match results, journal entries, and the
 journal lines as CSV (streamed; the same file the admin and `manage.py export_journal` give).
 
-Readable by ERP API clients (`Authorization: Bearer <token>`) and by users allowed to view journal entries.
+Readable by ERP API clients with `reconciliation:read` and by Finance and Auditor users (config/common/access.py).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import django_filters
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from config.common.auth import client_has_scope
-from config.common.models import ApiClient
 from reconciliation.models import JournalEntry, Settlement
 from reconciliation.services.export import JournalFilter, journal_csv_chunks
-
-
-class CanReadReconciliation(BasePermission):
-    message = "Reconciliation data is for ERP API clients and users allowed to view journal entries."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if isinstance(request.auth, ApiClient):
-            return request.auth.kind == ApiClient.Kind.ERP and client_has_scope(request.auth, "reconciliation:read")
-        return bool(request.user and request.user.has_perm("reconciliation.view_journalentry"))
 
 
 class SettlementOutputSerializer(serializers.ModelSerializer[Settlement]):
@@ -60,7 +46,7 @@ class SettlementFilter(django_filters.FilterSet):
 class SettlementListApi(generics.ListAPIView):
     """Imported settlements, newest deposit first, with how many lines matched and the journal entry's id."""
 
-    permission_classes = [CanReadReconciliation]
+    operation = "reconciliation.settlements.list"
     serializer_class = SettlementOutputSerializer
     filterset_class = SettlementFilter
     queryset = Settlement.objects.select_related("journal").order_by("-deposit_date", "-pk")
@@ -89,7 +75,7 @@ class JournalEntryFilter(django_filters.FilterSet):
 class JournalEntryListApi(generics.ListAPIView):
     """Journal entries (one per settlement, balanced in its currency and in the base currency)."""
 
-    permission_classes = [CanReadReconciliation]
+    operation = "reconciliation.journal_entries.list"
     serializer_class = JournalEntryOutputSerializer
     filterset_class = JournalEntryFilter
     queryset = JournalEntry.objects.select_related("settlement").order_by("-date", "-pk")
@@ -102,7 +88,7 @@ class JournalCsvInputSerializer(serializers.Serializer):
 
 
 class JournalLinesCsvApi(APIView):
-    permission_classes = [CanReadReconciliation]
+    operation = "reconciliation.journal_csv"
 
     @extend_schema(
         parameters=[JournalCsvInputSerializer],

@@ -7,7 +7,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -15,7 +14,10 @@ from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
+from django_q import admin as q_admin
+from django_q import models as q_models
 
+from config.common.access import PolicyAdminMixin, policy_action, policy_view
 from config.common.errors import ApplicationError
 from config.common.models import ApiClient, ExceptionItem, OutboundAttempt, OutboundRequest
 from config.common.outbound import outbound_claim, outbound_discard, outbound_retry, outbound_send
@@ -82,7 +84,7 @@ def _reason(request: HttpRequest) -> str:
 
 
 @admin.register(ExceptionItem)
-class ExceptionItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ExceptionItemAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "summary", "kind", "status", "reference", "occurrences", "last_seen_at", "source_link", "help_links",
     ]  # fmt: skip
@@ -118,7 +120,7 @@ class ExceptionItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         # Needed so the actions show; every field stays read-only.
         return bool(request.user.has_perm("common.change_exceptionitem"))
 
-    @admin.action(description="Reprocess the selected exceptions", permissions=["change"])
+    @policy_action("exceptions.reprocess", description="Reprocess the selected exceptions")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[ExceptionItem]) -> None:
         self._reprocess(request, queryset.filter(status=ExceptionItem.Status.OPEN))
 
@@ -153,14 +155,12 @@ class ExceptionItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
     def get_urls(self) -> list[URLPattern]:
-        view = self.admin_site.admin_view(require_POST(self.reprocess_one))
+        view = self.admin_site.admin_view(policy_view("exceptions.reprocess", require_POST(self.reprocess_one)))
         return [path("<int:object_id>/reprocess/", view, name="common_exceptionitem_reprocess"), *super().get_urls()]
 
     def reprocess_one(self, request: HttpRequest, object_id: int) -> HttpResponse:
         """The Reprocess button of an exception's own page."""
         item = get_object_or_404(ExceptionItem, pk=object_id)
-        if not self.has_change_permission(request, item):
-            raise PermissionDenied
         if item.status != ExceptionItem.Status.OPEN:
             self.message_user(request, f"This exception is already {item.get_status_display().lower()}.")
         else:
@@ -168,7 +168,7 @@ class ExceptionItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.log_change(request, item, "Reprocessed")
         return HttpResponseRedirect(reverse("admin:common_exceptionitem_change", args=[item.pk]))
 
-    @admin.action(description="Mark the selected exceptions resolved", permissions=["change"])
+    @policy_action("exceptions.close", description="Mark the selected exceptions resolved")
     def mark_resolved(self, request: HttpRequest, queryset: QuerySet[ExceptionItem]) -> None:
         for item in queryset:
             exception_close(
@@ -179,7 +179,7 @@ class ExceptionItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
         self.message_user(request, "Marked resolved.", messages.SUCCESS)
 
-    @admin.action(description="Discard the selected exceptions (give a reason)", permissions=["change"])
+    @policy_action("exceptions.close", description="Discard the selected exceptions (give a reason)")
     def discard(self, request: HttpRequest, queryset: QuerySet[ExceptionItem]) -> None:
         reason = _reason(request)
         if not reason:
@@ -200,7 +200,7 @@ class OutboundAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(OutboundRequest)
-class OutboundRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OutboundRequestAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "operation",
         "idempotency_key",
@@ -240,9 +240,7 @@ class OutboundRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def result_json(self, obj: OutboundRequest) -> SafeString:
         return pretty_json(obj.result)
 
-    @admin.action(
-        description="Discard the selected failed requests (dead letters; give a reason)", permissions=["change"]
-    )
+    @policy_action("outbound.discard", description="Discard the selected failed requests (dead letters; give a reason)")
     def discard_failed(self, request: HttpRequest, queryset: QuerySet[OutboundRequest]) -> None:
         reason = _reason(request)
         if not reason:
@@ -251,7 +249,7 @@ class OutboundRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         n = outbound_discard(requests=queryset, actor=actor_for(request), reason=reason)
         self.message_user(request, f"{n} request(s) discarded ({reason}).", messages.SUCCESS)
 
-    @admin.action(description="Retry the selected failed requests now", permissions=["change"])
+    @policy_action("outbound.retry", description="Retry the selected failed requests now")
     def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboundRequest]) -> None:
         sent = 0
         for item in queryset.filter(status__in=[OutboundRequest.Status.FAILED, OutboundRequest.Status.CANCELLED]):
@@ -273,3 +271,11 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+# django-q's "Resubmit selected tasks" runs a task again (a poll, a refund send ...) and declares no permission:
+# anyone who could see the task list could run it. Here it is an operation of the policy like ours.
+_resubmit = policy_action("tasks.resubmit", description="Resubmit selected tasks to queue")(q_admin.resubmit_task)
+for _model, _base in ((q_models.Success, q_admin.TaskAdmin), (q_models.Failure, q_admin.FailAdmin)):
+    admin.site.unregister(_model)
+    admin.site.register(_model, type(_base.__name__, (PolicyAdminMixin, _base), {"actions": [_resubmit]}))

@@ -10,9 +10,14 @@ class CommonConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
+        from django.core import checks
         from django.db.models.signals import post_migrate
 
         from config.common import admin_audit, alerts, outbound, schema  # noqa: F401  (handlers, schema, audit)
+        from config.common.access import check_declarations
         from config.common.roles import roles_sync
+
+        # Every URL and admin action names an operation of the access policy, which agrees with the roles.
+        checks.register(check_declarations, "security")
 
         post_migrate.connect(roles_sync, dispatch_uid="ledgerline-roles")

@@ -9,11 +9,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from config.common.models import ApiClient
@@ -25,15 +23,26 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-# What each kind of client may do unless told otherwise (a scope per group of endpoints).
+# A scope per group of endpoints; which operation needs which scope (and which client kind) is in
+# config/common/access.py POLICY.
 SCOPES = {
+    "orders:read": "Read orders (with names and addresses)",
+    "orders:write": "Submit eCommerce orders",
+    "payments:read": "Read payments",
+    "payments:write": "Register payments; capture, void and refund them",
     "erp:sales-orders": "Pull and acknowledge sales orders",
     "erp:credit-memos": "Pull and acknowledge credit memos",
     "erp:shipments": "Report shipments (sent on to Amazon)",
     "erp:inventory": "Post stock levels, read FBA stock and listing sync state",
     "reconciliation:read": "Read settlements, journal entries and the journal CSV",
 }
-DEFAULT_SCOPES = {"erp": list(SCOPES), "ecommerce": []}
+# What each kind of client may do unless told otherwise: the ERP never touches payments; the eCommerce site creates
+# its orders and registers, captures, voids and refunds their payments.
+DEFAULT_SCOPES = {
+    "erp": ["orders:read", "erp:sales-orders", "erp:credit-memos", "erp:shipments", "erp:inventory",
+            "reconciliation:read"],
+    "ecommerce": ["orders:read", "orders:write", "payments:read", "payments:write"],
+}  # fmt: skip
 
 
 def api_client_issue(*, name: str, kind: str, scopes: list[str] | None = None) -> tuple[ApiClient, str]:
@@ -53,10 +62,6 @@ def api_client_issue(*, name: str, kind: str, scopes: list[str] | None = None) -
         },
     )
     return client, token
-
-
-def client_has_scope(client: ApiClient, scope: str | None) -> bool:
-    return scope is None or scope in (client.scopes or [])
 
 
 @dataclass
@@ -100,16 +105,3 @@ class ApiClientAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
-
-
-class IsErpClient(BasePermission):
-    """An ERP API client whose token carries the view's `required_scope` (when it names one)."""
-
-    message = "This endpoint is for ERP API clients (Authorization: Bearer <ERP client token>) with its scope."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return (
-            isinstance(request.auth, ApiClient)
-            and request.auth.kind == ApiClient.Kind.ERP
-            and client_has_scope(request.auth, getattr(view, "required_scope", None))
-        )

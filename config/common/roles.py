@@ -6,6 +6,10 @@
   seller accounts; reads payments.
 - Auditor: reads everything, changes nothing.
 Give a user one of these groups (and "staff status" for the admin). Superusers are outside the roles.
+These grants are Django's model permissions (admin change lists and forms, Import/Export); which actions, custom
+admin views and API operations each role may run is the policy table in config/common/access.py, and a system check
+(ledgerline.A004) fails when the two disagree (a role granted an operation on a page it cannot see, an Auditor
+allowed to change anything).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ ROLES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("payments", "opayobatch", ("view", "change")),
         ("orders", "order", ("view",)),
         ("common", "exceptionitem", ("view", "change")),
+        ("mappings", "mappingsuggestion", ("view",)),  # accept/reject: config/common/access.py
     ],
     "Operations": [
         ("orders", "*", ALL),
@@ -36,6 +41,7 @@ ROLES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("mappings", "fieldrule", ALL),
         ("mappings", "fieldmappingtemplate", ALL),
         ("mappings", "fieldmappingrule", ALL),
+        ("mappings", "mappingsuggestion", ("view",)),
         ("common", "exceptionitem", ("view", "change")),
         ("common", "outboundrequest", ("view", "change")),
         ("payments", "*", ("view",)),

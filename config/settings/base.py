@@ -116,7 +116,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Deny by default: each view names its operation, config/common/access.py POLICY says who may run it.
+    "DEFAULT_PERMISSION_CLASSES": ["config.common.access.PolicyPermission"],
     # JSON and form bodies carrying a card-like number are refused before any view stores them (never card data).
     "DEFAULT_PARSER_CLASSES": [
         "config.common.parsers.CardSafeJSONParser",
@@ -134,6 +135,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Orders, payments, fulfilment and reconciliation for the ERP and eCommerce systems.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs views declare the operation "api.schema" (config/urls.py): signed-in roles and clients.
+    "SERVE_PERMISSIONS": ["config.common.access.PolicyPermission"],
     # Swagger UI and ReDoc assets are served locally (no CDN).
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -146,6 +149,11 @@ SPECTACULAR_SETTINGS = {
         "ShipmentStatusEnum": "fulfillment.models.Shipment.Status",
     },
 }
+
+# Admin Import needs the model's change permission, Export its view permission (the library's default is anyone
+# who reaches the change list; roles.py grants these per role).
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 
 # --- django-q2 ---------------------------------------------------------------------------------------
 # Delivery is at least once (retry > timeout); every task is idempotent and retry state lives in our tables.

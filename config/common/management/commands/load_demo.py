@@ -5,12 +5,13 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from config.common.access import AUDITOR
 from config.common.auth import api_client_issue
 from config.common.demo import data
 from config.common.demo.inventory_demo import load_inventory_demo
@@ -34,7 +35,10 @@ class Command(BaseCommand):
         admin = User.objects.filter(username="admin").first()
         if admin is None:
             User.objects.create_superuser("admin", "admin@example.com", "admin")
+        # A read-only API user (Auditor role: GET orders, payments, reconciliation); the ERP and the shop write
+        # through their API clients below.
         erp, _ = User.objects.get_or_create(username="erp", defaults={"first_name": "ERP integration"})
+        erp.groups.add(Group.objects.get(name=AUDITOR))
         token, _ = Token.objects.get_or_create(user=erp)
 
         for sku, (item_id, description) in data.CATALOGUE.items():
@@ -164,9 +168,18 @@ class Command(BaseCommand):
             summary = settlement_reports_fetch(account=eu_account)
             self.stdout.write(f"Settlement reports: {len(summary.imported)} imported, {len(summary.rejected)} rejected")
         _, erp_token = api_client_issue(name="Dynamics SL (demo)", kind=ApiClient.Kind.ERP)
-        self.stdout.write(self.style.SUCCESS(f"Demo ready. API token for user 'erp': {token.key}"))
+        _, shop_token = api_client_issue(name="Web shop (demo)", kind=ApiClient.Kind.ECOMMERCE)
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo ready. API token for user 'erp' (Auditor, read-only; Authorization: Token ...): "
+                               f"{token.key}")
+        )  # fmt: skip
         self.stdout.write(
             self.style.SUCCESS(f"ERP client token (Authorization: Bearer ...): {erp_token}  (new on every start)")
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"eCommerce client token (Authorization: Bearer ...): {shop_token}  (new on every start)"
+            )
         )
 
     def _post(self, sim: httpx.Client, path: str, body: dict[str, Any], optional: bool = False) -> dict[str, Any]:
