@@ -284,7 +284,20 @@ def action_operation(func: Any) -> str | None:
 
 
 class PolicyAdminMixin:
-    """Leaves out of the action menu what the user may not run (running it anyway is refused by the action)."""
+    """Leaves out of the action menu what the user may not run; posting it anyway is a 403 (Django alone would
+    answer "No action selected" for a choice missing from the menu; the action itself refuses too)."""
+
+    def response_action(self, request: HttpRequest, queryset: Any, *args: Any, **kwargs: Any) -> Any:
+        names = request.POST.getlist("action")
+        try:
+            name = names[int(request.POST.get("index", 0) or 0)]
+        except (ValueError, IndexError):
+            name = None
+        func = self.get_actions(request).get(name, (None,))[0] if name else None  # type: ignore[attr-defined]
+        operation = action_operation(func) if func is not None else None
+        if operation and operation != "admin.model.delete" and not allowed(operation=operation, user=request.user):
+            raise PermissionDenied
+        return super().response_action(request, queryset, *args, **kwargs)  # type: ignore[misc]
 
     def get_action_choices(self, request: HttpRequest, default_choices: Any = None) -> list[tuple[str, str]]:
         from django.db import models
@@ -457,6 +470,8 @@ def admin_actions() -> list[tuple[Any, str, Any, str | None]]:
 
     rows = []
     for model_admin in admin.site._registry.values():
+        if model_admin.actions is None:  # no action menu at all (e.g. DRF's token admin)
+            continue
         # Every action the class offers anyone (Django filters by permission per request; we want them all).
         for func, name, _description in model_admin._get_base_actions():  # type: ignore[attr-defined]
             rows.append((model_admin, name, func, action_operation(func)))

@@ -143,12 +143,20 @@ def test_required_custom_field_missing_holds(erp: APIClient, fbm_order: Order) -
 
 
 def test_only_erp_clients_use_the_erp_api(db: None, fbm_order: Order) -> None:
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import Group, User
     from rest_framework.authtoken.models import Token
 
+    from config.common.auth import api_client_issue
+
+    user = User.objects.create_superuser("u")  # not even a superuser: the batches are the client's own
+    user.groups.add(Group.objects.get(name="Operations"))
     user_api = APIClient()
-    user_api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=User.objects.create_user('u')).key}")
+    user_api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     assert user_api.post("/api/v1/erp/sales-orders/pull/", {}, format="json").status_code == 403
+    _, shop_token = api_client_issue(name="shop", kind="ecommerce")
+    shop = APIClient()
+    shop.credentials(HTTP_AUTHORIZATION=f"Bearer {shop_token}")
+    assert shop.post("/api/v1/erp/sales-orders/pull/", {}, format="json").status_code == 403
     assert APIClient().post("/api/v1/erp/sales-orders/pull/", {}, format="json").status_code == 401
     bad = APIClient()
     bad.credentials(HTTP_AUTHORIZATION="Bearer nope")

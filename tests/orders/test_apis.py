@@ -4,10 +4,9 @@ import re
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from config.common.auth import api_client_issue
 from orders.models import SellerAccount
 from tests.amazon_payloads import amazon_item, amazon_order, full_address
 from tests.orders.test_amazon_ingest import ingest
@@ -15,9 +14,10 @@ from tests.orders.test_amazon_ingest import ingest
 
 @pytest.fixture
 def api(db: None) -> APIClient:
-    user = User.objects.create_user("erp")
+    """The ERP reads orders as an API client (its default scopes include `orders:read`)."""
+    _, token = api_client_issue(name="erp", kind="erp")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
 
 

@@ -4,10 +4,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from config.common.auth import api_client_issue
 from tests.factories import SkuMappingFactory
 
 
@@ -49,9 +48,10 @@ def web_skus(db: None) -> None:
 
 @pytest.fixture
 def api(db: None) -> APIClient:
-    user = User.objects.create_user("shop")
+    """The eCommerce site: an API client of that kind, with its default scopes (orders and payments)."""
+    _, token = api_client_issue(name="shop", kind="ecommerce")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
 
 
