@@ -343,6 +343,70 @@ def _calls(w: World) -> dict[str, Callable[[], list[Call]]]:
     }
 
 
+# What each URL and admin action must be, written down here independently of the views' own declarations: a view
+# or action that names the wrong operation (say a refund declared as "payments.detail") fails the matrix.
+URL_OPERATIONS = {
+    "healthz": "health.live",
+    "readyz": "health.ready",
+    "metrics": "metrics",
+    "admin-dashboard": "admin.dashboard",
+    "api-schema": "api.schema",
+    "api-docs": "api.schema",
+    "api-redoc": "api.schema",
+    "order-list": "orders.list",
+    "order-detail": "orders.detail",
+    "order-ecommerce-create": "orders.ecommerce.create",
+    "payment-register": "payments.register",
+    "payment-detail": "payments.detail",
+    "payment-capture": "payments.capture",
+    "payment-void": "payments.void",
+    "payment-refund": "payments.refund",
+    "erp-inventory": "erp.inventory.post",
+    "erp-inventory-fba": "erp.inventory.fba",
+    "erp-inventory-listings": "erp.inventory.listings",
+    "erp-sales-orders-pull": "erp.sales_orders.pull",
+    "erp-sales-orders-ack": "erp.sales_orders.ack",
+    "erp-credit-memos-pull": "erp.credit_memos.pull",
+    "erp-credit-memos-ack": "erp.credit_memos.ack",
+    "erp-shipments": "erp.shipments.create",
+    "settlement-list": "reconciliation.settlements.list",
+    "journal-entry-list": "reconciliation.journal_entries.list",
+    "journal-lines-csv": "reconciliation.journal_csv",
+    "opayo-server-notification": "opayo.notification",
+    "index": "admin.site",
+    "login": "admin.login",
+    "common_exceptionitem_reprocess": "exceptions.reprocess",
+    "mappings_mappingsuggestion_refresh": "mappings.suggestions.refresh",
+    "reconciliation_settlementfile_upload": "settlements.upload",
+    "reconciliation_settlementfile_download": "settlements.download",
+}
+ACTION_OPERATIONS = {
+    "common.ExceptionItem": {"reprocess": "exceptions.reprocess", "mark_resolved": "exceptions.close",
+                             "discard": "exceptions.close"},
+    "common.OutboundRequest": {"retry_now": "outbound.retry", "discard_failed": "outbound.discard"},
+    "django_q.Success": {"resubmit_task": "tasks.resubmit"},
+    "django_q.Failure": {"resubmit_task": "tasks.resubmit"},
+    "mappings.MappingSuggestion": {"accept_selected": "mappings.suggestions.decide",
+                                   "reject_selected": "mappings.suggestions.decide"},
+    "orders.SellerAccount": {"poll_now": "orders.poll_now"},
+    "orders.Order": {"hold": "orders.hold", "release": "orders.hold", "fraud_release": "fraud.review",
+                     "fraud_reject": "fraud.review"},
+    "orders.AmazonOrderSnapshot": {"reprocess": "orders.reprocess_snapshot"},
+    "payments.Payment": {"capture": "payments.capture", "void": "payments.void", "refresh": "payments.refresh"},
+    "payments.OpayoNotification": {"reprocess": "payments.notification_reprocess"},
+    "payments.OpayoBatch": {"rerun_matching": "payments.batch_rematch"},
+    "payments.OpayoBatchTransaction": {"rerun_matching": "payments.batch_rematch"},
+    "payments.FraudAssessment": {"release": "fraud.review", "reject": "fraud.review", "reassess": "fraud.review"},
+    "fulfillment.FulfillmentOrder": {"refresh": "fulfillment.refresh", "cancel": "fulfillment.cancel"},
+    "fulfillment.ListingSync": {"push_now": "inventory.push_now"},
+    "reconciliation.SettlementFile": {"import_now": "settlements.import"},
+    "reconciliation.Settlement": {"reconcile": "settlements.reconcile", "refresh_hints": "settlements.reconcile"},
+    "reconciliation.JournalEntry": {"download_csv": "reconciliation.journal_csv",
+                                    "mark_posted": "journals.mark_posted"},
+    "reconciliation.AnomalyFlag": {"dismiss": "anomalies.decide", "confirm": "anomalies.decide"},
+}  # fmt: skip
+
+
 # Django's own admin pages (model permissions from roles.py, tested in tests/test_roles_and_audit.py) and the
 # admin site's plumbing: classified by the walk, not called one by one here.
 DJANGO_ADMIN_OPERATIONS = {op for op in POLICY if op.startswith("admin.model.")}
@@ -424,6 +488,10 @@ def test_matrix_every_url_and_admin_action_against_every_principal(world: World,
         for method, path, body in calls[entry.name]():
             assert entry.operations is not None
             op = entry.operations.get(method.upper()) or entry.operations["*"]
+            if op != URL_OPERATIONS.get(entry.name or ""):
+                failures.append(
+                    f"{entry.route} declares {op!r}, the matrix expects {URL_OPERATIONS.get(entry.name or '')!r}"
+                )
             urls += 1
             for p in principals:
                 send: Callable[[], Any] = functools.partial(_send, p, method, path, body)
@@ -437,6 +505,11 @@ def test_matrix_every_url_and_admin_action_against_every_principal(world: World,
         op = action_op
         if op in DJANGO_ADMIN_OPERATIONS:  # Django's "Delete selected": its model's delete permission
             continue
+        spec = ACTION_OPERATIONS.get(model_admin.model._meta.label, {}).get(name)
+        if op != spec:
+            failures.append(
+                f"action {model_admin.model._meta.label}.{name} declares {op!r}, the matrix expects {spec!r}"
+            )
         actions += 1
         opts = model_admin.model._meta
         url = f"/admin/{opts.app_label}/{opts.model_name}/"
