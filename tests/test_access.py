@@ -84,6 +84,9 @@ def test_operations_cannot_download_the_settlement_file_it_may_not_see(settlemen
     assert finance.get(url).status_code == 200
     assert auditor.get(url).status_code == 200  # a read-only source document of the journal
     assert auditor.post("/admin/reconciliation/settlementfile/upload/").status_code == 403
+    # The buttons follow the policy too.
+    assert "Upload a settlement file" in finance.get("/admin/reconciliation/settlementfile/").content.decode()
+    assert "Upload a settlement file" not in auditor.get("/admin/reconciliation/settlementfile/").content.decode()
 
 
 def test_the_auditor_runs_no_admin_action(settlement: SettlementFile, account: SellerAccount) -> None:
@@ -109,7 +112,8 @@ def test_the_auditor_runs_no_admin_action(settlement: SettlementFile, account: S
 def test_staff_without_a_role_gets_nothing(settlement: SettlementFile) -> None:
     nobody = Client()
     nobody.force_login(member(None))
-    assert nobody.get("/admin/").status_code == 200
+    index = nobody.get("/admin/")
+    assert index.status_code == 200 and "Monitoring dashboard" not in index.content.decode()
     assert nobody.get("/admin/dashboard/").status_code == 403
     assert nobody.get("/api/v1/orders/").status_code == 403
     assert nobody.get(f"/admin/reconciliation/settlementfile/{settlement.pk}/download/").status_code == 403
