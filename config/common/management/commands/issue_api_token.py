@@ -16,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--kind", choices=ApiClient.Kind.values, required=True)
         parser.add_argument(
             "--scope", action="append", dest="scopes", choices=list(SCOPES),
-            help="Repeat for several (default: every scope of the kind).",
+            help="Repeat for several (default: the kind's scopes, see DEFAULT_SCOPES in config/common/auth.py).",
         )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
