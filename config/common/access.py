@@ -32,7 +32,6 @@ from rest_framework.request import Request
 
 FINANCE, OPERATIONS, AUDITOR = "Finance", "Operations", "Auditor"
 ROLE_NAMES = (FINANCE, OPERATIONS, AUDITOR)
-ALL_ROLES = ROLE_NAMES
 ERP, ECOMMERCE = "erp", "ecommerce"
 
 
@@ -55,7 +54,7 @@ class Rule:
 
 
 R = Rule
-READERS = ALL_ROLES  # Finance, Operations, Auditor: reading is everyone's
+READERS = ROLE_NAMES  # Finance, Operations, Auditor: reading is everyone's
 
 POLICY: dict[str, Rule] = {
     # Anonymous
