@@ -40,6 +40,8 @@ class ExceptionItem(TimeStampedModel):
         ANOMALY = "anomaly", "Unusual amount, fee rate or refund rate"
         FRAUD_REVIEW = "fraud_review", "Order held for fraud review"
         SUGGESTION = "suggestion", "Mapping suggestion to accept or reject"
+        ORDER_HELD = "order_held", "Order held by a provider's status"
+        CHANNEL_LAG = "channel_lag", "Channel has not caught up with the order"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -24,19 +24,19 @@ from fulfillment.services.mcf import (
     order_fulfillment_retry,
 )
 from fulfillment.services.shipments import erp_shipment_report
-from orders.models import Order
-from orders.services.orders import order_hold_clear
+from orders.models import Order, OrderHold
 
 
 @register_reprocessor(Order)
 def _reprocess_order(obj: object, actor: str) -> None:
-    """An order held for its data (fulfilment or ERP): after the fix, try both again."""
+    """An order held for its data (fulfilment or ERP): after the fix, try what holds it again. Each hold ends only
+    when its own step succeeds (the ERP can take the order; Amazon accepts the fulfilment request)."""
     assert isinstance(obj, Order)
-    order_hold_clear(order_id=obj.pk, code=Order.HoldCode.ERP_DATA, actor=actor, reason="reprocessed")
-    order_fulfillment_retry(order=obj, actor=actor)
-    obj.refresh_from_db()
-    if obj.status != "on_hold":
-        erp_order_prepare(order=obj)
+    open_holds = set(OrderHold.objects.filter(order=obj, released_at__isnull=True).values_list("code", flat=True))
+    if Order.HoldCode.FULFILLMENT_DATA in open_holds:
+        order_fulfillment_retry(order=obj, actor=actor)
+    if Order.HoldCode.ERP_DATA in open_holds:
+        erp_order_prepare(order=Order.objects.get(pk=obj.pk))
 
 
 __all__ = [

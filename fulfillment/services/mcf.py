@@ -22,11 +22,18 @@ from config.common.outbound import outbound_enqueue, outbound_retry, register_ou
 from config.common.reprocess import register_reprocessor
 from config.common.services import exception_open, exceptions_resolve_for
 from fulfillment.models import FulfillmentOrder, Shipment, ShipmentLine
+from fulfillment.selectors import shipped_quantities
 from mappings.models import SkuMapping
 from orders.marketplaces import MARKETPLACES
-from orders.models import Order, OrderEvent, OrderLine, OrderStatus, SellerMarketplace
-from orders.services import sp_api_client_for
-from orders.services.orders import order_hold_clear, order_hold_set, order_status_refresh
+from orders.models import Order, OrderLine, OrderStatus, SellerMarketplace
+from orders.services import (
+    order_hold_open,
+    order_hold_release,
+    order_lines_shipped_set,
+    order_note_add,
+    order_status_refresh,
+    sp_api_client_for,
+)
 from payments.selectors import fraud_review_pending
 
 logger = logging.getLogger(__name__)
@@ -121,14 +128,14 @@ def _amazon_sku(line: OrderLine, marketplace: SellerMarketplace) -> str | None:
 
 
 def _hold(order: Order, reason: str, *, source: Any) -> None:
-    order_hold_set(order_id=order.pk, code=Order.HoldCode.FULFILLMENT_DATA, reason=reason, actor=ACTOR)
-    exception_open(
+    item = exception_open(
         kind=ExceptionItem.Kind.FULFILLMENT_PROBLEM,
         source=source,
         summary=f"Cannot fulfil order {order.external_id}: {reason}"[:300],
         detail=f"{reason}\nFix the data (SKU mapping, address), then reprocess.",
         reference=order.external_id,
     )
+    order_hold_open(order_id=order.pk, code=Order.HoldCode.FULFILLMENT_DATA, reason=reason, actor=ACTOR, exception=item)
 
 
 def fba_fulfillment_request(*, order_id: int, actor: str = ACTOR) -> FulfillmentOrder | None:
@@ -158,10 +165,11 @@ def fba_fulfillment_request(*, order_id: int, actor: str = ACTOR) -> Fulfillment
             shipping_speed=body["shippingSpeedCategory"],
             request_payload=body,
         )
-        OrderEvent.objects.create(
-            order=order, kind=OrderEvent.Kind.NOTE, actor=actor,
+        order_note_add(
+            order_id=order.pk,
+            actor=actor,
             message=f"FBA fulfilment requested ({fulfillment.seller_fulfillment_order_id}, {marketplace}).",
-        )  # fmt: skip
+        )
         outbound_enqueue(
             operation="amazon.create_fulfillment_order",
             provider="amazon",
@@ -227,10 +235,12 @@ def fba_fulfillment_refresh(*, fulfillment_id: int, actor: str = ACTOR) -> Fulfi
         status = _status(payload["fulfillmentOrder"].get("fulfillmentOrderStatus", ""))
         cancelled_now = status == FulfillmentOrder.Status.CANCELLED and fulfillment.status != status
         if status and status != fulfillment.status:
-            OrderEvent.objects.create(
-                order_id=fulfillment.order_id, kind=OrderEvent.Kind.NOTE, actor=actor,
-                message=f"Amazon fulfilment status: {status}", data={"from": fulfillment.status, "to": status},
-            )  # fmt: skip
+            order_note_add(
+                order_id=fulfillment.order_id,
+                actor=actor,
+                message=f"Amazon fulfilment status: {status}",
+                data={"from": fulfillment.status, "to": status},
+            )
             fulfillment.status, fulfillment.status_updated_at = status, timezone.now()
         fulfillment.last_payload, fulfillment.poll_failures, fulfillment.last_error = payload, 0, ""
         final = fulfillment.status in FulfillmentOrder.FINAL
@@ -302,10 +312,11 @@ def _when(value: Any) -> Any:
 
 
 def _sync_shipped_quantities(order: Order) -> None:
-    for line in order.lines.all():
-        shipped = sum(sl.quantity for sl in line.shipment_lines.filter(shipment__status=Shipment.Status.SHIPPED))
-        if line.quantity_shipped != min(shipped, line.quantity_ordered) and order.channel == Order.Channel.ECOMMERCE:
-            OrderLine.objects.filter(pk=line.pk).update(quantity_shipped=min(shipped, line.quantity_ordered))
+    """eCommerce lines show what our shipments sent (an Amazon order's lines show what Amazon reports)."""
+    if order.channel == Order.Channel.ECOMMERCE:
+        shipped = shipped_quantities(order_ids=[order.pk]).get(order.pk, {})
+        lines = order.lines.values_list("pk", flat=True)
+        order_lines_shipped_set(order_id=order.pk, shipped={pk: shipped.get(pk, 0) for pk in lines})
 
 
 def _after_cancellation(fulfillment: FulfillmentOrder) -> None:
@@ -368,7 +379,7 @@ def _cancel(request: OutboundRequest) -> dict[str, Any]:
 
 def order_fulfillment_retry(*, order: Order, actor: str) -> None:
     """After a data fix: lift the fulfilment-data hold and ask Amazon again."""
-    order_hold_clear(order_id=order.pk, code=Order.HoldCode.FULFILLMENT_DATA, actor=actor, reason="reprocessed")
+    order_hold_release(order_id=order.pk, code=Order.HoldCode.FULFILLMENT_DATA, actor=actor, note="reprocessed")
     fba_fulfillment_request(order_id=order.pk, actor=actor)
 
 
@@ -380,5 +391,5 @@ def _reprocess_fulfillment(obj: object, actor: str) -> None:
     body = fba_request_body(order=obj.order, marketplace=marketplace)
     FulfillmentOrder.objects.filter(pk=obj.pk).update(request_payload=body, status=FulfillmentOrder.Status.REQUESTED)
     request = OutboundRequest.objects.get(idempotency_key=f"mcf-create:{obj.seller_fulfillment_order_id}")
-    order_hold_clear(order_id=obj.order_id, code=Order.HoldCode.FULFILLMENT_DATA, actor=actor, reason="reprocessed")
+    order_hold_release(order_id=obj.order_id, code=Order.HoldCode.FULFILLMENT_DATA, actor=actor, note="reprocessed")
     outbound_retry(request=request, actor=actor)
