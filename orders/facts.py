@@ -145,13 +145,10 @@ def order_status_derive(facts: OrderFacts) -> Derived:
         decisive = S.REFUNDED
     elif S.CANCELLED in values:
         if shipped:
-            who = [
-                name
-                for name, value in (("the channel", facts.channel_status), ("the payment", facts.payment_status),
-                                    ("Amazon fulfilment", facts.fulfilment_status))
-                if value == S.CANCELLED
-            ]  # fmt: skip
-            contradiction = f"{' and '.join(who).capitalize()} say(s) cancelled, but {_source_words(facts, str(progress))}"
+            sources = {"the channel": facts.channel_status, "the payment": facts.payment_status,
+                       "Amazon fulfilment": facts.fulfilment_status}  # fmt: skip
+            who = " and ".join(name for name, value in sources.items() if value == S.CANCELLED)
+            contradiction = f"{who.capitalize()} say(s) cancelled, but {_source_words(facts, str(progress))}"
         else:
             decisive = S.CANCELLED
     elif facts.payment_status == S.PARTIALLY_REFUNDED or facts.channel_status == S.PARTIALLY_REFUNDED:

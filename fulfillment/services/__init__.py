@@ -13,6 +13,7 @@ from fulfillment.services.inventory import (
     inventory_levels_post,
     listing_availability_check,
     listing_syncs_due,
+    listing_syncs_push_now,
     listing_syncs_refresh,
 )
 from fulfillment.services.mcf import (
@@ -21,10 +22,12 @@ from fulfillment.services.mcf import (
     fba_fulfillment_refresh,
     fba_fulfillment_request,
     fba_fulfillment_requests_due,
+    fulfillment_order_status_set,
     order_fulfillment_retry,
 )
 from fulfillment.services.shipments import erp_shipment_report
-from orders.models import Order, OrderHold
+from orders.models import Order
+from orders.selectors import order_open_holds
 
 
 @register_reprocessor(Order)
@@ -32,7 +35,7 @@ def _reprocess_order(obj: object, actor: str) -> None:
     """An order held for its data (fulfilment or ERP): after the fix, try what holds it again. Each hold ends only
     when its own step succeeds (the ERP can take the order; Amazon accepts the fulfilment request)."""
     assert isinstance(obj, Order)
-    open_holds = set(OrderHold.objects.filter(order=obj, released_at__isnull=True).values_list("code", flat=True))
+    open_holds = order_open_holds(order_id=obj.pk)
     if Order.HoldCode.FULFILLMENT_DATA in open_holds:
         order_fulfillment_retry(order=obj, actor=actor)
     if Order.HoldCode.ERP_DATA in open_holds:
@@ -52,9 +55,11 @@ __all__ = [
     "fba_fulfillment_request",
     "fba_fulfillment_requests_due",
     "fba_inventory_fetch",
+    "fulfillment_order_status_set",
     "inventory_levels_post",
     "listing_availability_check",
     "listing_syncs_due",
+    "listing_syncs_push_now",
     "listing_syncs_refresh",
     "order_fulfillment_retry",
 ]
