@@ -16,7 +16,7 @@ def money_field(verbose_name: str | None = None, **kwargs: Any) -> models.Decima
 
 
 class OrderStatus(models.TextChoices):
-    """The one status of an order, whatever channel it came from (see ARCHITECTURE.md)."""
+    """The one status of an order, whatever channel it came from (docs/ARCHITECTURE.md: a projection over facts)."""
 
     PENDING_PAYMENT = "pending_payment", "Pending payment"
     AUTHORISED = "authorised", "Authorised"

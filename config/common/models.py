@@ -85,7 +85,7 @@ class ExceptionItem(TimeStampedModel):
 
 
 class OutboundRequest(TimeStampedModel):
-    """A call we owe a provider, persisted before it is made (ARCHITECTURE.md, "every arrow out").
+    """A call we owe a provider, persisted before it is made (docs/ARCHITECTURE.md, "Outbound: a row first").
 
     The idempotency key is unique, so asking twice for the same effect yields one row and, with providers
     that honour the key, one effect. A sweeper claims due rows (`SELECT ... FOR UPDATE SKIP LOCKED`),
