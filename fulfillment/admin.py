@@ -4,7 +4,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -26,8 +25,7 @@ from fulfillment.models import (
     ShipmentConfirmation,
     ShipmentLine,
 )
-from fulfillment.services import fba_fulfillment_cancel, fba_fulfillment_refresh
-from fulfillment.services.inventory import listing_pushes_schedule
+from fulfillment.services import fba_fulfillment_cancel, fba_fulfillment_refresh, listing_syncs_push_now
 from mappings.models import SkuMapping
 
 
@@ -201,13 +199,7 @@ class ListingSyncAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @policy_action("inventory.push_now", description="Send the ERP's quantity to Amazon now")
     def push_now(self, request: HttpRequest, queryset: QuerySet[ListingSync]) -> None:
-        with transaction.atomic():
-            syncs = list(queryset.select_for_update().order_by("pk"))
-            for sync in syncs:
-                sync.generation += 1
-                sync.status = ListingSync.Status.PENDING
-                sync.save(update_fields=["generation", "status", "updated_at"])
-            n = listing_pushes_schedule(syncs=syncs)
+        n = listing_syncs_push_now(sync_ids=list(queryset.values_list("pk", flat=True)))
         messages.info(request, f"{n} listing(s) scheduled")
 
 

@@ -7,4 +7,4 @@ class FulfillmentConfig(AppConfig):
     verbose_name = "Fulfilment and ERP"
 
     def ready(self) -> None:
-        from fulfillment import services  # noqa: F401  (registers outbound handlers and reprocessors)
+        from fulfillment import selectors, services  # noqa: F401  (registers outbound handlers and reprocessors)

@@ -14,7 +14,7 @@ class FulfillmentOrder(TimeStampedModel):
     """
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", "Requested (not yet accepted by Amazon)"
+        REQUESTED = "Requested", "Requested (not yet accepted by Amazon)"
         NEW = "New", "New"
         RECEIVED = "Received", "Received"
         PLANNING = "Planning", "Planning"
@@ -45,6 +45,26 @@ class FulfillmentOrder(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"MCF {self.seller_fulfillment_order_id} ({self.status})"
+
+
+_F = FulfillmentOrder.Status
+_DONE = {_F.COMPLETE, _F.COMPLETE_PARTIALLED, _F.CANCELLED}
+# Amazon's fulfilment order lifecycle (FulfillmentOrderStatus), in our one writer's terms. Amazon may skip states
+# between two reads, so forward jumps are allowed; a read that goes back (a lagging answer) is not applied. Invalid
+# and Unfulfillable go back to Requested when the operator fixes the data and the request is sent again, and an
+# Unfulfillable order may still be filled (stock arrived) or cancelled.
+FULFILLMENT_TRANSITIONS: dict[str, set[str]] = {
+    _F.REQUESTED: {_F.NEW, _F.RECEIVED, _F.PLANNING, _F.PROCESSING, *_DONE, _F.UNFULFILLABLE, _F.INVALID},
+    _F.NEW: {_F.RECEIVED, _F.PLANNING, _F.PROCESSING, *_DONE, _F.UNFULFILLABLE, _F.INVALID},
+    _F.RECEIVED: {_F.PLANNING, _F.PROCESSING, *_DONE, _F.UNFULFILLABLE, _F.INVALID},
+    _F.PLANNING: {_F.PROCESSING, *_DONE, _F.UNFULFILLABLE},
+    _F.PROCESSING: {*_DONE, _F.UNFULFILLABLE},
+    _F.UNFULFILLABLE: {_F.REQUESTED, _F.PLANNING, _F.PROCESSING, *_DONE},
+    _F.INVALID: {_F.REQUESTED, _F.CANCELLED},
+    _F.COMPLETE: set(),
+    _F.COMPLETE_PARTIALLED: set(),
+    _F.CANCELLED: set(),
+}
 
 
 class Shipment(TimeStampedModel):

@@ -16,7 +16,7 @@ def money_field(verbose_name: str | None = None, **kwargs: Any) -> models.Decima
 
 
 class OrderStatus(models.TextChoices):
-    """The one status of an order, whatever channel it came from (see ARCHITECTURE.md)."""
+    """The one status of an order, whatever channel it came from (docs/ARCHITECTURE.md: a projection over facts)."""
 
     PENDING_PAYMENT = "pending_payment", "Pending payment"
     AUTHORISED = "authorised", "Authorised"
@@ -240,6 +240,12 @@ class Order(TimeStampedModel):
     metadata = models.JSONField(
         default=dict, blank=True, help_text="Custom fields from the channel (e.g. campaign id), used by field rules."
     )
+    channel_lag_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Since when the channel's status trails our own facts (e.g. Amazon still Unshipped after our "
+        "shipment); an exception opens if it lasts.",
+    )
 
     class Meta:
         ordering = ["-purchased_at"]
@@ -339,6 +345,44 @@ class OrderLine(TimeStampedModel):
         return f"{self.quantity_ordered} × {self.seller_sku}"
 
 
+class OrderHold(models.Model):
+    """A hold a service opened on an order, open until its own lifetime ends (orders.facts.HOLD_KINDS).
+
+    Several may be open at once (an operator's hold over an unknown SKU); the order shows the first by precedence
+    and stays on hold while any is open. Holds the facts call for (payment declined, ...) are not stored."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="holds")
+    code = models.CharField(max_length=20, choices=Order.HoldCode.choices)
+    reason = models.TextField()
+    opened_at = models.DateTimeField(auto_now_add=True)
+    opened_by = models.CharField(max_length=150)
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.CharField(max_length=150, blank=True)
+    release_note = models.TextField(blank=True)
+    exception = models.ForeignKey(
+        "common.ExceptionItem",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The exception that says why (closed with the hold, and closing it releases the hold).",
+    )
+
+    class Meta:
+        ordering = ["order", "opened_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "code"], condition=Q(released_at__isnull=True), name="order_hold_one_open_per_code"
+            ),
+            models.CheckConstraint(
+                condition=Q(released_at__isnull=True) | ~Q(released_by=""), name="order_hold_released_by_someone"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_code_display()} ({'open' if self.released_at is None else 'released'})"
+
+
 class OrderEvent(models.Model):
     """Append-only history of an order: what changed, who or what changed it, and why."""
 
@@ -349,6 +393,8 @@ class OrderEvent(models.Model):
         HELD = "held", "Put on hold"
         RELEASED = "released", "Released from hold"
         NOTE = "note", "Note"
+        LAGGING = "lagging", "A source lags behind"
+        CONTRADICTION = "contradiction", "A source contradicts the order"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 
 from orders.filters import OrderFilter
-from orders.models import Address, Order, OrderEvent
+from orders.models import Address, Order, OrderEvent, OrderHold
 
 
 def order_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Order]:
@@ -30,3 +30,8 @@ def order_get(*, order_id: int) -> Order:
         )
         .get(pk=order_id)
     )
+
+
+def order_open_holds(*, order_id: int) -> dict[str, str]:
+    """The holds open on an order (code → reason), whichever the order shows."""
+    return dict(OrderHold.objects.filter(order_id=order_id, released_at__isnull=True).values_list("code", "reason"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from orders.models import SellerAccount
-from orders.services import amazon_orders_sync_account
+from orders.services import amazon_orders_sync_account, order_lags_check
 
 logger = logging.getLogger(__name__)
 
@@ -18,3 +18,7 @@ def orders_poll_account(account_id: int) -> list[str]:
     for result in results:
         logger.info("orders poll: %s", result.summary())
     return [r.summary() for r in results]
+
+
+def order_lags_check_task() -> int:
+    return order_lags_check()

@@ -7,4 +7,4 @@ class PaymentsConfig(AppConfig):
     verbose_name = "Payments"
 
     def ready(self) -> None:
-        from payments import services  # noqa: F401  (registers outbound handlers)
+        from payments import selectors, services  # noqa: F401  (registers outbound handlers)

@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
 from config.common.models import OutboundRequest
+from orders.facts import register_order_facts
 from orders.models import Order
 from payments.models import FraudAssessment, OpayoBatchTransaction, Payment, PaymentEvent, PaymentTransaction
 
@@ -95,3 +96,10 @@ def fraud_review_pending(*, order_id: int) -> bool:
     return FraudAssessment.objects.filter(
         order_id=order_id, decision__in=[FraudAssessment.Decision.REVIEW, FraudAssessment.Decision.REJECTED]
     ).exists()
+
+
+@register_order_facts("payment")
+def payment_order_facts(order_ids: list[int]) -> dict[int, dict[str, str]]:
+    """The payment ledger's status per order (raw; the orders app maps it through the payment status map)."""
+    rows = Payment.objects.filter(order_id__in=order_ids).values_list("order_id", "status")
+    return {order_id: {"payment_status_raw": status} for order_id, status in rows}

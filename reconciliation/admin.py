@@ -38,6 +38,7 @@ from reconciliation.selectors import (
 from reconciliation.services import (
     anomaly_flag_confirm,
     anomaly_flag_dismiss,
+    journal_entries_post,
     settlement_file_import,
     settlement_file_progress,
     settlement_file_store,
@@ -379,7 +380,7 @@ class JournalEntryAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @policy_action("journals.mark_posted", description="Mark as posted to the ledger")
     def mark_posted(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> None:
-        n = queryset.filter(status=JournalEntry.Status.DRAFT).update(status=JournalEntry.Status.POSTED)
+        n = journal_entries_post(entry_ids=list(queryset.values_list("pk", flat=True)), actor=actor_for(request))
         messages.info(request, f"{n} journal entr{'y' if n == 1 else 'ies'} marked as posted")
 
 

@@ -159,6 +159,8 @@ class JournalEntry(TimeStampedModel):
     base_total_credit = money_field(default=0)
     line_count = models.PositiveIntegerField(default=0)
     memo = models.CharField(max_length=300, blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True, help_text="When it was marked as posted to the ledger.")
+    posted_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         ordering = ["-date", "-pk"]
@@ -176,6 +178,13 @@ class JournalEntry(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Journal {self.date} {self.settlement.settlement_id}"
+
+
+# Posted is final: a posted entry is in the ledger, corrections are new entries (reversals), never edits.
+JOURNAL_TRANSITIONS: dict[str, set[str]] = {
+    JournalEntry.Status.DRAFT: {JournalEntry.Status.POSTED},
+    JournalEntry.Status.POSTED: set(),
+}
 
 
 class JournalLine(models.Model):

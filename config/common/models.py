@@ -40,6 +40,8 @@ class ExceptionItem(TimeStampedModel):
         ANOMALY = "anomaly", "Unusual amount, fee rate or refund rate"
         FRAUD_REVIEW = "fraud_review", "Order held for fraud review"
         SUGGESTION = "suggestion", "Mapping suggestion to accept or reject"
+        ORDER_HELD = "order_held", "Order held by a provider's status"
+        CHANNEL_LAG = "channel_lag", "Channel has not caught up with the order"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -83,7 +85,7 @@ class ExceptionItem(TimeStampedModel):
 
 
 class OutboundRequest(TimeStampedModel):
-    """A call we owe a provider, persisted before it is made (ARCHITECTURE.md, "every arrow out").
+    """A call we owe a provider, persisted before it is made (docs/ARCHITECTURE.md, "Outbound: a row first").
 
     The idempotency key is unique, so asking twice for the same effect yields one row and, with providers
     that honour the key, one effect. A sweeper claims due rows (`SELECT ... FOR UPDATE SKIP LOCKED`),

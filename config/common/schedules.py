@@ -27,6 +27,8 @@ STATIC_SCHEDULES = [
     ("payments.poll", "payments.tasks.payments_poll_due", 1),
     # Opayo settlement batches (daily; yesterday and the 3 days before), matched to our transactions.
     ("payments.opayo_batches", "payments.tasks.opayo_batches_fetch_task", 24 * 60),
+    # Orders whose channel has trailed our own facts too long (Amazon has not taken a shipment confirmation).
+    ("orders.lags_check", "orders.tasks.order_lags_check_task", 60),
     # Paid eCommerce orders without an FBA order yet, and open FBA orders to read back.
     ("fulfillment.sweep", "fulfillment.tasks.fulfillment_sweep", 1),
     # Inventory: listings with nothing on its way, drift read-back, FBA stock for the ERP.

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
@@ -95,6 +95,16 @@ def exceptions_resolve_many(
     )
 
 
+# Apps whose state hangs on an exception (an order's hold) follow an operator closing it.
+ExceptionClosed = Callable[[ExceptionItem, str], None]
+_CLOSED_HOOKS: list[ExceptionClosed] = []
+
+
+def register_exception_closed(fn: ExceptionClosed) -> ExceptionClosed:
+    _CLOSED_HOOKS.append(fn)
+    return fn
+
+
 def exception_close(*, item: ExceptionItem, status: str, actor: str, note: str = "") -> ExceptionItem:
     if status not in (ExceptionItem.Status.RESOLVED, ExceptionItem.Status.DISCARDED):
         raise ApplicationError(f"An exception can only be closed as resolved or discarded, not {status!r}")
@@ -105,6 +115,8 @@ def exception_close(*, item: ExceptionItem, status: str, actor: str, note: str =
     item.resolved_by = actor[:150]
     item.resolution_note = note
     item.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_note", "updated_at"])
+    for hook in _CLOSED_HOOKS:
+        hook(item, actor)
     return item
 
 

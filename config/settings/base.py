@@ -185,6 +185,9 @@ SP_API_SYNC_LEASE = timedelta(seconds=env.int("SP_API_SYNC_LEASE_SECONDS", defau
 SP_API_ORDERS_POLL_MINUTES = env.int("SP_API_ORDERS_POLL_MINUTES", default=2)
 # Order items are fetched concurrently (one getOrderItems call per changed order).
 SP_API_ITEM_FETCH_CONCURRENCY = env.int("SP_API_ITEM_FETCH_CONCURRENCY", default=4)
+# Amazon may trail our own facts (still Unshipped after our shipment confirmation): recorded on the order at once,
+# an exception when it lasts this long.
+ORDER_CHANNEL_LAG_HOURS = env.int("ORDER_CHANNEL_LAG_HOURS", default=24)
 
 # --- Opayo (Elavon) ----------------------------------------------------------------------------------
 # Pi REST v1 and the Reporting & Admin API. Secrets come from the environment only.

@@ -13,6 +13,7 @@ from fulfillment.services.inventory import (
     inventory_levels_post,
     listing_availability_check,
     listing_syncs_due,
+    listing_syncs_push_now,
     listing_syncs_refresh,
 )
 from fulfillment.services.mcf import (
@@ -21,22 +22,24 @@ from fulfillment.services.mcf import (
     fba_fulfillment_refresh,
     fba_fulfillment_request,
     fba_fulfillment_requests_due,
+    fulfillment_order_status_set,
     order_fulfillment_retry,
 )
 from fulfillment.services.shipments import erp_shipment_report
 from orders.models import Order
-from orders.services.orders import order_hold_clear
+from orders.selectors import order_open_holds
 
 
 @register_reprocessor(Order)
 def _reprocess_order(obj: object, actor: str) -> None:
-    """An order held for its data (fulfilment or ERP): after the fix, try both again."""
+    """An order held for its data (fulfilment or ERP): after the fix, try what holds it again. Each hold ends only
+    when its own step succeeds (the ERP can take the order; Amazon accepts the fulfilment request)."""
     assert isinstance(obj, Order)
-    order_hold_clear(order_id=obj.pk, code=Order.HoldCode.ERP_DATA, actor=actor, reason="reprocessed")
-    order_fulfillment_retry(order=obj, actor=actor)
-    obj.refresh_from_db()
-    if obj.status != "on_hold":
-        erp_order_prepare(order=obj)
+    open_holds = order_open_holds(order_id=obj.pk)
+    if Order.HoldCode.FULFILLMENT_DATA in open_holds:
+        order_fulfillment_retry(order=obj, actor=actor)
+    if Order.HoldCode.ERP_DATA in open_holds:
+        erp_order_prepare(order=Order.objects.get(pk=obj.pk))
 
 
 __all__ = [
@@ -52,9 +55,11 @@ __all__ = [
     "fba_fulfillment_request",
     "fba_fulfillment_requests_due",
     "fba_inventory_fetch",
+    "fulfillment_order_status_set",
     "inventory_levels_post",
     "listing_availability_check",
     "listing_syncs_due",
+    "listing_syncs_push_now",
     "listing_syncs_refresh",
     "order_fulfillment_retry",
 ]

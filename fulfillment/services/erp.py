@@ -25,7 +25,7 @@ from mappings.models import FieldMappingTemplate, SkuMapping
 from mappings.rules import template_apply
 from orders.marketplaces import MARKETPLACES
 from orders.models import Address, Order, OrderStatus
-from orders.services.orders import order_hold_set
+from orders.services import order_hold_open, order_hold_release
 
 ACTOR = "system:erp"
 SALES_STATUSES = [
@@ -164,14 +164,20 @@ def erp_order_prepare(*, order: Order) -> ErpDocument | None:
     payload, problems = erp_sales_order_payload(order=order)
     if problems:
         reason = "; ".join(problems)
-        order_hold_set(order_id=order.pk, code=Order.HoldCode.ERP_DATA, reason=f"ERP: {reason}"[:2000], actor=ACTOR)
-        exception_open(
+        item = exception_open(
             kind=ExceptionItem.Kind.ERP_DATA,
             source=order,
             summary=f"Order {order.external_id} cannot go to the ERP: {reason}"[:300],
             detail="\n".join(problems) + "\nFix the data (SKU mapping, field rules, address), then reprocess.",
             reference=order.external_id,
         )
+        order_hold_open(
+            order_id=order.pk, code=Order.HoldCode.ERP_DATA, reason=f"ERP: {reason}"[:2000], actor=ACTOR, exception=item
+        )
+        return None
+    # The ERP can take it now: its data hold (if any) ends; an order still held for another reason waits for that.
+    order = order_hold_release(order_id=order.pk, code=Order.HoldCode.ERP_DATA, actor=ACTOR, note="the ERP can take it")
+    if order.status == OrderStatus.ON_HOLD:
         return None
     try:
         with transaction.atomic():

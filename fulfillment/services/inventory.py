@@ -394,14 +394,21 @@ def listing_syncs_due(*, limit: int = 10_000) -> int:
         return listing_pushes_schedule(syncs=syncs)
 
 
+def listing_syncs_push_now(*, sync_ids: Sequence[int]) -> int:
+    """Send the ERP's current quantity of these SKUs to Amazon again (an operator's push, a reprocess): a new
+    generation each, so a push already on its way is followed by one with today's quantity. Returns how many."""
+    with transaction.atomic():
+        syncs = list(ListingSync.objects.select_for_update().filter(pk__in=list(sync_ids)).order_by("pk"))
+        for sync in syncs:
+            sync.generation += 1
+            sync.status = ListingSync.Status.PENDING
+        bulk_update_rows(syncs, ["generation", "status"])
+        return listing_pushes_schedule(syncs=syncs)
+
+
 @register_reprocessor(ListingSync)
 def _reprocess_sync(sync: models.Model, actor: str) -> None:
-    with transaction.atomic():
-        locked = ListingSync.objects.select_for_update().get(pk=sync.pk)
-        locked.generation += 1  # a fresh push of the current quantity
-        locked.status = ListingSync.Status.PENDING
-        locked.save(update_fields=["generation", "status", "updated_at"])
-        listing_pushes_schedule(syncs=[locked])
+    listing_syncs_push_now(sync_ids=[sync.pk])
 
 
 def listing_availability_check(*, limit: int = 50) -> int:

@@ -21,12 +21,19 @@ from config.common.models import ExceptionItem, OutboundRequest
 from config.common.outbound import outbound_enqueue, outbound_retry, register_outbound
 from config.common.reprocess import register_reprocessor
 from config.common.services import exception_open, exceptions_resolve_for
-from fulfillment.models import FulfillmentOrder, Shipment, ShipmentLine
+from fulfillment.models import FULFILLMENT_TRANSITIONS, FulfillmentOrder, Shipment, ShipmentLine
+from fulfillment.selectors import shipped_quantities
 from mappings.models import SkuMapping
 from orders.marketplaces import MARKETPLACES
-from orders.models import Order, OrderEvent, OrderLine, OrderStatus, SellerMarketplace
-from orders.services import sp_api_client_for
-from orders.services.orders import order_hold_clear, order_hold_set, order_status_refresh
+from orders.models import Order, OrderLine, OrderStatus, SellerMarketplace
+from orders.services import (
+    order_hold_open,
+    order_hold_release,
+    order_lines_shipped_set,
+    order_note_add,
+    order_status_refresh,
+    sp_api_client_for,
+)
 from payments.selectors import fraud_review_pending
 
 logger = logging.getLogger(__name__)
@@ -121,14 +128,14 @@ def _amazon_sku(line: OrderLine, marketplace: SellerMarketplace) -> str | None:
 
 
 def _hold(order: Order, reason: str, *, source: Any) -> None:
-    order_hold_set(order_id=order.pk, code=Order.HoldCode.FULFILLMENT_DATA, reason=reason, actor=ACTOR)
-    exception_open(
+    item = exception_open(
         kind=ExceptionItem.Kind.FULFILLMENT_PROBLEM,
         source=source,
         summary=f"Cannot fulfil order {order.external_id}: {reason}"[:300],
         detail=f"{reason}\nFix the data (SKU mapping, address), then reprocess.",
         reference=order.external_id,
     )
+    order_hold_open(order_id=order.pk, code=Order.HoldCode.FULFILLMENT_DATA, reason=reason, actor=ACTOR, exception=item)
 
 
 def fba_fulfillment_request(*, order_id: int, actor: str = ACTOR) -> FulfillmentOrder | None:
@@ -158,10 +165,11 @@ def fba_fulfillment_request(*, order_id: int, actor: str = ACTOR) -> Fulfillment
             shipping_speed=body["shippingSpeedCategory"],
             request_payload=body,
         )
-        OrderEvent.objects.create(
-            order=order, kind=OrderEvent.Kind.NOTE, actor=actor,
+        order_note_add(
+            order_id=order.pk,
+            actor=actor,
             message=f"FBA fulfilment requested ({fulfillment.seller_fulfillment_order_id}, {marketplace}).",
-        )  # fmt: skip
+        )
         outbound_enqueue(
             operation="amazon.create_fulfillment_order",
             provider="amazon",
@@ -186,6 +194,33 @@ def fba_fulfillment_requests_due() -> int:
     return len(ids)
 
 
+def fulfillment_order_status_set(*, fulfillment: FulfillmentOrder, status: str, actor: str) -> bool:
+    """THE writer of FulfillmentOrder.status, for a row the caller has locked: checked against
+    FULFILLMENT_TRANSITIONS, saved, and written to the order's history. A status Amazon reports that would go back
+    (an answer that lags) is recorded and not applied. Returns whether the status changed."""
+    before = fulfillment.status
+    if status == before:
+        return False
+    if status not in FULFILLMENT_TRANSITIONS[before]:
+        order_note_add(
+            order_id=fulfillment.order_id,
+            actor=actor,
+            message=f"Amazon fulfilment reports {status} after {before}: not applied (a fulfilment order never goes "
+            "back).",
+            data={"from": before, "reported": status},
+        )
+        return False
+    fulfillment.status, fulfillment.status_updated_at = status, timezone.now()
+    fulfillment.save(update_fields=["status", "status_updated_at", "updated_at"])
+    order_note_add(
+        order_id=fulfillment.order_id,
+        actor=actor,
+        message=f"Amazon fulfilment status: {status}",
+        data={"from": before, "to": status},
+    )
+    return True
+
+
 @register_outbound("amazon.create_fulfillment_order")
 def _create(request: OutboundRequest) -> dict[str, Any]:
     fulfillment = FulfillmentOrder.objects.select_related("seller_account").get(pk=request.payload["fulfillment_order"])
@@ -198,9 +233,11 @@ def _create(request: OutboundRequest) -> dict[str, Any]:
         raise
     finally:
         client.close()
-    FulfillmentOrder.objects.filter(pk=fulfillment.pk, status=FulfillmentOrder.Status.REQUESTED).update(
-        status=FulfillmentOrder.Status.NEW, status_updated_at=timezone.now(), next_poll_at=timezone.now(), last_error=""
-    )
+    with transaction.atomic():
+        fulfillment = FulfillmentOrder.objects.select_for_update().get(pk=fulfillment.pk)
+        if fulfillment.status == FulfillmentOrder.Status.REQUESTED:
+            fulfillment_order_status_set(fulfillment=fulfillment, status=FulfillmentOrder.Status.NEW, actor=ACTOR)
+            FulfillmentOrder.objects.filter(pk=fulfillment.pk).update(next_poll_at=timezone.now(), last_error="")
     order_status_refresh(order_id=fulfillment.order_id, actor=ACTOR, reason="Amazon accepted the fulfilment order")
     return {"sellerFulfillmentOrderId": fulfillment.seller_fulfillment_order_id}
 
@@ -225,19 +262,14 @@ def fba_fulfillment_refresh(*, fulfillment_id: int, actor: str = ACTOR) -> Fulfi
     with transaction.atomic():
         fulfillment = FulfillmentOrder.objects.select_for_update().get(pk=fulfillment_id)
         status = _status(payload["fulfillmentOrder"].get("fulfillmentOrderStatus", ""))
-        cancelled_now = status == FulfillmentOrder.Status.CANCELLED and fulfillment.status != status
-        if status and status != fulfillment.status:
-            OrderEvent.objects.create(
-                order_id=fulfillment.order_id, kind=OrderEvent.Kind.NOTE, actor=actor,
-                message=f"Amazon fulfilment status: {status}", data={"from": fulfillment.status, "to": status},
-            )  # fmt: skip
-            fulfillment.status, fulfillment.status_updated_at = status, timezone.now()
+        changed = bool(status) and fulfillment_order_status_set(fulfillment=fulfillment, status=status, actor=actor)
+        cancelled_now = changed and status == FulfillmentOrder.Status.CANCELLED
         fulfillment.last_payload, fulfillment.poll_failures, fulfillment.last_error = payload, 0, ""
         final = fulfillment.status in FulfillmentOrder.FINAL
         fulfillment.next_poll_at = (
             None if final else timezone.now() + timedelta(minutes=settings.FULFILLMENT_POLL_MINUTES)
         )
-        fulfillment.save()
+        fulfillment.save(update_fields=["last_payload", "poll_failures", "last_error", "next_poll_at", "updated_at"])
         _record_shipments(fulfillment, payload)
         order_status_refresh(order_id=fulfillment.order_id, actor=actor, reason=f"FBA {fulfillment.status}")
     if cancelled_now:
@@ -302,10 +334,11 @@ def _when(value: Any) -> Any:
 
 
 def _sync_shipped_quantities(order: Order) -> None:
-    for line in order.lines.all():
-        shipped = sum(sl.quantity for sl in line.shipment_lines.filter(shipment__status=Shipment.Status.SHIPPED))
-        if line.quantity_shipped != min(shipped, line.quantity_ordered) and order.channel == Order.Channel.ECOMMERCE:
-            OrderLine.objects.filter(pk=line.pk).update(quantity_shipped=min(shipped, line.quantity_ordered))
+    """eCommerce lines show what our shipments sent (an Amazon order's lines show what Amazon reports)."""
+    if order.channel == Order.Channel.ECOMMERCE:
+        shipped = shipped_quantities(order_ids=[order.pk]).get(order.pk, {})
+        lines = order.lines.values_list("pk", flat=True)
+        order_lines_shipped_set(order_id=order.pk, shipped={pk: shipped.get(pk, 0) for pk in lines})
 
 
 def _after_cancellation(fulfillment: FulfillmentOrder) -> None:
@@ -368,7 +401,7 @@ def _cancel(request: OutboundRequest) -> dict[str, Any]:
 
 def order_fulfillment_retry(*, order: Order, actor: str) -> None:
     """After a data fix: lift the fulfilment-data hold and ask Amazon again."""
-    order_hold_clear(order_id=order.pk, code=Order.HoldCode.FULFILLMENT_DATA, actor=actor, reason="reprocessed")
+    order_hold_release(order_id=order.pk, code=Order.HoldCode.FULFILLMENT_DATA, actor=actor, note="reprocessed")
     fba_fulfillment_request(order_id=order.pk, actor=actor)
 
 
@@ -378,7 +411,10 @@ def _reprocess_fulfillment(obj: object, actor: str) -> None:
     assert isinstance(obj, FulfillmentOrder)
     marketplace = SellerMarketplace.objects.get(account=obj.seller_account, marketplace_id=obj.marketplace_id)
     body = fba_request_body(order=obj.order, marketplace=marketplace)
-    FulfillmentOrder.objects.filter(pk=obj.pk).update(request_payload=body, status=FulfillmentOrder.Status.REQUESTED)
+    with transaction.atomic():
+        fulfillment = FulfillmentOrder.objects.select_for_update().get(pk=obj.pk)
+        fulfillment_order_status_set(fulfillment=fulfillment, status=FulfillmentOrder.Status.REQUESTED, actor=actor)
+        FulfillmentOrder.objects.filter(pk=obj.pk).update(request_payload=body)
     request = OutboundRequest.objects.get(idempotency_key=f"mcf-create:{obj.seller_fulfillment_order_id}")
-    order_hold_clear(order_id=obj.order_id, code=Order.HoldCode.FULFILLMENT_DATA, actor=actor, reason="reprocessed")
+    order_hold_release(order_id=obj.order_id, code=Order.HoldCode.FULFILLMENT_DATA, actor=actor, note="reprocessed")
     outbound_retry(request=request, actor=actor)

@@ -13,9 +13,9 @@ from config.common.errors import ApplicationError, PermanentConnectorError
 from config.common.models import OutboundRequest
 from config.common.outbound import outbound_enqueue, register_outbound
 from fulfillment.models import Shipment, ShipmentConfirmation, ShipmentLine
-from orders.models import Order, OrderEvent, OrderLine
-from orders.services import sp_api_client_for
-from orders.services.orders import order_status_refresh
+from fulfillment.selectors import shipped_quantities
+from orders.models import Order, OrderLine
+from orders.services import order_lines_shipped_set, order_note_add, order_status_refresh, sp_api_client_for
 
 ACTOR = "system:fulfillment"
 # Carrier codes Amazon knows for confirmShipment; anything else goes as "Other" with the name.
@@ -73,15 +73,14 @@ def erp_shipment_report(
         ShipmentLine.objects.bulk_create(
             ShipmentLine(shipment=shipment, order_line=line, quantity=q) for line, q in lines
         )
-        OrderEvent.objects.create(
-            order=order, kind=OrderEvent.Kind.NOTE, actor=actor,
-            message=f"Shipped by the ERP: {carrier} {tracking_number} ({shipment_ref}).",
-        )  # fmt: skip
+        order_note_add(
+            order_id=order.pk, actor=actor, message=f"Shipped by the ERP: {carrier} {tracking_number} ({shipment_ref})."
+        )
         if order.channel == Order.Channel.AMAZON:
             _confirm_to_amazon(order, shipment, lines)  # Amazon's own shipped quantities arrive with the next sync
         else:
-            for line, quantity in lines:
-                OrderLine.objects.filter(pk=line.pk).update(quantity_shipped=line.quantity_shipped + quantity)
+            shipped = shipped_quantities(order_ids=[order.pk]).get(order.pk, {})
+            order_lines_shipped_set(order_id=order.pk, shipped=shipped)
         order_status_refresh(order_id=order.pk, actor=actor, reason=f"shipment {shipment_ref}")
     return shipment, True
 
@@ -131,8 +130,9 @@ def _confirm(request: OutboundRequest) -> dict[str, Any]:
     ShipmentConfirmation.objects.filter(pk=confirmation.pk).update(
         status=ShipmentConfirmation.Status.SENT, sent_at=timezone.now()
     )
-    OrderEvent.objects.create(
-        order=order, kind=OrderEvent.Kind.NOTE, actor=ACTOR,
+    order_note_add(
+        order_id=order.pk,
+        actor=ACTOR,
         message=f"Shipment confirmed to Amazon (package {confirmation.package_reference_id}).",
-    )  # fmt: skip
+    )
     return {"confirmed": confirmation.package_reference_id}

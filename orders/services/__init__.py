@@ -13,9 +13,21 @@ from orders.services.amazon_sync import (
     sync_cursor_acquire,
     sync_cursor_release,
 )
-from orders.services.orders import order_hold, order_release, order_transition
 from orders.services.reprocess import amazon_snapshot_reprocess
 from orders.services.schedules import order_poll_schedules_sync
+from orders.services.status import (
+    order_hold,
+    order_hold_open,
+    order_hold_release,
+    order_holds_link,
+    order_holds_sync,
+    order_lags_check,
+    order_lines_shipped_set,
+    order_note_add,
+    order_release,
+    order_status_refresh,
+    order_status_sync,
+)
 
 __all__ = [
     "IngestStats",
@@ -26,9 +38,17 @@ __all__ = [
     "amazon_snapshots_process",
     "amazon_snapshots_store",
     "order_hold",
+    "order_hold_open",
+    "order_hold_release",
+    "order_holds_link",
+    "order_holds_sync",
+    "order_lags_check",
+    "order_lines_shipped_set",
+    "order_note_add",
     "order_poll_schedules_sync",
     "order_release",
-    "order_transition",
+    "order_status_refresh",
+    "order_status_sync",
     "seller_account_upsert",
     "sp_api_client_for",
     "sync_cursor_acquire",

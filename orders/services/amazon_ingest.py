@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.common.db import bulk_update_rows, without_nul
-from config.common.errors import InvalidTransition, MalformedPayloadError
+from config.common.errors import MalformedPayloadError
 from config.common.models import ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_many
 from mappings.models import StatusMapping
@@ -37,10 +37,18 @@ from orders.clients.sp_api_types import (
     parse_order,
     parse_order_items,
 )
+from orders.facts import Derived, OrderFacts, order_status_derive
 from orders.models import Address as OrderAddress
 from orders.models import AmazonOrderSnapshot, Order, OrderEvent, OrderLine, OrderStatus, SellerAccount
 from orders.services.addresses import address_normalize
-from orders.services.orders import apply_status, order_event
+from orders.services.status import (
+    STATUS_FIELDS,
+    order_event,
+    order_holds_link,
+    order_holds_sync,
+    order_projection_settle,
+    order_statuses_project,
+)
 
 logger = logging.getLogger(__name__)
 ACTOR = "system:amazon"
@@ -286,19 +294,24 @@ def _order_values(p: _Parsed) -> dict[str, Any]:
     }
 
 
-def _holds_for(p: _Parsed, order: Order) -> tuple[str, str]:
-    """(hold_code, reason) the facts call for; an operator's manual hold is never lifted here."""
-    if order.hold_code == Order.HoldCode.MANUAL:
-        return order.hold_code, order.hold_reason
-    if p.unknown_skus:
-        skus = ", ".join(sorted(set(p.unknown_skus)))
-        return (
-            Order.HoldCode.UNKNOWN_SKU,
-            f"Unknown SKU {skus}: add a SKU mapping, then reprocess the exception.",
+def _unknown_sku_hold(p: _Parsed) -> str | None:
+    if not p.unknown_skus:
+        return None
+    skus = ", ".join(sorted(set(p.unknown_skus)))
+    return f"Unknown SKU {skus}: add a SKU mapping, then reprocess the exception."
+
+
+def _first_status(p: _Parsed) -> Derived:
+    """A new order's status: the same derivation as every later change, from the only facts it has yet."""
+    hold = _unknown_sku_hold(p)
+    return order_status_derive(
+        OrderFacts(
+            channel=Order.Channel.AMAZON,
+            channel_status=p.mapped_status,
+            channel_status_raw=p.order.order_status,
+            holds={Order.HoldCode.UNKNOWN_SKU: hold} if hold else {},
         )
-    if p.mapped_status == OrderStatus.ON_HOLD:
-        return Order.HoldCode.CHANNEL_STATUS, f"Amazon reports the order as {p.order.order_status}."
-    return "", ""
+    )
 
 
 def amazon_snapshots_process(
@@ -398,7 +411,6 @@ def _apply_group(account_id: int, parsed: list[_Parsed], *, actor: str, force: b
 class _ApplyResult:
     stats: IngestStats
     processed: list[_Parsed]
-    invalid: list[tuple[_Parsed, str]]
 
 
 def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -> _ApplyResult:
@@ -414,18 +426,19 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
     new_orders: list[Order] = []
     for p in parsed:
         if p.order.amazon_order_id not in orders:
-            order = Order(
-                channel=Order.Channel.AMAZON,
-                external_id=p.order.amazon_order_id,
-                seller_account_id=account_id,
-                status=p.mapped_status,
-                source_updated_at=p.order.last_update_date,
-                **_order_values(p),
+            first = _first_status(p)
+            new_orders.append(
+                Order(
+                    channel=Order.Channel.AMAZON,
+                    external_id=p.order.amazon_order_id,
+                    seller_account_id=account_id,
+                    status=first.status,
+                    hold_code=first.hold_code,
+                    hold_reason=first.hold_reason,
+                    source_updated_at=p.order.last_update_date,
+                    **_order_values(p),
+                )
             )
-            code, reason = _holds_for(p, order)
-            if code:
-                order.status, order.hold_code, order.hold_reason = OrderStatus.ON_HOLD, code, reason
-            new_orders.append(order)
     Order.objects.bulk_create(new_orders)
     created = {o.external_id for o in new_orders}
     orders.update({o.external_id: o for o in new_orders})
@@ -438,10 +451,11 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
     )
     events: list[OrderEvent] = []
     order_updates: list[Order] = []
+    reasons: dict[int, str] = {}
+    unknown_sku_holds: dict[int, str | None] = {}
     line_rows: list[OrderLine] = []
     address_rows: list[OrderAddress] = []
     processed: list[_Parsed] = []
-    invalid: list[tuple[_Parsed, str]] = []
 
     for p in parsed:
         order = orders[p.order.amazon_order_id]
@@ -455,6 +469,7 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
             stats.unchanged += 1
             processed.append(p)
             continue
+        unknown_sku_holds[order.pk] = _unknown_sku_hold(p)
         if is_new:
             stats.created += 1
             events.append(
@@ -481,20 +496,6 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
         else:
             values = _order_values(p)
             changed = [name for name, value in values.items() if getattr(order, name) != value]
-            code, reason = _holds_for(p, order)
-            target = OrderStatus.ON_HOLD if code else p.mapped_status
-            try:
-                status_events = apply_status(
-                    order=order,
-                    to_status=target,
-                    actor=actor,
-                    reason=f"Amazon OrderStatus {p.order.order_status}",
-                    hold_code=code,
-                    hold_reason=reason,
-                )
-            except InvalidTransition as exc:
-                invalid.append((p, exc.message))
-                continue
             for name in changed:
                 setattr(order, name, values[name])
             order.source_updated_at = max(p.order.last_update_date, order.source_updated_at or p.order.last_update_date)
@@ -508,11 +509,9 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
                         data={"changed": changed, "last_update_date": p.order.last_update_date.isoformat()},
                     )
                 )
-            events.extend(status_events)
             order_updates.append(order)
+            reasons[order.pk] = f"Amazon OrderStatus {p.order.order_status}"
             stats.updated += 1
-        if order.status == OrderStatus.ON_HOLD:
-            stats.held += 1
         # Rows without a pk: bulk_create(update_conflicts=...) below makes them upserts on their natural key.
         line_rows.extend(OrderLine(order=order, **values) for values in p.lines)
         if p.address is not None:
@@ -523,7 +522,6 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
         processed.append(p)
 
     now = timezone.now()
-    bulk_update_rows(order_updates, [*_ORDER_FIELDS, "status", "hold_code", "hold_reason", "source_updated_at"])
     OrderLine.objects.bulk_create(
         line_rows,
         update_conflicts=True,
@@ -536,14 +534,21 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
         unique_fields=["order", "kind"],
         update_fields=[*_ADDRESS_FIELDS, "updated_at"],
     )
-    OrderEvent.objects.bulk_create(events)
+    # The status follows from the facts now stored (lines, holds) and from what the other apps know, by the one
+    # derivation every path uses: an Amazon status that lags our own facts is recorded on the order, not an error.
+    order_holds_sync(code=Order.HoldCode.UNKNOWN_SKU, wanted=unknown_sku_holds, actor=actor)
+    projection = order_statuses_project(orders=order_updates, actor=actor, reason="Amazon update", reasons=reasons)
+    bulk_update_rows(order_updates, [*_ORDER_FIELDS, *STATUS_FIELDS, "source_updated_at"])
+    OrderEvent.objects.bulk_create([*events, *projection.events])
+    order_projection_settle(projection=projection, actor=actor)
+    stats.held += sum(1 for o in orders.values() if o.pk in unknown_sku_holds and o.status == OrderStatus.ON_HOLD)
     done = [p.snapshot for p in processed]
     for snap in done:
         snap.state, snap.error, snap.processed_at = AmazonOrderSnapshot.State.PROCESSED, "", now
         snap.order = orders.get(snap.amazon_order_id)
         snap.attempts += 1
     bulk_update_rows(done, ["state", "error", "processed_at", "order", "attempts"])
-    return _ApplyResult(stats=stats, processed=processed, invalid=invalid)
+    return _ApplyResult(stats=stats, processed=processed)
 
 
 def _record_outcomes(result: _ApplyResult) -> None:
@@ -551,7 +556,7 @@ def _record_outcomes(result: _ApplyResult) -> None:
     held = [p for p in result.processed if p.unknown_skus]
     for p in held:
         skus = ", ".join(sorted(set(p.unknown_skus)))
-        exception_open(
+        item = exception_open(
             kind=ExceptionItem.Kind.UNKNOWN_SKU,
             source=p.snapshot,
             summary=f"Unknown SKU {skus} on Amazon order {p.order.amazon_order_id}",
@@ -561,6 +566,8 @@ def _record_outcomes(result: _ApplyResult) -> None:
             ),
             reference=p.order.amazon_order_id,
         )
+        if p.snapshot.order_id is not None:
+            order_holds_link(order_id=p.snapshot.order_id, code=Order.HoldCode.UNKNOWN_SKU, exception=item)
     # A snapshot seen for the first time cannot have exceptions yet; only re-processed ones may need closing.
     clean = [p.snapshot for p in result.processed if not p.unknown_skus and p.snapshot.attempts > 1]
     exceptions_resolve_many(sources=clean, actor=ACTOR, note="processed successfully")
@@ -570,10 +577,3 @@ def _record_outcomes(result: _ApplyResult) -> None:
         actor=ACTOR,
         note="processed successfully",
     )
-    for p, message in result.invalid:
-        _snapshot_fail(
-            p.snapshot,
-            kind=ExceptionItem.Kind.INVALID_TRANSITION,
-            summary=f"Amazon order {p.order.amazon_order_id}: {message}"[:300],
-            detail=f"{message}. Amazon says {p.order.order_status!r} at {p.order.last_update_date.isoformat()}.",
-        )

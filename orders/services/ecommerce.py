@@ -21,7 +21,7 @@ from mappings.selectors import sku_mappings_resolve
 from orders.clients.sp_api_types import AmazonAddress
 from orders.models import Address, EcommerceOrderSubmission, Order, OrderEvent, OrderLine, OrderStatus
 from orders.services.addresses import address_normalize
-from orders.services.orders import apply_status, order_hold_clear, order_status_refresh
+from orders.services.status import order_hold_open, order_hold_release
 
 ACTOR = "system:ecommerce"
 logger = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def _create(submission: EcommerceOrderSubmission, data: dict[str, Any], actor: s
     OrderEvent.objects.create(
         order=order,
         kind=OrderEvent.Kind.CREATED,
-        actor=actor,
+        actor=actor[:150],
         to_status=order.status,
         message=f"Received from the eCommerce site (submission {submission.pk}).",
     )
@@ -138,7 +138,7 @@ def _create(submission: EcommerceOrderSubmission, data: dict[str, Any], actor: s
 
 
 def order_lines_remap(*, order: Order, source: EcommerceOrderSubmission, actor: str) -> Order:
-    """Resolve the lines' ERP item ids with today's SKU map; hold the order while any SKU is unknown."""
+    """Resolve the lines' ERP item ids with today's SKU map; the order is held while any SKU is unknown."""
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         lines = list(order.lines.all())
@@ -148,33 +148,28 @@ def order_lines_remap(*, order: Order, source: EcommerceOrderSubmission, actor: 
             mapping = mappings.get(line.seller_sku)
             line.item_id = mapping.erp_item_id if mapping else ""
         OrderLine.objects.bulk_update(lines, ["item_id"])
-        if unknown:
-            skus = ", ".join(unknown)
-            events = apply_status(
-                order=order,
-                to_status=OrderStatus.ON_HOLD,
-                actor=actor,
-                reason="unknown SKU",
-                hold_code=Order.HoldCode.UNKNOWN_SKU,
-                hold_reason=f"Unknown SKU {skus}: add a SKU mapping, then reprocess the exception.",
+        if not unknown:
+            exceptions_resolve_for(
+                source=source, kinds=[ExceptionItem.Kind.UNKNOWN_SKU], actor=actor, note="all SKUs mapped"
             )
-            if events:
-                order.save(update_fields=["status", "hold_code", "hold_reason", "updated_at"])
-                OrderEvent.objects.bulk_create(events)
-            exception_open(
-                kind=ExceptionItem.Kind.UNKNOWN_SKU,
-                source=source,
-                summary=f"Unknown SKU {skus} on eCommerce order {order.external_id}",
-                detail=f"SKU(s) {skus} have no active SKU mapping. Add them under Mappings › SKU mappings, "
-                "then reprocess.",
-                reference=order.external_id,
+            return order_hold_release(
+                order_id=order.pk, code=Order.HoldCode.UNKNOWN_SKU, actor=actor, note="All SKUs are mapped"
             )
-            return order
-        order_hold_clear(order_id=order.pk, code=Order.HoldCode.UNKNOWN_SKU, actor=actor, reason="All SKUs are mapped")
-        exceptions_resolve_for(
-            source=source, kinds=[ExceptionItem.Kind.UNKNOWN_SKU], actor=actor, note="all SKUs mapped"
+        skus = ", ".join(unknown)
+        item = exception_open(
+            kind=ExceptionItem.Kind.UNKNOWN_SKU,
+            source=source,
+            summary=f"Unknown SKU {skus} on eCommerce order {order.external_id}",
+            detail=f"SKU(s) {skus} have no active SKU mapping. Add them under Mappings › SKU mappings, then reprocess.",
+            reference=order.external_id,
         )
-    return order_status_refresh(order_id=order.pk, actor=actor, reason="SKUs mapped")
+        return order_hold_open(
+            order_id=order.pk,
+            code=Order.HoldCode.UNKNOWN_SKU,
+            reason=f"Unknown SKU {skus}: add a SKU mapping, then reprocess the exception.",
+            actor=actor,
+            exception=item,
+        )
 
 
 @register_reprocessor(EcommerceOrderSubmission)

@@ -46,7 +46,7 @@ from config.common.models import ExceptionItem
 from config.common.reprocess import register_reprocessor
 from config.common.services import exception_open, exceptions_resolve_for
 from orders.models import Address, Order, OrderStatus
-from orders.services.orders import order_hold_clear, order_hold_set
+from orders.services import order_hold_open, order_hold_release
 from payments.models import FraudAssessment, OpayoNotification, Payment, PaymentEvent, PaymentTransaction
 from payments.selectors import fraud_recent_orders_count, fraud_usual_order_amounts
 
@@ -349,14 +349,7 @@ def _reasons(assessment: FraudAssessment) -> str:
 def _hold(assessment: FraudAssessment, actor: str) -> None:
     order = assessment.order
     count = len(assessment.indicators)
-    order_hold_set(
-        order_id=order.pk,
-        code=Order.HoldCode.FRAUD_REVIEW,
-        reason=f"Fraud score {assessment.score}/100 (review from {assessment.threshold}), {count} indicator(s). "
-        "Check the order, then release it or reject it under Payments › Fraud assessments.",
-        actor=actor,
-    )
-    exception_open(
+    item = exception_open(
         kind=ExceptionItem.Kind.FRAUD_REVIEW,
         source=assessment,
         summary=f"Order {order.external_id} held for fraud review: score {assessment.score}/100",
@@ -364,6 +357,14 @@ def _hold(assessment: FraudAssessment, actor: str) -> None:
         f"held):\n{_reasons(assessment)}\n\nIf the order is genuine (e.g. you reached the customer), release it: "
         "fulfilment is then requested. If not, reject it: the payment is voided or refunded.",
         reference=order.external_id,
+    )
+    order_hold_open(
+        order_id=order.pk,
+        code=Order.HoldCode.FRAUD_REVIEW,
+        reason=f"Fraud score {assessment.score}/100 (review from {assessment.threshold}), {count} indicator(s). "
+        "Check the order, then release it or reject it under Payments › Fraud assessments.",
+        actor=actor,
+        exception=item,
     )
     logger.warning(
         "order held for fraud review",
@@ -441,11 +442,11 @@ def fraud_payment_outcome(*, payment: Payment, actor: str) -> None:
         payment.status in (Payment.Status.VOIDED, Payment.Status.ABORTED, Payment.Status.REFUNDED)
         and FraudAssessment.objects.filter(payment=payment, decision=D.REJECTED).exists()
     ):
-        order_hold_clear(
+        order_hold_release(
             order_id=payment.order_id,
             code=Order.HoldCode.FRAUD_REVIEW,
             actor=actor,
-            reason=f"Fraud review: rejected, and the payment is {payment.get_status_display().lower()}",
+            note=f"Fraud review: rejected, and the payment is {payment.get_status_display().lower()}",
         )
 
 
@@ -460,11 +461,11 @@ def fraud_release(*, assessment: FraudAssessment, actor: str, note: str = "") ->
             return assessment
         _decide(assessment=assessment, to=D.RELEASED, actor=actor, note=note)
         assessment.save(update_fields=["decision", "decided_by", "decided_at", "note", "updated_at"])
-        order = order_hold_clear(
+        order = order_hold_release(
             order_id=assessment.order_id,
             code=Order.HoldCode.FRAUD_REVIEW,
             actor=actor,
-            reason="Fraud review: released" + (f" ({note})" if note else ""),
+            note="Fraud review: released" + (f" ({note})" if note else ""),
         )
         exceptions_resolve_for(
             source=assessment, kinds=[ExceptionItem.Kind.FRAUD_REVIEW], actor=actor, note=note or "released"
@@ -498,8 +499,8 @@ def fraud_reject(*, assessment: FraudAssessment, actor: str, note: str = "") -> 
             if remaining > 0:
                 payment_refund(payment=payment, amount=remaining, reason=reason, actor=actor)
             else:  # nothing left to give back (already voided or refunded): the order follows the payment now
-                order_hold_clear(
-                    order_id=assessment.order_id, code=Order.HoldCode.FRAUD_REVIEW, actor=actor, reason=reason
+                order_hold_release(
+                    order_id=assessment.order_id, code=Order.HoldCode.FRAUD_REVIEW, actor=actor, note=reason
                 )
         exceptions_resolve_for(
             source=assessment, kinds=[ExceptionItem.Kind.FRAUD_REVIEW], actor=actor, note=note or "rejected"

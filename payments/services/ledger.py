@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from config.common.errors import InvalidTransition
 from orders.models import Order
-from orders.services.orders import order_status_refresh
+from orders.services import order_status_refresh
 from payments.clients.opayo_types import OpayoTransaction, ReportingTransaction
 from payments.models import Payment, PaymentEvent, PaymentTransaction
 from payments.services.fraud import fraud_payment_outcome

@@ -17,7 +17,7 @@ from reconciliation.services.importer import (
     settlement_file_store_path,
     settlement_files_due,
 )
-from reconciliation.services.journal import JournalNotReady, settlement_journal_build
+from reconciliation.services.journal import JournalNotReady, journal_entries_post, settlement_journal_build
 from reconciliation.services.settlements import settlement_accounts_resolve, settlement_reconcile
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "anomalies_scan",
     "anomaly_flag_confirm",
     "anomaly_flag_dismiss",
+    "journal_entries_post",
     "settlement_accounts_resolve",
     "settlement_anomalies_scan",
     "settlement_file_import",

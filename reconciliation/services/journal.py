@@ -9,14 +9,16 @@ credits in the settlement currency by construction, and in the base currency wit
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from mappings.models import CurrencyRate, GlAccount
-from reconciliation.models import JournalEntry, JournalLine, Settlement
+from reconciliation.models import JOURNAL_TRANSITIONS, JournalEntry, JournalLine, Settlement
 
 CENT = Decimal("0.01")
 
@@ -151,3 +153,17 @@ def _detail_lines(entry: JournalEntry, settlement: Settlement, rate: Decimal) ->
     with connection.cursor() as cursor:
         cursor.execute(sql, [entry.pk, settlement.settlement_id, rate, rate, settlement.pk])
         return int(cursor.rowcount)
+
+
+def journal_entries_post(*, entry_ids: Sequence[int], actor: str) -> int:
+    """The one writer of JournalEntry.status: drafts marked as posted to the ledger (who and when kept on the entry,
+    and each change in the audit trail). Entries already posted are left as they are. Returns how many changed."""
+    posted = 0
+    with transaction.atomic():
+        for entry in JournalEntry.objects.select_for_update().filter(pk__in=list(entry_ids)).order_by("pk"):
+            if JournalEntry.Status.POSTED not in JOURNAL_TRANSITIONS[entry.status]:
+                continue
+            entry.status, entry.posted_at, entry.posted_by = JournalEntry.Status.POSTED, timezone.now(), actor[:150]
+            entry.save(update_fields=["status", "posted_at", "posted_by", "updated_at"])  # saved: audited
+            posted += 1
+    return posted

@@ -23,7 +23,7 @@ from fulfillment.models import FulfillmentOrder
 from fulfillment.services import fba_fulfillment_request, fba_fulfillment_requests_due
 from mappings.models import SkuMapping
 from orders.models import Order, SellerAccount, SellerMarketplace
-from orders.services.orders import order_hold, order_release
+from orders.services import order_hold, order_release
 from payments.models import FraudAssessment, Payment, PaymentEvent
 from payments.services import (
     FraudFacts,
@@ -270,10 +270,11 @@ def test_an_operator_hold_in_between_does_not_let_fulfilment_skip_the_review(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     payment = risky_payment(opayo, api, django_capture_on_commit_callbacks)
-    order_hold(order_id=payment.order_id, reason="customer called", actor="user:ops")  # replaces the fraud hold
+    order = order_hold(order_id=payment.order_id, reason="customer called", actor="user:ops")  # shown over fraud's
+    assert (order.status, order.hold_code) == ("on_hold", "manual")
     order = order_release(order_id=payment.order_id, actor="user:ops", reason="done")
-    assert order.status == "captured"
-    assert fba_fulfillment_requests_due() == 1 and not FulfillmentOrder.objects.exists()  # still waits for review
+    assert (order.status, order.hold_code) == ("on_hold", "fraud_review")  # the review's hold is still open
+    assert fba_fulfillment_requests_due() == 0 and not FulfillmentOrder.objects.exists()  # still waits for review
     with django_capture_on_commit_callbacks(execute=True):
         fraud_release(assessment=FraudAssessment.objects.get(order=order), actor="user:ops")
     order.refresh_from_db()

@@ -287,3 +287,24 @@ def test_refund_refused_by_opayo_goes_to_the_queue(
     assert OutboundRequest.objects.get(operation="opayo.refund").status == "failed"
     assert ExceptionItem.objects.filter(kind="connector_error", status="open").exists()
     assert payment.refunds.get().status == "failed"
+
+
+def test_a_declined_payment_holds_the_order_until_a_later_payment_succeeds(
+    opayo: Opayo, order: Order, django_capture_on_commit_callbacks: Any
+) -> None:
+    payment = register(order, opayo, django_capture_on_commit_callbacks, card="decline", kind="Payment")
+    order.refresh_from_db()
+    assert (order.status, order.hold_code) == ("on_hold", "payment")
+    held = ExceptionItem.objects.get(kind="order_held", status="open")  # the queue says why it is held
+    assert held.reference == order.external_id and "declined" in held.summary
+    body = opayo.checkout("WEB-1001-2", card="approve", kind="Payment")  # the shopper pays again
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_register(
+            order=order, vendor_tx_code="WEB-1001-2", transaction_type="Payment", amount=AMOUNT, currency="GBP",
+            transaction_id=body["transactionId"], actor="api:shop",
+        )  # fmt: skip
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    held.refresh_from_db()
+    assert payment.status == "captured" and (order.status, order.hold_code) == ("captured", "")
+    assert held.status == "resolved"
