@@ -10,8 +10,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from config.common.access import PolicyAdminMixin, policy_action
-from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, pretty_json
-from config.common.errors import ApplicationError, ConnectorError
+from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, admin_run_each, pretty_json
 from fulfillment.models import (
     ErpBatch,
     ErpDocument,
@@ -74,21 +73,25 @@ class FulfillmentOrderAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
 
     @policy_action("fulfillment.refresh", description="Read the status back from Amazon now")
     def refresh(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]) -> None:
-        for fulfillment in queryset:
-            try:
-                fba_fulfillment_refresh(fulfillment_id=fulfillment.pk, actor=actor_for(request))
-            except ConnectorError as exc:
-                self.message_user(request, f"{fulfillment}: {exc}", messages.ERROR)
-        self.message_user(request, "Done.")
+        actor = actor_for(request)
+        admin_run_each(
+            self,
+            request,
+            queryset,
+            lambda f: fba_fulfillment_refresh(fulfillment_id=f.pk, actor=actor),
+            done="fulfilment order(s) read back.",
+        )
 
     @policy_action("fulfillment.cancel", description="Cancel at Amazon (only before picking starts)")
     def cancel(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]) -> None:
-        for fulfillment in queryset:
-            try:
-                fba_fulfillment_cancel(fulfillment=fulfillment, actor=actor_for(request))
-            except ApplicationError as exc:
-                self.message_user(request, f"{fulfillment}: {exc.message}", messages.ERROR)
-        self.message_user(request, "Cancellation requested.")
+        actor = actor_for(request)
+        admin_run_each(
+            self,
+            request,
+            queryset,
+            lambda f: fba_fulfillment_cancel(fulfillment=f, actor=actor),
+            done="cancellation(s) requested.",
+        )
 
 
 class ShipmentLineInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -11,7 +11,7 @@ from django.utils.safestring import SafeString
 from django_q.tasks import async_task
 
 from config.common.access import PolicyAdminMixin, policy_action
-from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, pretty_json
+from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, admin_run_each, pretty_json
 from config.common.errors import ApplicationError
 from orders.marketplaces import marketplace_name
 from orders.models import (
@@ -19,6 +19,7 @@ from orders.models import (
     AmazonOrderSnapshot,
     Order,
     OrderEvent,
+    OrderHold,
     OrderLine,
     SellerAccount,
     SellerMarketplace,
@@ -151,6 +152,21 @@ class OrderEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     ordering = ["created_at", "id"]
 
 
+class OrderHoldInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Every hold a service or an operator opened, with its exception: the order shows the first open one."""
+
+    model = OrderHold
+    extra = 0
+    verbose_name_plural = "holds (open and past; a hold the payment or Amazon's status calls for is not listed)"
+    fields = ("code", "reason", "opened_at", "opened_by", "released_at", "released_by", "release_note", "why")
+    readonly_fields = fields
+    ordering = ["-released_at", "opened_at"]
+
+    @admin.display(description="Exception")
+    def why(self, obj: OrderHold) -> SafeString | str:
+        return admin_link(obj.exception, obj.exception.get_status_display()) if obj.exception else "-"
+
+
 class OnHoldFilter(admin.SimpleListFilter):
     title = "hold"
     parameter_name = "hold"
@@ -179,18 +195,19 @@ class OrderAdmin(PolicyAdminMixin, admin.ModelAdmin):
     search_fields = ["external_id", "lines__seller_sku", "lines__item_id"]
     date_hierarchy = "purchased_at"
     list_select_related = ["seller_account"]
-    inlines = [OrderLineInline, AddressInline, OrderEventInline]
+    inlines = [OrderHoldInline, OrderLineInline, AddressInline, OrderEventInline]
     actions = ["hold", "release", "fraud_release", "fraud_reject"]
     readonly_fields = [
         "channel", "external_id", "seller_account", "marketplace_id", "status", "hold_code", "hold_reason",
         "source_status", "fulfillment_channel", "sales_channel", "order_type", "ship_service_level",
         "purchased_at", "source_updated_at", "earliest_ship_date", "latest_ship_date", "currency",
         "total_amount", "is_business_order", "is_prime", "is_replacement", "raw_payload", "payment_link", "metadata",
-        "created_at", "updated_at",
+        "created_at", "updated_at", "channel_lag_since",
     ]  # fmt: skip
     fieldsets = [
         (None, {"fields": [
             ("channel", "external_id"), ("seller_account", "marketplace_id"), ("status", "source_status"),
+            "channel_lag_since",
         ]}),
         ("Hold", {"fields": ["hold_code", "hold_reason"]}),
         ("Payment", {"fields": ["payment_link", "metadata"]}),
@@ -232,40 +249,38 @@ class OrderAdmin(PolicyAdminMixin, admin.ModelAdmin):
 
     @policy_action("orders.hold", description="Put the selected orders on hold")
     def hold(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        for order in queryset:
-            try:
-                order_hold(
-                    order_id=order.pk,
-                    reason=f"Held by {request.user.get_username()}",
-                    actor=actor_for(request),
-                )
-            except ApplicationError as exc:
-                self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
-        self.message_user(request, "Done.")
+        actor, reason = actor_for(request), f"Held by {request.user.get_username()}"
+        admin_run_each(
+            self,
+            request,
+            queryset,
+            lambda o: order_hold(order_id=o.pk, reason=reason, actor=actor),
+            done="order(s) held.",
+        )
 
     @policy_action("orders.hold", description="Release the selected orders from an operator hold")
     def release(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        for order in queryset:
-            try:
-                order_release(order_id=order.pk, actor=actor_for(request), reason="released by operator")
-            except ApplicationError as exc:
-                self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
-        self.message_user(request, "Done.")
+        actor = actor_for(request)
+        admin_run_each(
+            self,
+            request,
+            queryset,
+            lambda o: order_release(order_id=o.pk, actor=actor, reason="released by operator"),
+            done="order(s): operator hold released (other open holds still show).",
+        )
 
     def _fraud(self, request: HttpRequest, queryset: QuerySet[Order], decide: Any, verb: str) -> None:
         from payments.models import FraudAssessment  # payments builds on orders, not the other way round
 
         actor = actor_for(request)
-        for order in queryset:
+
+        def one(order: Order) -> None:
             assessment = FraudAssessment.objects.filter(order=order).first()
             if assessment is None:
-                self.message_user(request, f"{order}: no fraud assessment", messages.ERROR)
-                continue
-            try:
-                decide(assessment=assessment, actor=actor, note=f"{verb} after review by {actor}")
-            except ApplicationError as exc:
-                self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
-        self.message_user(request, "Done.")
+                raise ApplicationError("no fraud assessment")
+            decide(assessment=assessment, actor=actor, note=f"{verb} after review by {actor}")
+
+        admin_run_each(self, request, queryset, one, done=f"order(s) {verb}.")
 
     @policy_action("fraud.review", description="Fraud review: release after review (fulfilment follows)")
     def fraud_release(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:

@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from config.common.access import PolicyAdminMixin, policy_action
-from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, pretty_json
+from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, admin_run_each, pretty_json
 from config.common.errors import ApplicationError, ConnectorError
 from payments.models import (
     FraudAssessment,
@@ -99,28 +99,28 @@ class PaymentAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             else "-"
         )
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[Payment], fn: Any, done: str) -> None:
-        ok = 0
-        for payment in queryset:
-            try:
-                fn(payment)
-                ok += 1
-            except (ApplicationError, ConnectorError) as exc:
-                self.message_user(request, f"{payment.order}: {getattr(exc, 'message', exc)}", messages.ERROR)
-        if ok:
-            self.message_user(request, f"{ok} payment(s): {done}", messages.SUCCESS)
-
     @policy_action("payments.capture", description="Capture (release) the full authorised amount")
     def capture(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
-        self._each(request, queryset, lambda p: payment_capture(payment=p, actor=actor_for(request)), "capture sent")
+        actor = actor_for(request)
+        admin_run_each(
+            self,
+            request,
+            queryset,
+            lambda p: payment_capture(payment=p, actor=actor),
+            done="payment(s): capture sent",
+            label=lambda p: p.order,
+        )
 
     @policy_action("payments.void", description="Void / abort (before settlement)")
     def void(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
-        self._each(
+        actor = actor_for(request)
+        admin_run_each(
+            self,
             request,
             queryset,
-            lambda p: payment_void(payment=p, actor=actor_for(request), reason="operator"),
-            "void sent",
+            lambda p: payment_void(payment=p, actor=actor, reason="operator"),
+            done="payment(s): void sent",
+            label=lambda p: p.order,
         )
 
     @policy_action("payments.refresh", description="Re-read the status from Opayo")
@@ -129,7 +129,7 @@ class PaymentAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             for tx in payment.transactions.all():
                 payment_transaction_refresh(tx_id=tx.pk, actor=actor_for(request))
 
-        self._each(request, queryset, refresh_one, "status re-read")
+        admin_run_each(self, request, queryset, refresh_one, done="payment(s): status re-read", label=lambda p: p.order)
 
 
 class SettlementFilter(admin.SimpleListFilter):
@@ -377,40 +377,38 @@ class FraudAssessmentAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         items = format_html_join("", "<li>{} (weight {})</li>", rows)
         return format_html("<ul>{}</ul>", items)
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[FraudAssessment], fn: Any, done: str) -> None:
-        ok = 0
-        for assessment in queryset.select_related("order"):
-            try:
-                fn(assessment)
-                ok += 1
-            except (ApplicationError, ConnectorError) as exc:
-                self.message_user(request, f"{assessment.order}: {getattr(exc, 'message', exc)}", messages.ERROR)
-        if ok:
-            self.message_user(request, f"{ok} order(s): {done}", messages.SUCCESS)
-
     @policy_action("fraud.review", description="Release after review (lift the hold, request fulfilment)")
     def release(self, request: HttpRequest, queryset: QuerySet[FraudAssessment]) -> None:
         actor = actor_for(request)
-        self._each(
+        admin_run_each(
+            self,
             request,
-            queryset,
+            queryset.select_related("order"),
             lambda a: fraud_release(assessment=a, actor=actor, note=f"released after review by {actor}"),
-            "released",
+            done="order(s): released",
+            label=lambda a: a.order,
         )
 
     @policy_action("fraud.review", description="Reject (void or refund the payment)")
     def reject(self, request: HttpRequest, queryset: QuerySet[FraudAssessment]) -> None:
         actor = actor_for(request)
-        self._each(
+        admin_run_each(
+            self,
             request,
-            queryset,
+            queryset.select_related("order"),
             lambda a: fraud_reject(assessment=a, actor=actor, note=f"rejected after review by {actor}"),
-            "rejected; the payment is being voided or refunded",
+            done="order(s): rejected; the payment is being voided or refunded",
+            label=lambda a: a.order,
         )
 
     @policy_action("fraud.review", description="Re-assess passed orders (velocity and settings as of now)")
     def reassess(self, request: HttpRequest, queryset: QuerySet[FraudAssessment]) -> None:
         actor = actor_for(request)
-        self._each(
-            request, queryset, lambda a: fraud_assess(payment=a.payment, actor=actor, reassess=True), "re-assessed"
+        admin_run_each(
+            self,
+            request,
+            queryset.select_related("order", "payment"),
+            lambda a: fraud_assess(payment=a.payment, actor=actor, reassess=True),
+            done="order(s): re-assessed",
+            label=lambda a: a.order,
         )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -18,7 +18,7 @@ from django_q import admin as q_admin
 from django_q import models as q_models
 
 from config.common.access import PolicyAdminMixin, policy_action, policy_view
-from config.common.errors import ApplicationError
+from config.common.errors import ApplicationError, ConnectorError
 from config.common.models import ApiClient, ExceptionItem, OutboundAttempt, OutboundRequest
 from config.common.outbound import outbound_claim, outbound_discard, outbound_retry, outbound_send
 from config.common.services import exception_close, exception_reprocess
@@ -40,6 +40,33 @@ def register_exception_link(*kinds: str) -> Callable[[ExceptionLink], ExceptionL
 
 def actor_for(request: HttpRequest) -> str:
     return f"user:{request.user.get_username()}"
+
+
+T = TypeVar("T")
+
+
+def admin_run_each(
+    modeladmin: Any,
+    request: HttpRequest,
+    objects: Iterable[T],
+    fn: Callable[[T], object],
+    *,
+    done: str,
+    label: Callable[[T], object] = str,
+) -> int:
+    """An admin action's service call on each selected object. A refusal or a provider error is reported against
+    its object and the others still run; `done` words the successes ("3 payment(s): capture sent")."""
+    ok = 0
+    for obj in objects:
+        try:
+            fn(obj)
+        except (ApplicationError, ConnectorError) as exc:
+            modeladmin.message_user(request, f"{label(obj)}: {getattr(exc, 'message', exc)}", messages.ERROR)
+        else:
+            ok += 1
+    if ok:
+        modeladmin.message_user(request, f"{ok} {done}", messages.SUCCESS)
+    return ok
 
 
 def pretty_json(value: Any) -> SafeString:
@@ -170,14 +197,17 @@ class ExceptionItemAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     @policy_action("exceptions.close", description="Mark the selected exceptions resolved")
     def mark_resolved(self, request: HttpRequest, queryset: QuerySet[ExceptionItem]) -> None:
-        for item in queryset:
-            exception_close(
-                item=item,
-                status=ExceptionItem.Status.RESOLVED,
-                actor=actor_for(request),
-                note="marked resolved",
-            )
-        self.message_user(request, "Marked resolved.", messages.SUCCESS)
+        actor = actor_for(request)
+        admin_run_each(
+            self,
+            request,
+            queryset,
+            lambda item: exception_close(
+                item=item, status=ExceptionItem.Status.RESOLVED, actor=actor, note="marked resolved"
+            ),
+            done="exception(s) marked resolved.",
+            label=lambda item: item.summary,
+        )
 
     @policy_action("exceptions.close", description="Discard the selected exceptions (give a reason)")
     def discard(self, request: HttpRequest, queryset: QuerySet[ExceptionItem]) -> None:
@@ -185,11 +215,17 @@ class ExceptionItemAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         if not reason:
             self.message_user(request, "Say why they are discarded (the Reason box).", messages.ERROR)
             return
-        for item in queryset:
-            exception_close(
-                item=item, status=ExceptionItem.Status.DISCARDED, actor=actor_for(request), note=f"discarded: {reason}"
-            )
-        self.message_user(request, f"Discarded ({reason}).", messages.SUCCESS)
+        actor = actor_for(request)
+        admin_run_each(
+            self,
+            request,
+            queryset,
+            lambda item: exception_close(
+                item=item, status=ExceptionItem.Status.DISCARDED, actor=actor, note=f"discarded: {reason}"
+            ),
+            done=f"exception(s) discarded ({reason}).",
+            label=lambda item: item.summary,
+        )
 
 
 class OutboundAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
