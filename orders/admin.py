@@ -8,7 +8,6 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django_q.tasks import async_task
 
 from config.common.access import PolicyAdminMixin, policy_action
 from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, admin_run_each, pretty_json
@@ -25,7 +24,13 @@ from orders.models import (
     SellerMarketplace,
     SyncCursor,
 )
-from orders.services import amazon_snapshot_reprocess, order_hold, order_poll_schedules_sync, order_release
+from orders.services import (
+    amazon_snapshot_reprocess,
+    order_hold,
+    order_poll_schedules_sync,
+    order_polls_enqueue,
+    order_release,
+)
 
 _SECRET_HELP = "Write-only: leave empty to keep the stored value. Stored encrypted; never displayed."
 
@@ -98,9 +103,10 @@ class SellerAccountAdmin(PolicyAdminMixin, admin.ModelAdmin):
 
     @policy_action("orders.poll_now", description="Poll orders now (in the background)")
     def poll_now(self, request: HttpRequest, queryset: QuerySet[SellerAccount]) -> None:
-        for account in queryset.filter(is_active=True):
-            async_task("orders.tasks.orders_poll_account", account.pk)
-        self.message_user(request, "Polling queued; results appear under Orders and Sync cursors.")
+        n = order_polls_enqueue(account_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request, f"Polling of {n} active account(s) queued; results appear under Orders and Sync cursors."
+        )
 
 
 @admin.register(SyncCursor)

@@ -14,7 +14,7 @@ from orders.services.amazon_sync import (
     sync_cursor_release,
 )
 from orders.services.reprocess import amazon_snapshot_reprocess
-from orders.services.schedules import order_poll_schedules_sync
+from orders.services.schedules import order_poll_schedules_sync, order_polls_enqueue
 from orders.services.status import (
     order_hold,
     order_hold_open,
@@ -46,6 +46,7 @@ __all__ = [
     "order_lines_shipped_set",
     "order_note_add",
     "order_poll_schedules_sync",
+    "order_polls_enqueue",
     "order_release",
     "order_status_refresh",
     "order_status_sync",

@@ -18,3 +18,14 @@ def order_poll_schedules_sync() -> list[str]:
         schedule_upsert(name=name, func=POLL_FUNC, minutes=settings.SP_API_ORDERS_POLL_MINUTES, args=(pk,))
     Schedule.objects.filter(name__startswith=POLL_PREFIX).exclude(name__in=list(wanted)).delete()
     return sorted(wanted)
+
+
+def order_polls_enqueue(*, account_ids: list[int]) -> int:
+    """Poll these accounts now, in the background (the active ones); the usual lease keeps it from doubling a poll
+    already running. Returns how many were queued."""
+    from django_q.tasks import async_task
+
+    active = list(SellerAccount.objects.filter(pk__in=account_ids, is_active=True).values_list("pk", flat=True))
+    for pk in active:
+        async_task(POLL_FUNC, pk)
+    return len(active)
