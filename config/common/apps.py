@@ -12,7 +12,7 @@ class CommonConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from config.common import admin_audit, alerts, outbound, schema  # noqa: F401  (handlers, schema, audit)
+        from config.common import admin_audit, alerts, checks, outbound, schema  # noqa: F401  (handlers, checks, schema, audit)
         from config.common.roles import roles_sync
 
         post_migrate.connect(roles_sync, dispatch_uid="ledgerline-roles")
