@@ -89,6 +89,8 @@ def test_https_settings_follow_the_environment() -> None:
     assert done.stdout.split() == ["True", "31536000", "True", "True", "True", "True", "None"], done.stderr
     done = run([sys.executable, "-c", code], production_env(DJANGO_SECURE_HSTS_SECONDS="3600"))
     assert done.stdout.split()[1] == "3600" and "('HTTP_X_FORWARDED_PROTO', 'https')" in done.stdout
+    done = run([sys.executable, "-c", code], production_env(DJANGO_SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO"))
+    assert done.returncode != 0 and "DJANGO_SECURE_PROXY_SSL_HEADER is 'HEADER,value'" in done.stderr
 
 
 def test_the_readme_documents_every_production_variable() -> None:

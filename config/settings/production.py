@@ -3,6 +3,8 @@
 under "Production settings", `manage.py check --deploy` reports no issues; without DJANGO_SECRET_KEY it is an error
 (ledgerline.E002), and so is an empty DJANGO_ALLOWED_HOSTS (ledgerline.E003)."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.settings.base import *  # noqa: F403
 from config.settings.base import env
 
@@ -22,4 +24,6 @@ CSRF_COOKIE_SECURE = True
 # "HTTP_X_FORWARDED_PROTO,https"). Only set it when the proxy always sets or strips that header, or a client could
 # claim HTTPS. Unset: not trusted.
 _proxy_header = env.list("DJANGO_SECURE_PROXY_SSL_HEADER", default=[])
-SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1]) if len(_proxy_header) == 2 else None
+if _proxy_header and len(_proxy_header) != 2:
+    raise ImproperlyConfigured("DJANGO_SECURE_PROXY_SSL_HEADER is 'HEADER,value', e.g. 'HTTP_X_FORWARDED_PROTO,https'.")
+SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1]) if _proxy_header else None
