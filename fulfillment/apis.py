@@ -160,9 +160,10 @@ class ErpShipmentCreateApi(APIView):
             order = Order.objects.get(pk=values["order_id"])
         else:  # one number can be both an Amazon and an eCommerce order: the selector says which, or refuses
             order = order_get_by_number(
-                number=values["order_nbr"], channel=values.get("channel"),
+                number=values["order_nbr"],
+                channel=values.get("channel"),
                 selling_partner_id=values.get("selling_partner_id"),
-            )  # fmt: skip
+            )
         refs = [line["line_ref"] for line in values["lines"]]
         lines = {line.pk: line for line in OrderLine.objects.filter(order=order, pk__in=refs)}
         unknown = sorted(set(refs) - set(lines))

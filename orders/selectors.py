@@ -65,10 +65,11 @@ def order_get_by_number(*, number: str, channel: str | None = None, selling_part
             for order in found
         ]
         named = "; ".join(
-            f"{c['channel']}" + (f" (account {c['account']}, {c['selling_partner_id']})" if c["account"] else "")
+            f"{c['channel']}"
+            + (f" (account {c['account']}, {c['selling_partner_id']})" if c["account"] else "")
             + f" order id {c['order_id']}"
             for c in candidates
-        )  # fmt: skip
+        )
         raise OrderLookupError(
             f"Order number {number!r}{where} names {len(found)} orders: {named}. Give channel or selling_partner_id, "
             "or the order id.",

@@ -107,8 +107,8 @@ def demo_account(db: None) -> SellerAccount:
     ("endpoint", "lwa_endpoint", "named"),
     [
         ("", "", "SP_API_ENDPOINT and SP_API_LWA_ENDPOINT"),
-        ("https://sellingpartnerapi-eu.amazon.com", "http://127.0.0.1:8101", "SP_API_ENDPOINT point"),
-        ("http://127.0.0.1:8101", "https://api.amazon.com", "SP_API_LWA_ENDPOINT point"),
+        ("https://sellingpartnerapi-eu.amazon.com", "http://127.0.0.1:8101", "SP_API_ENDPOINT points"),
+        ("http://127.0.0.1:8101", "https://api.amazon.com", "SP_API_LWA_ENDPOINT points"),
     ],
 )
 def test_sp_api_client_refuses_the_demo_credentials_on_amazon(

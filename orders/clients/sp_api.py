@@ -226,17 +226,18 @@ def demo_credentials_refuse(*, credentials: SpApiCredentials, endpoint: str, lwa
     and the account backs off. Refuse before anything is sent (no circuit, no backoff)."""
     from config.common.demo.data import is_demo_amazon_credentials
 
-    if not is_demo_amazon_credentials(
-        client_id=credentials.client_id, client_secret=credentials.client_secret,
+    demo = is_demo_amazon_credentials(
+        client_id=credentials.client_id,
+        client_secret=credentials.client_secret,
         refresh_token=credentials.refresh_token,
-    ):  # fmt: skip
-        return
-    amazon = [name for name, url in (("SP_API_ENDPOINT", endpoint), ("SP_API_LWA_ENDPOINT", lwa_endpoint))
-              if _reaches_amazon(url)]  # fmt: skip
-    if amazon:
+    )
+    settings_names = (("SP_API_ENDPOINT", endpoint), ("SP_API_LWA_ENDPOINT", lwa_endpoint))
+    amazon = [name for name, url in settings_names if _reaches_amazon(url)]
+    if demo and amazon:
+        verb = "point" if len(amazon) > 1 else "points"
         raise DemoCredentialsRefused(
             f"not calling Amazon with the demo's credentials (LWA client {credentials.client_id}): "
-            f"{' and '.join(amazon)} point at the real Amazon hosts. Point both at the SP-API simulator (the local "
+            f"{' and '.join(amazon)} {verb} at the real Amazon hosts. Point both at the SP-API simulator (the local "
             "settings do by default: http://127.0.0.1:8101, as `make run` serves it), or give the account its real "
             "credentials.",
             provider=PROVIDER,

@@ -245,10 +245,12 @@ def amazon_orders_sync(
         # Settings, not Amazon: nothing was sent, so no backoff; the operator sees why in the exception queue.
         result.outcome, result.error = "failed", str(exc)
         exception_open(
-            kind=ExceptionItem.Kind.CONNECTOR_ERROR, source=cursor,
-            summary=f"Polling {account.name} {marketplace_id} refused: {exc.message}"[:300], detail=str(exc),
+            kind=ExceptionItem.Kind.CONNECTOR_ERROR,
+            source=cursor,
+            summary=f"Polling {account.name} {marketplace_id} refused: {exc.message}"[:300],
+            detail=str(exc),
             reference=account.selling_partner_id,
-        )  # fmt: skip
+        )
         logger.error("orders sync %s %s: %s", account.name, marketplace_id, exc)
         return result
     owner = owner or _lease_owner()
