@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -22,6 +21,7 @@ from config.common.models import ApiClient
 from fulfillment.models import ErpBatch, ErpDocument, Shipment
 from fulfillment.services import erp_batch_acknowledge, erp_batch_documents, erp_pull, erp_shipment_report
 from orders.models import Order, OrderLine
+from orders.selectors import order_get_by_number
 
 
 class BatchOutputSerializer(serializers.Serializer):
@@ -112,6 +112,12 @@ class ShipmentLineInputSerializer(serializers.Serializer):
 
 class ShipmentInputSerializer(serializers.Serializer):
     order_nbr = serializers.CharField(max_length=64, required=False, help_text="OrdNbr from the sales order.")
+    channel = serializers.ChoiceField(
+        choices=Order.Channel.choices, required=False, help_text="With order_nbr: the order's channel."
+    )
+    selling_partner_id = serializers.CharField(
+        max_length=64, required=False, help_text="With order_nbr: the Amazon seller account of the order."
+    )
     order_id = serializers.IntegerField(required=False, help_text="LedgerlineOrderID from the sales order.")
     shipment_ref = serializers.CharField(max_length=64, help_text="The ERP's shipment number (idempotency key).")
     carrier = serializers.CharField(max_length=60)
@@ -144,8 +150,14 @@ class ErpShipmentCreateApi(APIView):
         values = data.validated_data
         if bool(values.get("order_nbr")) == bool(values.get("order_id")):
             raise ValidationError({"order_nbr": ["Give exactly one of order_nbr and order_id."]})
-        match = Q(pk=values["order_id"]) if values.get("order_id") else Q(external_id=values["order_nbr"])
-        order = Order.objects.get(match)
+        if values.get("order_id"):
+            order = Order.objects.get(pk=values["order_id"])
+        else:  # one number can be both an Amazon and an eCommerce order: the selector says which, or refuses
+            order = order_get_by_number(
+                number=values["order_nbr"],
+                channel=values.get("channel"),
+                selling_partner_id=values.get("selling_partner_id"),
+            )
         refs = [line["line_ref"] for line in values["lines"]]
         lines = {line.pk: line for line in OrderLine.objects.filter(order=order, pk__in=refs)}
         unknown = sorted(set(refs) - set(lines))

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 
+from config.common.errors import ApplicationError
 from orders.filters import OrderFilter
 from orders.models import Address, Order, OrderEvent, OrderHold
 
@@ -30,6 +31,51 @@ def order_get(*, order_id: int) -> Order:
         )
         .get(pk=order_id)
     )
+
+
+class OrderLookupError(ApplicationError):
+    """An order number that names no order, or more than one, in the scope the caller gave (a 400, never a 500)."""
+
+
+def order_get_by_number(*, number: str, channel: str | None = None, selling_partner_id: str | None = None) -> Order:
+    """The order whose channel order number (AmazonOrderId, the site's order number) is `number`. A number is only
+    unique within its channel, so the same one can be an Amazon order and an eCommerce order: `channel` and/or
+    `selling_partner_id` (the Amazon seller account) narrow the search. None found, or more than one, raises
+    OrderLookupError naming the scope searched and the candidates (channel, account, order id)."""
+    scope: dict[str, str] = {}
+    orders = Order.objects.select_related("seller_account").filter(external_id=number)
+    if channel:
+        scope["channel"] = str(channel)
+        orders = orders.filter(channel=channel)
+    if selling_partner_id:
+        scope["selling_partner_id"] = selling_partner_id
+        orders = orders.filter(seller_account__selling_partner_id=selling_partner_id)
+    found = list(orders.order_by("channel", "pk")[:20])
+    where = "".join(f", {key} {value!r}" for key, value in scope.items())
+    if not found:
+        raise OrderLookupError(f"No order with number {number!r}{where}.", extra={"number": number, **scope})
+    if len(found) > 1:
+        candidates = [
+            {
+                "channel": order.channel,
+                "selling_partner_id": order.seller_account.selling_partner_id if order.seller_account else None,
+                "account": order.seller_account.name if order.seller_account else None,
+                "order_id": order.pk,
+            }
+            for order in found
+        ]
+        named = "; ".join(
+            f"{c['channel']}"
+            + (f" (account {c['account']}, {c['selling_partner_id']})" if c["account"] else "")
+            + f" order id {c['order_id']}"
+            for c in candidates
+        )
+        raise OrderLookupError(
+            f"Order number {number!r}{where} names {len(found)} orders: {named}. Give channel or selling_partner_id, "
+            "or the order id.",
+            extra={"number": number, **scope, "candidates": candidates},
+        )
+    return found[0]
 
 
 def order_open_holds(*, order_id: int) -> dict[str, str]:

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders.models import Order
+from orders.selectors import order_get_by_number
 from payments.models import Payment, PaymentEvent, PaymentTransaction, Refund
 from payments.selectors import payment_get
 from payments.services import payment_capture, payment_refund, payment_register, payment_void
@@ -100,8 +101,10 @@ class PaymentRegisterApi(APIView):
         order_id, external_id = data.pop("order_id", None), data.pop("order_external_id", None)
         if bool(order_id) == bool(external_id):
             raise ValidationError({"order_id": ["Give exactly one of order_id and order_external_id."]})
-        lookup = {"pk": order_id} if order_id else {"external_id": external_id, "channel": Order.Channel.ECOMMERCE}
-        order = Order.objects.get(**lookup)
+        if order_id:
+            order = Order.objects.get(pk=order_id)
+        else:  # the site's own numbers: only eCommerce orders (an Amazon order may carry the same number)
+            order = order_get_by_number(number=external_id, channel=Order.Channel.ECOMMERCE)
         tx = payment_register(order=order, actor=_actor(request), **data)
         return _payment_response(tx.payment_id, status.HTTP_201_CREATED)
 

@@ -14,6 +14,7 @@ class CommonConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from config.common import admin_audit, alerts, outbound, schema  # noqa: F401  (handlers, schema, audit)
+        from config.common import checks as deploy_checks  # noqa: F401  (registers the deploy checks)
         from config.common.access import check_declarations
         from config.common.roles import roles_sync
 

@@ -80,5 +80,10 @@ class PermanentConnectorError(ConnectorError):
     """Authentication, validation and other 4xx answers: repeating the request will not help."""
 
 
+class DemoCredentialsRefused(PermanentConnectorError):
+    """We did not call: the settings would send the demo's (simulators') credentials to the real provider, which only
+    locks the account out. Nothing was sent, so it is no provider failure: no circuit, no backoff. Fix the settings."""
+
+
 class AuthenticationExpired(PermanentConnectorError):
     """The access token was refused; a fresh token may fix it (clients retry once after refreshing)."""

@@ -2,9 +2,9 @@
 
 from datetime import timedelta
 
-from config.env import BASE_DIR, DEV_FIELD_ENCRYPTION_KEY, env
+from config.env import BASE_DIR, DEV_FIELD_ENCRYPTION_KEY, DEV_SECRET_KEY, env
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me")
+SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])

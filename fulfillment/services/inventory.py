@@ -385,8 +385,9 @@ def _still_processing(feed: ListingFeed) -> ThrottledError:
 def listing_syncs_due(*, limit: int = 10_000) -> int:
     """Pending SKUs with no request on its way (one failed, or the process died between steps): send them."""
     with transaction.atomic():
+        # Lock the syncs only: PostgreSQL refuses FOR UPDATE on the nullable side of the outer join to the request.
         syncs = list(
-            ListingSync.objects.select_for_update(skip_locked=True)
+            ListingSync.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=ListingSync.Status.PENDING)
             .filter(Q(request__isnull=True) | ~Q(request__status__in=ACTIVE))
             .order_by("pk")[:limit]

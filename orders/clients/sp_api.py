@@ -38,6 +38,7 @@ from config.common.circuit import circuit_call
 from config.common.errors import (
     AuthenticationExpired,
     ConnectorError,
+    DemoCredentialsRefused,
     PermanentConnectorError,
     RetryableConnectorError,
 )
@@ -214,6 +215,36 @@ class PresignedUrlRefused(Exception):
         self.error = error
 
 
+def _reaches_amazon(url: str) -> bool:
+    """Empty means the library's own (real) Amazon host for the region; otherwise an Amazon host name."""
+    host = (urlsplit(url).hostname or "").lower() if url else "amazon.com"
+    return host == "amazon.com" or host.endswith((".amazon.com", ".amazon.co.uk", ".amazon.co.jp", ".amazonaws.com"))
+
+
+def demo_credentials_refuse(*, credentials: SpApiCredentials, endpoint: str, lwa_endpoint: str) -> None:
+    """The demo's LWA client and refresh tokens exist only in the SP-API simulator: sent to Amazon they are refused,
+    and the account backs off. Refuse before anything is sent (no circuit, no backoff)."""
+    from config.common.demo.data import is_demo_amazon_credentials
+
+    demo = is_demo_amazon_credentials(
+        client_id=credentials.client_id,
+        client_secret=credentials.client_secret,
+        refresh_token=credentials.refresh_token,
+    )
+    settings_names = (("SP_API_ENDPOINT", endpoint), ("SP_API_LWA_ENDPOINT", lwa_endpoint))
+    amazon = [name for name, url in settings_names if _reaches_amazon(url)]
+    if demo and amazon:
+        verb = "point" if len(amazon) > 1 else "points"
+        raise DemoCredentialsRefused(
+            f"not calling Amazon with the demo's credentials (LWA client {credentials.client_id}): "
+            f"{' and '.join(amazon)} {verb} at the real Amazon hosts. Point both at the SP-API simulator (the local "
+            "settings do by default: http://127.0.0.1:8101, as `make run` serves it), or give the account its real "
+            "credentials.",
+            provider=PROVIDER,
+            operation="configure",
+        )
+
+
 # A marketplace of each region, to reach the regional endpoint when an operation names its marketplaces itself.
 REGION_MARKETPLACES = {"na": "ATVPDKIKX0DER", "eu": "A1F83G8C2ARO7P", "fe": "A1VC38T7YXB528"}
 
@@ -231,6 +262,7 @@ class SpApiClient:
         timeout: float = 20.0,
         limiter: CallLimiter | None = None,
     ) -> None:
+        demo_credentials_refuse(credentials=credentials, endpoint=endpoint, lwa_endpoint=lwa_endpoint)
         self.credentials = credentials
         self.limiter = limiter
         self.marketplace_id = marketplace_id

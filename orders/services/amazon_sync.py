@@ -27,6 +27,7 @@ from django.utils import timezone
 from config.common.db import thread_pool_shutdown
 from config.common.errors import (
     ConnectorError,
+    DemoCredentialsRefused,
     PermanentConnectorError,
     RetryableConnectorError,
     ThrottledError,
@@ -237,12 +238,27 @@ def amazon_orders_sync(
         result.outcome = "deferred"
         result.error = f"backing off until {cursor.not_before.isoformat()}: {cursor.last_error}"
         return result
+    own_client = client is None
+    try:
+        client = client or sp_api_client_for(account=account, marketplace_id=marketplace_id)
+    except DemoCredentialsRefused as exc:
+        # Settings, not Amazon: nothing was sent, so no backoff; the operator sees why in the exception queue.
+        result.outcome, result.error = "failed", str(exc)
+        exception_open(
+            kind=ExceptionItem.Kind.CONNECTOR_ERROR,
+            source=cursor,
+            summary=f"Polling {account.name} {marketplace_id} refused: {exc.message}"[:300],
+            detail=str(exc),
+            reference=account.selling_partner_id,
+        )
+        logger.error("orders sync %s %s: %s", account.name, marketplace_id, exc)
+        return result
     owner = owner or _lease_owner()
     if not sync_cursor_acquire(cursor=cursor, owner=owner):
         result.outcome = "busy"
+        if own_client:
+            client.close()
         return result
-    own_client = client is None
-    client = client or sp_api_client_for(account=account, marketplace_id=marketplace_id)
     calls_before = Counter(client.calls)
     workers = max(1, settings.SP_API_ITEM_FETCH_CONCURRENCY)
     pool = ThreadPoolExecutor(max_workers=workers)

@@ -21,7 +21,12 @@ import httpx
 from defusedxml import ElementTree as SafeET
 from django.conf import settings
 
-from config.common.errors import ConnectorError, PermanentConnectorError, RetryableConnectorError
+from config.common.errors import (
+    ConnectorError,
+    DemoCredentialsRefused,
+    PermanentConnectorError,
+    RetryableConnectorError,
+)
 from config.common.http import CallLimiter, HttpClient, status_error
 from payments.clients.opayo_types import (
     Batch,
@@ -115,10 +120,27 @@ def _limiter() -> CallLimiter | None:
     )  # fmt: skip
 
 
+def demo_credentials_refuse(*, url: str, credentials: tuple[str, ...]) -> None:
+    """The demo vendor exists only in the Opayo simulator: its name, keys and passwords are never sent to Opayo."""
+    from config.common.demo.data import is_demo_opayo_credentials
+
+    host = (httpx.URL(url).host or "").lower()
+    real = host.endswith((".elavon.com", ".sagepay.com", ".opayo.co.uk", ".opayo.com"))
+    if real and is_demo_opayo_credentials(*credentials):
+        raise DemoCredentialsRefused(
+            f"not calling Opayo at {host} with the Opayo simulator's demo vendor credentials: point OPAYO_PI_BASE_URL "
+            "and OPAYO_REPORTING_URL at the simulator (the local settings do by default: http://127.0.0.1:8102, as "
+            "`make run` serves it), or set the vendor's real OPAYO_* credentials.",
+            provider=PROVIDER,
+            operation="configure",
+        )
+
+
 class OpayoPiClient(HttpClient):
     provider = PROVIDER
 
     def __init__(self, *, base_url: str, integration_key: str, integration_password: str, timeout: float = 20.0):
+        demo_credentials_refuse(url=base_url, credentials=(integration_key, integration_password))
         super().__init__(
             base_url=base_url, timeout=timeout, auth=httpx.BasicAuth(integration_key, integration_password)
         )
@@ -262,6 +284,7 @@ class OpayoReportingClient(HttpClient):
     provider = PROVIDER
 
     def __init__(self, *, url: str, vendor: str, user: str, password: str, timeout: float = 30.0) -> None:
+        demo_credentials_refuse(url=url, credentials=(vendor, user, password))
         # httpx would turn a base URL ending in access.htm into access.htm/: keep the path apart.
         parts = httpx.URL(url)
         super().__init__(base_url=str(parts.copy_with(path="/", query=None)), timeout=timeout)

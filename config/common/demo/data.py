@@ -7,6 +7,25 @@ from dataclasses import dataclass
 UK, DE, US = "A1F83G8C2ARO7P", "A1PA6795UKMFR9", "ATVPDKIKX0DER"
 DEMO_CLIENT_ID = "amzn1.application-oa2-client.ledgerline-demo"
 DEMO_CLIENT_SECRET = "demo-lwa-client-secret"
+# The Opayo simulator's vendor in the demo (run_stack and the local settings use it).
+OPAYO_DEMO_VENDOR = {
+    "vendor_name": "ledgerlinedemo",
+    "integration_key": "demo-integration-key",
+    "integration_password": "demo-integration-password",
+    "reporting_user": "demo-reports",
+    "reporting_password": "demo-reporting-password",
+}
+
+
+def simulator_urls(*, host: str = "127.0.0.1", sp_api_port: int = 8101, opayo_port: int = 8102) -> dict[str, str]:
+    """Where `make run` serves the simulators, as settings: what run_stack passes and the local settings default to."""
+    sp_api, opayo = f"http://{host}:{sp_api_port}", f"http://{host}:{opayo_port}"
+    return {
+        "SP_API_ENDPOINT": sp_api,
+        "SP_API_LWA_ENDPOINT": sp_api,
+        "OPAYO_PI_BASE_URL": f"{opayo}/api/v1",
+        "OPAYO_REPORTING_URL": f"{opayo}/access/access.htm",
+    }
 
 
 @dataclass(frozen=True)
@@ -39,3 +58,17 @@ CATALOGUE = {
 }
 UNMAPPED_SKU = "COMPASS-PRO"
 ORDERS_PER_MARKETPLACE = {UK: 40, DE: 25, US: 35}
+
+
+def is_demo_amazon_credentials(*, client_id: str, client_secret: str, refresh_token: str) -> bool:
+    """Any of the demo's LWA client or seller refresh tokens: they exist only in the SP-API simulator."""
+    return (
+        client_id == DEMO_CLIENT_ID
+        or client_secret == DEMO_CLIENT_SECRET
+        or refresh_token in {account.refresh_token for account in ACCOUNTS}
+    )
+
+
+def is_demo_opayo_credentials(*values: str) -> bool:
+    """Any of the demo vendor's name, keys or passwords: they exist only in the Opayo simulator."""
+    return any(value and value in OPAYO_DEMO_VENDOR.values() for value in values)

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from config.common.demo.data import OPAYO_DEMO_VENDOR, simulator_urls
+
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket() as sock:
@@ -48,20 +50,18 @@ class Command(BaseCommand):
                 raise CommandError(f"Port {p} on {host} is taken. Stop what uses it or set WEB_PORT / SP_API_SIM_PORT.")
         sim_url = f"http://{host}:{sim_port}"
         opayo_url = f"http://{host}:{opayo_port}"
+        # The same simulator URLs and demo vendor as the local settings' defaults (config/common/demo/data.py).
+        simulators = simulator_urls(host=host, sp_api_port=sim_port, opayo_port=opayo_port)
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
-            "SP_API_ENDPOINT": os.environ.get("SP_API_ENDPOINT", sim_url),
-            "SP_API_LWA_ENDPOINT": os.environ.get("SP_API_LWA_ENDPOINT", sim_url),
+            **{name: os.environ.get(name, url) for name, url in simulators.items()},
             "SP_API_ORDERS_POLL_MINUTES": os.environ.get("SP_API_ORDERS_POLL_MINUTES", "1"),
             # Opayo simulator with demo credentials (real deployments set these to Elavon's hosts and secrets).
-            "OPAYO_PI_BASE_URL": os.environ.get("OPAYO_PI_BASE_URL", f"{opayo_url}/api/v1"),
-            "OPAYO_REPORTING_URL": os.environ.get("OPAYO_REPORTING_URL", f"{opayo_url}/access/access.htm"),
-            "OPAYO_VENDOR_NAME": os.environ.get("OPAYO_VENDOR_NAME", "ledgerlinedemo"),
-            "OPAYO_INTEGRATION_KEY": os.environ.get("OPAYO_INTEGRATION_KEY", "demo-integration-key"),
-            "OPAYO_INTEGRATION_PASSWORD": os.environ.get("OPAYO_INTEGRATION_PASSWORD", "demo-integration-password"),
-            "OPAYO_REPORTING_USER": os.environ.get("OPAYO_REPORTING_USER", "demo-reports"),
-            "OPAYO_REPORTING_PASSWORD": os.environ.get("OPAYO_REPORTING_PASSWORD", "demo-reporting-password"),
+            **{
+                f"OPAYO_{key.upper()}": os.environ.get(f"OPAYO_{key.upper()}", value)
+                for key, value in OPAYO_DEMO_VENDOR.items()
+            },
             "PYTHONUNBUFFERED": "1",
         }
         (settings.BASE_DIR / "var").mkdir(exist_ok=True)
