@@ -14,5 +14,7 @@ class CommonConfig(AppConfig):
 
         from config.common import admin_audit, alerts, outbound, schema  # noqa: F401  (handlers, schema, audit)
         from config.common.roles import roles_sync
+        from config.common.workers import heartbeat_connect
 
         post_migrate.connect(roles_sync, dispatch_uid="ledgerline-roles")
+        heartbeat_connect()  # the clusters' monitors record each acknowledged task (worker health)
