@@ -42,7 +42,7 @@ NAME_ENV = "LEDGERLINE_WORKER_NAME"
 STALLED_ALERT_KEY = "workers:stalled"
 _TASK_WRITE_EVERY = 5.0  # seconds between "a task finished" writes from one monitor process
 _last_task_write = 0.0
-_PROCESS_STARTED = time.monotonic()  # the web process's own start: the grace before a first beat is expected
+_PROCESS_STARTED = time.monotonic()  # this process's start (the web's, the watchdog's): a grace for the first beat
 
 
 def worker_name_current() -> str:
@@ -136,7 +136,8 @@ class WorkersHealth:
 
 
 def workers_health() -> WorkersHealth:
-    """Stalled when no cluster has finished a task for WORKER_STALL_SECONDS, outside a start-up grace."""
+    """Stalled when no cluster has finished a task for WORKER_STALL_SECONDS, except within
+    WORKER_START_GRACE_SECONDS of a cluster's (re)start or of this process's own start."""
     now = timezone.now()
     stall = timedelta(seconds=settings.WORKER_STALL_SECONDS)
     workers = list(WorkerHeartbeat.objects.all())
@@ -144,10 +145,15 @@ def workers_health() -> WorkersHealth:
     last = max(progress) if progress else None
     if last is not None and now - last <= stall:
         return WorkersHealth("ok", "", last, workers)
-    starting = [w for w in workers if now - w.started_at <= stall]
+    grace = timedelta(seconds=settings.WORKER_START_GRACE_SECONDS)
+    # A cluster that has not finished anything since its (re)start is given the grace; one that has, is judged.
+    starting = [
+        w for w in workers
+        if now - w.started_at <= grace and (w.last_progress_at is None or w.last_progress_at < w.started_at)
+    ]  # fmt: skip
     if starting:
         return WorkersHealth("starting", f"worker {starting[0].name} started, no task finished yet", last, workers)
-    if time.monotonic() - _PROCESS_STARTED <= settings.WORKER_STALL_SECONDS:
+    if last is None and time.monotonic() - _PROCESS_STARTED <= grace.total_seconds():  # a fresh deployment
         return WorkersHealth("starting", "waiting for a first heartbeat", last, workers)
     if last is None:
         return WorkersHealth("stalled", "no worker cluster has ever finished a task", None, workers)

@@ -168,9 +168,10 @@ Q_CLUSTER = {
 # respawned workers wait on it forever, the guard sees them alive, nothing runs (django-q2 issue #23). So
 # `run_worker` enqueues a heartbeat task this often, and every finished task counts as progress.
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=15.0)
-# No cluster has finished a task for this long: /readyz says 503 and the watchdog alerts (also the grace after
-# start-up, before a first heartbeat is expected).
+# No cluster has finished a task for this long: /readyz says 503 and the watchdog alerts.
 WORKER_STALL_SECONDS = env.float("WORKER_STALL_SECONDS", default=180.0)
+# ... except within this long after a cluster (or the web process asking) started: no heartbeat is due yet.
+WORKER_START_GRACE_SECONDS = env.float("WORKER_START_GRACE_SECONDS", default=120.0)
 # run_worker kills and restarts its own cluster after this long without progress. Longer than Q_TIMEOUT: a task
 # can legitimately keep every worker busy that long (django-q2 kills it then), so only then is it certainly stuck.
 WORKER_RESTART_SECONDS = env.float("WORKER_RESTART_SECONDS", default=Q_CLUSTER["timeout"] + 30)

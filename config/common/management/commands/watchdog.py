@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 
 from config.common.workers import watchdog_check
 
@@ -40,7 +40,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, on_signal)
         while not stopping:
             try:
-                close_old_connections()
+                if connection.get_autocommit():  # not inside a caller's transaction (tests call it in one)
+                    close_old_connections()
                 result = watchdog_check()
                 if result["stalled"] or result["queues"]:
                     logger.warning("watchdog: %s", result)
