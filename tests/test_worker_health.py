@@ -69,8 +69,11 @@ def _beat(name: str = "vm:1", *, ago: float = 0.0, started_ago: float = 3600.0) 
 @pytest.mark.django_db
 def test_an_acknowledged_heartbeat_task_is_recorded_for_its_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(workers.NAME_ENV, "host-a:42")
+    _beat("old-host:1", ago=2 * 86400, started_ago=3 * 86400)  # a supervisor stopped days ago: dropped
+    _beat("busy-host:2", ago=60, started_ago=3 * 86400)
     workers.heartbeat_register(name="host-a:42", pid=4242)
     workers.heartbeat_enqueue()  # tests run tasks inline: pusher, worker and monitor in one go
+    assert set(WorkerHeartbeat.objects.values_list("name", flat=True)) == {"host-a:42", "busy-host:2"}
     row = WorkerHeartbeat.objects.get(name="host-a:42")
     assert row.beats == 1 and row.pid == 4242 and row.last_beat_at is not None
     assert row.last_beat_latency is not None and 0 <= row.last_beat_latency < 5

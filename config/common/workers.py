@@ -51,8 +51,13 @@ def worker_name_current() -> str:
 
 
 def heartbeat_register(*, name: str, pid: int, restart_reason: str = "") -> WorkerHeartbeat:
-    """A cluster (re)started under `name`: its grace period starts now."""
+    """A cluster (re)started under `name`: its grace period starts now. Rows of clusters silent for a day (their
+    supervisors stopped long ago: a new run_worker has a new pid) are dropped."""
     now = timezone.now()
+    gone = now - timedelta(days=1)
+    WorkerHeartbeat.objects.filter(started_at__lt=gone).exclude(
+        Q(last_beat_at__gte=gone) | Q(last_task_at__gte=gone)
+    ).delete()
     row, created = WorkerHeartbeat.objects.get_or_create(
         name=name, defaults={"host": socket.gethostname(), "pid": pid, "started_at": now}
     )
