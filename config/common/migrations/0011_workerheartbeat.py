@@ -4,29 +4,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('common', '0010_ratelimitbucket_rate'),
+        ("common", "0010_ratelimitbucket_rate"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WorkerHeartbeat',
+            name="WorkerHeartbeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='host:pid of the supervising process.', max_length=200, unique=True)),
-                ('host', models.CharField(max_length=200)),
-                ('pid', models.PositiveIntegerField(help_text='The qcluster process (its process group holds the cluster).')),
-                ('started_at', models.DateTimeField(help_text='When this cluster (or its latest restart) started.')),
-                ('last_beat_at', models.DateTimeField(blank=True, help_text='Last heartbeat task acknowledged.', null=True)),
-                ('last_beat_latency', models.FloatField(blank=True, help_text='Its seconds from enqueue to ack.', null=True)),
-                ('last_task_at', models.DateTimeField(blank=True, help_text='Last task of any kind acknowledged.', null=True)),
-                ('beats', models.PositiveIntegerField(default=0)),
-                ('restarts', models.PositiveIntegerField(default=0, help_text='Restarts by run_worker after a stall or exit.')),
-                ('last_restart_reason', models.CharField(blank=True, max_length=300)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.CharField(help_text="host:pid of the supervising process.", max_length=200, unique=True),
+                ),
+                ("host", models.CharField(max_length=200)),
+                (
+                    "pid",
+                    models.PositiveIntegerField(
+                        help_text="The qcluster process (its process group holds the cluster)."
+                    ),
+                ),
+                ("started_at", models.DateTimeField(help_text="When this cluster (or its latest restart) started.")),
+                (
+                    "last_beat_at",
+                    models.DateTimeField(blank=True, help_text="Last heartbeat task acknowledged.", null=True),
+                ),
+                (
+                    "last_beat_latency",
+                    models.FloatField(blank=True, help_text="Its seconds from enqueue to ack.", null=True),
+                ),
+                (
+                    "last_task_at",
+                    models.DateTimeField(blank=True, help_text="Last task of any kind acknowledged.", null=True),
+                ),
+                ("beats", models.PositiveIntegerField(default=0)),
+                (
+                    "restarts",
+                    models.PositiveIntegerField(default=0, help_text="Restarts by run_worker after a stall or exit."),
+                ),
+                ("last_restart_reason", models.CharField(blank=True, max_length=300)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
     ]
