@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils.timezone import now
 
-from config.common.models import CircuitBreaker, ExceptionItem, RateLimitBucket
+from config.common.models import CircuitBreaker, ExceptionItem, RateLimitBucket, WorkerHeartbeat
 from orders.models import SellerAccount
 
 pytestmark = pytest.mark.django_db
@@ -46,5 +46,7 @@ def test_metrics_in_prometheus_format(settings: Any) -> None:
 
 def test_probes() -> None:
     assert Client().get("/healthz").content == b"ok"
+    # Ready needs a worker cluster that finished a task lately too (tests/test_worker_health.py).
+    WorkerHeartbeat.objects.create(name="vm:1", host="vm", pid=1, started_at=now(), last_beat_at=now())
     ready = Client().get("/readyz")
     assert ready.status_code == 200 and ready.content == b"ready"

@@ -17,8 +17,10 @@ class CommonConfig(AppConfig):
         from config.common import checks as deploy_checks  # noqa: F401  (registers the deploy checks)
         from config.common.access import check_declarations
         from config.common.roles import roles_sync
+        from config.common.workers import heartbeat_connect
 
         # Every URL and admin action names an operation of the access policy, which agrees with the roles.
         checks.register(check_declarations, "security")
 
         post_migrate.connect(roles_sync, dispatch_uid="ledgerline-roles")
+        heartbeat_connect()  # the clusters' monitors record each acknowledged task (worker health)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -220,3 +222,34 @@ class AlertSent(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class WorkerHeartbeat(models.Model):
+    """One django-q2 cluster's proof of life, written by the cluster's monitor process after it saved and
+    acknowledged a task: the whole path (pusher claims → worker runs → monitor saves and acks) worked.
+
+    `run_worker` enqueues a no-op heartbeat task every WORKER_HEARTBEAT_SECONDS (and a schedule does once a
+    minute for a plain `qcluster`); any other finished task counts as progress too, so a cluster busy with a
+    backlog is not taken for a stalled one."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="host:pid of the supervising process.")
+    host = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField(help_text="The qcluster process (its process group holds the cluster).")
+    started_at = models.DateTimeField(help_text="When this cluster (or its latest restart) started.")
+    last_beat_at = models.DateTimeField(null=True, blank=True, help_text="Last heartbeat task acknowledged.")
+    last_beat_latency = models.FloatField(null=True, blank=True, help_text="Its seconds from enqueue to ack.")
+    last_task_at = models.DateTimeField(null=True, blank=True, help_text="Last task of any kind acknowledged.")
+    beats = models.PositiveIntegerField(default=0)
+    restarts = models.PositiveIntegerField(default=0, help_text="Restarts by run_worker after a stall or exit.")
+    last_restart_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def last_progress_at(self) -> datetime | None:
+        seen = [t for t in (self.last_beat_at, self.last_task_at) if t is not None]
+        return max(seen) if seen else None

@@ -1,5 +1,6 @@
 """What the dashboard and the Prometheus endpoint show: queue depths, oldest waiting item, throughput and error
-rates, circuit states, the last successful poll per account. Read-only, a handful of aggregate queries."""
+rates, circuit states, the last successful poll per account, the worker clusters' heartbeats. Read-only, a
+handful of aggregate queries."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
-from django_q.models import OrmQ
 
 from config.common.models import CircuitBreaker, ExceptionItem, OutboundAttempt, OutboundRequest, RateLimitBucket
+from config.common.workers import WorkersHealth, broker_queue, workers_health
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Snapshot:
     circuits: list[CircuitBreaker] = field(default_factory=list)
     polls: list[Poll] = field(default_factory=list)
     quotas: list[Quota] = field(default_factory=list)
+    workers: WorkersHealth | None = None
+    worker_tasks_claimed: int = 0  # broker rows a cluster has taken and not yet acknowledged
 
     @property
     def error_rate_last_hour(self) -> float:
@@ -74,10 +77,13 @@ def monitoring_snapshot(*, hours: int = 24) -> Snapshot:
         status__in=[OutboundRequest.Status.PENDING, OutboundRequest.Status.IN_FLIGHT]
     )
     oldest = {"n": Count("pk"), "oldest": Min("created_at")}
+    broker = broker_queue()
+    snap.worker_tasks_claimed = broker.claimed
+    snap.workers = workers_health()
     queues = [
         ("outbound requests", waiting.aggregate(**oldest)),
         ("exception queue", ExceptionItem.objects.filter(status="open").aggregate(**oldest)),
-        ("worker tasks", {"n": OrmQ.objects.count(), "oldest": None}),  # the broker keeps no enqueue time
+        ("worker tasks", {"n": broker.depth, "oldest": broker.oldest_enqueued_at}),  # enqueue time from the payload
         (
             "Opayo notifications to apply",
             OpayoNotification.objects.filter(outcome="received").aggregate(

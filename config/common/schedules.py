@@ -21,8 +21,9 @@ def schedule_upsert(*, name: str, func: str, minutes: int, args: tuple[object, .
 STATIC_SCHEDULES = [
     # Due outbound requests: retries after backoff, and anything a dead worker left in flight.
     ("common.outbound_sweep", "config.common.tasks.outbound_sweep_due", 1),
-    # Queues backing up (too many waiting, or waiting too long) alert by email and webhook.
-    ("common.alerts_check", "config.common.tasks.alerts_check_task", 5),
+    # Proof that a cluster runs tasks end to end, for a plain `qcluster` too (run_worker beats more often).
+    # Queue and stalled-worker alerts are not scheduled here: `manage.py watchdog` checks them from outside.
+    ("common.worker_heartbeat", "config.common.tasks.worker_heartbeat", 1),
     # Opayo transactions whose outcome we do not know yet (3-D Secure in progress, lost answers).
     ("payments.poll", "payments.tasks.payments_poll_due", 1),
     # Opayo settlement batches (daily; yesterday and the 3 days before), matched to our transactions.
@@ -46,7 +47,14 @@ STATIC_SCHEDULES = [
 ]
 
 
+# Schedules that were declared here once and are removed when the schedules are synced.
+RETIRED_SCHEDULES = [
+    "common.alerts_check",  # a check inside the cluster cannot report the cluster stalled: the watchdog does it
+]
+
+
 def static_schedules_sync() -> list[str]:
     for name, func, minutes in STATIC_SCHEDULES:
         schedule_upsert(name=name, func=func, minutes=minutes)
+    Schedule.objects.filter(name__in=RETIRED_SCHEDULES).delete()
     return [name for name, _, _ in STATIC_SCHEDULES]

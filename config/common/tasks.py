@@ -18,4 +18,10 @@ def outbound_sweep_due() -> str:
 
 
 def alerts_check_task() -> str:
+    """Kept for schedules made before the watchdog took the check out of the cluster (`manage.py watchdog`)."""
     return f"{alerts.alerts_check_queues()} alert(s) raised"
+
+
+def worker_heartbeat() -> str:
+    """Does nothing: the monitor's acknowledgement of it is the heartbeat (config.common.workers)."""
+    return "beat"

@@ -17,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from config.common.monitoring import Snapshot, monitoring_snapshot
+from config.common.workers import workers_health
 
 _migrations_checked_at = 0.0
 
@@ -27,7 +28,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 def readyz(request: HttpRequest) -> HttpResponse:
-    """Readiness: the database answers and every migration is applied (checked at most once a minute)."""
+    """Readiness: the database answers, every migration is applied (checked at most once a minute) and a worker
+    cluster has finished a task within WORKER_STALL_SECONDS (unless READYZ_REQUIRES_WORKER is off)."""
     global _migrations_checked_at
     try:
         with connection.cursor() as cursor:
@@ -36,6 +38,10 @@ def readyz(request: HttpRequest) -> HttpResponse:
             if MigrationExecutor(connection).migration_plan(MigrationExecutor(connection).loader.graph.leaf_nodes()):
                 return HttpResponse("migrations not applied", status=503, content_type="text/plain")
             _migrations_checked_at = time.monotonic()
+        if settings.READYZ_REQUIRES_WORKER:
+            workers = workers_health()
+            if not workers.ok:
+                return HttpResponse(f"workers stalled: {workers.reason}", status=503, content_type="text/plain")
     except DatabaseError as exc:
         return HttpResponse(f"database unavailable: {exc.__class__.__name__}", status=503, content_type="text/plain")
     return HttpResponse("ready", content_type="text/plain")
@@ -89,6 +95,31 @@ class _SnapshotCollector(Collector):
             if quota.rate is not None:
                 rates.add_metric([quota.account, quota.operation], quota.rate)
         yield from (depth, age, exceptions, outbound, attempts, circuits, polls, quotas, rates)
+        yield from self._workers()
+
+    def _workers(self) -> Iterator[Any]:
+        snap, health = self.snapshot, self.snapshot.workers
+        claimed = GaugeMetricFamily(
+            "ledgerline_worker_tasks_claimed", "Worker tasks a cluster has taken and not yet acknowledged"
+        )
+        claimed.add_metric([], snap.worker_tasks_claimed)
+        yield claimed
+        if health is None:
+            return
+        beats = GaugeMetricFamily(
+            "ledgerline_worker_last_progress_timestamp_seconds", "Last task (heartbeat or other) a cluster finished",
+            labels=["worker"],
+        )  # fmt: skip
+        for worker in health.workers:
+            if worker.last_progress_at:
+                beats.add_metric([worker.name], worker.last_progress_at.timestamp())
+        age = GaugeMetricFamily(
+            "ledgerline_worker_heartbeat_age_seconds", "Seconds since any cluster last finished a task (-1: never)"
+        )
+        age.add_metric([], health.progress_age_seconds if health.progress_age_seconds is not None else -1)
+        stalled = GaugeMetricFamily("ledgerline_workers_stalled", "1 when no cluster finished a task in time")
+        stalled.add_metric([], 0 if health.ok else 1)
+        yield from (beats, age, stalled)
 
 
 def metrics(request: HttpRequest) -> HttpResponse:

@@ -167,7 +167,28 @@ Q_CLUSTER = {
     "catch_up": False,
     "save_limit": 500,
     "poll": 1,
+    # Tasks the pusher claims ahead of the workers (default workers²). A stalled cluster holds its claims until
+    # `retry` runs out, so keep the prefetch small.
+    "queue_limit": env.int("Q_QUEUE_LIMIT", default=env.int("Q_WORKERS", default=2)),
 }
+# --- Worker health (config.common.workers) ------------------------------------------------------------
+# A django-q2 cluster whose idle worker is SIGKILLed (the OOM killer) leaves its task queue's lock taken: the
+# respawned workers wait on it forever, the guard sees them alive, nothing runs (django-q2 issue #23). So
+# `run_worker` enqueues a heartbeat task this often, and every finished task counts as progress.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=15.0)
+# No cluster has finished a task for this long: /readyz says 503 and the watchdog alerts.
+WORKER_STALL_SECONDS = env.float("WORKER_STALL_SECONDS", default=180.0)
+# ... except within this long after a cluster (or the web process asking) started: no heartbeat is due yet.
+WORKER_START_GRACE_SECONDS = env.float("WORKER_START_GRACE_SECONDS", default=120.0)
+# run_worker kills and restarts its own cluster after this long without progress. Longer than Q_TIMEOUT: a task
+# can legitimately keep every worker busy that long (django-q2 kills it then), so only then is it certainly stuck.
+WORKER_RESTART_SECONDS = env.float("WORKER_RESTART_SECONDS", default=Q_CLUSTER["timeout"] + 30)
+# Whether /readyz also requires a working worker cluster (off for a web tier that must serve without one).
+READYZ_REQUIRES_WORKER = env.bool("READYZ_REQUIRES_WORKER", default=True)
+# The watchdog (`manage.py watchdog`, outside the cluster) checks workers and queues this often.
+WATCHDOG_INTERVAL_SECONDS = env.float("WATCHDOG_INTERVAL_SECONDS", default=30.0)
+# run_stack / run_worker: SIGTERM a child's process group, then SIGKILL it after this many seconds.
+PROCESS_STOP_GRACE_SECONDS = env.float("PROCESS_STOP_GRACE_SECONDS", default=10.0)
 
 # --- Amazon SP-API -----------------------------------------------------------------------------------
 # Empty means the real Amazon hosts (chosen per region); the demo and tests point both at the simulator.

@@ -22,7 +22,7 @@ def holds_from_orders(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('common', '0011_alter_exceptionitem_kind'),
+        ('common', '0012_alter_exceptionitem_kind'),
         ('orders', '0005_alter_order_hold_code'),
     ]
 

@@ -1,4 +1,9 @@
-"""`make run`: migrate, start the simulators, load the demo, then run web + django-q2 worker until Ctrl-C."""
+"""`make run`: migrate, start the simulators, load the demo, then run web + django-q2 worker + watchdog until Ctrl-C.
+
+Each child runs in its own session (config.common.processes): Ctrl-C or SIGTERM stops them with SIGTERM, and
+whatever is left of a child's session after PROCESS_STOP_GRACE_SECONDS (a cluster's workers, say) gets SIGKILL.
+If run_stack itself is killed, the children get SIGTERM from the kernel (PR_SET_PDEATHSIG) and stop theirs.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.common.demo.data import OPAYO_DEMO_VENDOR, simulator_urls
+from config.common.processes import Child, Launcher
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -69,26 +75,18 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
 
         python, manage = sys.executable, str(settings.BASE_DIR / "manage.py")
-        children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        grace = settings.PROCESS_STOP_GRACE_SECONDS
+        launcher = Launcher(grace=grace)
+        children = launcher.children
 
         def start(name: str, argv: list[str]) -> None:
-            children.append((name, subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR)))
-
-        def stop_all(*_: Any) -> None:
-            for _name, proc in reversed(children):
-                if proc.poll() is None:
-                    proc.terminate()
-            for _name, proc in children:
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            launcher.start(name, argv, env=env, cwd=settings.BASE_DIR)
 
         def on_term(*_: Any) -> None:
-            stop_all()
-            sys.exit(0)
+            raise KeyboardInterrupt  # the same orderly stop as Ctrl-C
 
         signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGHUP, on_term)
         try:
             start("SP-API simulator", [python, "-m", "simulators.spapi", "--host", host, "--port", str(sim_port)])
             start("Opayo simulator", [python, "-m", "simulators.opayo", "--host", host, "--port", str(opayo_port)])
@@ -97,7 +95,9 @@ class Command(BaseCommand):
             if not options["no_demo"]:
                 subprocess.run([python, manage, "load_demo"], env=env, cwd=settings.BASE_DIR, check=True)
                 subprocess.run([python, manage, "setup_schedules"], env=env, cwd=settings.BASE_DIR, check=True)
-            start("worker", [python, manage, "qcluster"])
+            # The cluster stops within run_worker's grace, inside ours (after ours its session is killed anyway).
+            start("worker", [python, manage, "run_worker", "--stop-grace", str(max(grace - 2, 1))])
+            start("watchdog", [python, manage, "watchdog"])
             start("web", [python, manage, "runserver", f"{host}:{port}", "--noreload"])
             self._wait_for(f"http://{host}:{port}/admin/login/", "web server", children)
             if not options["no_demo"]:
@@ -107,23 +107,24 @@ class Command(BaseCommand):
                 )  # fmt: skip
             self._banner(host, port, sim_url, opayo_url, demo=not options["no_demo"])
             while True:
-                for name, proc in children:
-                    if proc.poll() is not None:
-                        raise CommandError(f"{name} exited with code {proc.returncode}; stopping everything.")
+                for child in launcher.exited():
+                    raise CommandError(f"{child.name} exited with code {child.proc.returncode}; stopping everything.")
                 time.sleep(1)
         except KeyboardInterrupt:
             self.stdout.write("\nStopping ...")
         except subprocess.CalledProcessError as exc:
             raise CommandError(f"Demo set-up failed ({exc}); see the output above.") from exc
         finally:
-            stop_all()
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            launcher.stop_all()
 
-    def _wait_for(self, url: str, what: str, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    def _wait_for(self, url: str, what: str, children: list[Child]) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            for name, proc in children:
-                if proc.poll() is not None:
-                    raise CommandError(f"{name} exited with code {proc.returncode} during start-up.")
+            for child in children:
+                if child.proc.poll() is not None:
+                    raise CommandError(f"{child.name} exited with code {child.proc.returncode} during start-up.")
             try:
                 if httpx.get(url, timeout=2).status_code < 500:
                     return
@@ -140,7 +141,7 @@ class Command(BaseCommand):
             f"  API docs:                 http://{host}:{port}/api/docs/",
             f"  SP-API simulator:         {sim_url}  (control API under /_sim/)",
             f"  Opayo simulator:          {opayo_url}  (Pi /api/v1, Reporting /access/access.htm, /_sim/)",
-            "  Worker: django-q2 cluster polling Amazon every minute.",
+            "  Worker: django-q2 cluster polling Amazon every minute (run_worker; watchdog alerts if it stalls).",
             "Press Ctrl-C to stop.",
         ]
         if not demo:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('common', '0010_ratelimitbucket_rate'),
+        ('common', '0011_workerheartbeat'),
     ]
 
     operations = [
