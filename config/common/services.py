@@ -95,9 +95,16 @@ def exceptions_resolve_many(
     )
 
 
-# Apps whose state hangs on an exception (an order's hold) follow an operator closing it.
+# Apps whose state hangs on an exception (an order's hold) follow an operator closing it, or refuse it (raise
+# ApplicationError) when their state is decided another way.
 ExceptionClosed = Callable[[ExceptionItem, str], None]
+_CLOSING_GUARDS: list[ExceptionClosed] = []
 _CLOSED_HOOKS: list[ExceptionClosed] = []
+
+
+def register_exception_closing(fn: ExceptionClosed) -> ExceptionClosed:
+    _CLOSING_GUARDS.append(fn)
+    return fn
 
 
 def register_exception_closed(fn: ExceptionClosed) -> ExceptionClosed:
@@ -110,6 +117,8 @@ def exception_close(*, item: ExceptionItem, status: str, actor: str, note: str =
         raise ApplicationError(f"An exception can only be closed as resolved or discarded, not {status!r}")
     if item.status != ExceptionItem.Status.OPEN:
         return item
+    for guard in _CLOSING_GUARDS:
+        guard(item, actor)
     item.status = status
     item.resolved_at = timezone.now()
     item.resolved_by = actor[:150]

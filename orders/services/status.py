@@ -24,6 +24,7 @@ from config.common.services import (
     exception_open,
     exceptions_resolve_for,
     register_exception_closed,
+    register_exception_closing,
 )
 from mappings.models import StatusMapping
 from orders.facts import HOLDS, STORED_HOLDS, Derived, OrderFacts, order_facts_provided, order_status_derive
@@ -367,6 +368,21 @@ def order_holds_link(*, order_id: int, code: str, exception: ExceptionItem) -> N
 
 # Holds an operator decides with their own buttons (release, fraud release/reject), not by closing an exception.
 _DECIDED_HOLDS = {Order.HoldCode.MANUAL, Order.HoldCode.FRAUD_REVIEW}
+
+
+@register_exception_closing
+def _exception_closing(item: ExceptionItem, actor: str) -> None:
+    """An operator's own decision (a fraud review, a manual hold) is not taken by closing its exception."""
+    hold = OrderHold.objects.filter(exception=item, released_at__isnull=True, code__in=_DECIDED_HOLDS).first()
+    if hold is not None:
+        where = (
+            "Payments › Fraud assessments: release or reject"
+            if hold.code == Order.HoldCode.FRAUD_REVIEW
+            else ("the order: Release")
+        )
+        raise ApplicationError(
+            f"This exception keeps the order on hold ({hold.get_code_display()}); decide it under {where}"
+        )
 
 
 @register_exception_closed

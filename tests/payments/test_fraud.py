@@ -18,12 +18,12 @@ from rest_framework.test import APIClient
 
 from config.common.errors import ApplicationError, InvalidTransition
 from config.common.models import ExceptionItem, OutboundRequest
-from config.common.services import exception_reprocess
+from config.common.services import exception_close, exception_reprocess
 from fulfillment.models import FulfillmentOrder
 from fulfillment.services import fba_fulfillment_request, fba_fulfillment_requests_due
 from mappings.models import SkuMapping
 from orders.models import Order, SellerAccount, SellerMarketplace
-from orders.services import order_hold, order_release
+from orders.services import order_hold, order_release, order_status_refresh
 from payments.models import FraudAssessment, Payment, PaymentEvent
 from payments.services import (
     FraudFacts,
@@ -34,6 +34,7 @@ from payments.services import (
     fraud_score,
     payment_capture,
     payment_register,
+    payment_transaction_refresh,
 )
 from simulators.spapi.control import SpApiSimulatorControl
 from tests.factories import UK
@@ -279,6 +280,27 @@ def test_an_operator_hold_in_between_does_not_let_fulfilment_skip_the_review(
         fraud_release(assessment=FraudAssessment.objects.get(order=order), actor="user:ops")
     order.refresh_from_db()
     assert order.status == "fulfilment_requested"
+
+
+def test_a_fraud_hold_outlasts_new_facts_and_an_operator_closing_its_exception(
+    amazon: SpApiSimulatorControl,
+    opayo: flows.Opayo,
+    api: APIClient,
+    web_skus: None,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    payment = risky_payment(opayo, api, django_capture_on_commit_callbacks)
+    for tx in payment.transactions.all():  # Opayo read again: the same captured facts
+        payment_transaction_refresh(tx_id=tx.pk, actor="user:ops")
+    order = order_status_refresh(order_id=payment.order_id, actor="system:test", reason="facts again")
+    assert (order.status, order.hold_code) == ("on_hold", "fraud_review")
+    item = ExceptionItem.objects.get(kind="fraud_review", status="open")
+    with pytest.raises(ApplicationError, match="decide it under Payments › Fraud assessments"):
+        exception_close(item=item, status="resolved", actor="user:ops", note="looked at it")
+    item.refresh_from_db()
+    order.refresh_from_db()
+    assert item.status == "open" and (order.status, order.hold_code) == ("on_hold", "fraud_review")
+    assert not FulfillmentOrder.objects.exists()
 
 
 def test_3ds_card_not_enrolled_is_a_weak_indicator(
