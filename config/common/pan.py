@@ -57,6 +57,7 @@ _NOT_DIGITS = re.compile(r"[^0-9]")
 _TOKEN_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
 _HEX_ID = re.compile(r"[0-9A-Fa-f-]+")
 HEX_ID_MIN_DIGITS = 24
+HEX_ID_MAX_CHARS = 160  # a SHA-512 digest is 128 hex digits
 
 
 @functools.cache
@@ -115,24 +116,31 @@ def _normalised(text: str) -> str:
 
 
 def _token_is_hex_id(text: str, start: int, end: int) -> tuple[int, int, bool]:
-    """The token (letters, digits, '_', '-') around text[start:end], and whether it is a hex identifier."""
-    while start > 0 and text[start - 1] in _TOKEN_CHARS:
+    """The token (letters, digits, '_', '-') around text[start:end], and whether it is a hex identifier. Looks at
+    most HEX_ID_MAX_CHARS around: a longer token is no identifier, and a long run costs no more to judge."""
+    low, high = max(0, end - HEX_ID_MAX_CHARS - 1), min(len(text), start + HEX_ID_MAX_CHARS + 1)
+    while start > low and text[start - 1] in _TOKEN_CHARS:
         start -= 1
-    while end < len(text) and text[end] in _TOKEN_CHARS:
+    while end < high and text[end] in _TOKEN_CHARS:
         end += 1
+    if end - start > HEX_ID_MAX_CHARS:
+        return start, end, False
     token = text[start:end]
     hex_digits = len(token) - token.count("-")
     is_id = hex_digits >= HEX_ID_MIN_DIGITS and bool(_HEX_ID.fullmatch(token)) and not token.replace("-", "").isdigit()
     return start, end, is_id
 
 
-def card_spans(text: str) -> list[tuple[int, int, str]]:
+def card_spans(text: str, *, first_only: bool = False) -> list[tuple[int, int, str]]:
     """Where card-like numbers sit in `text`: (start, end, digits), in order; a 4-4-4-4-3 card also yields its
-    4-4-4-4 part (both are cards)."""
+    4-4-4-4 part (both are cards). `first_only`: stop at the first (a refusal needs no more)."""
     found: list[tuple[int, int, str]] = []
-    has_exponent = ("e" in text or "E" in text) and bool(_EXPONENT.search(text))
-    if not has_exponent and len(text) < 13:
-        return found
+    if len(text) < 13:  # short: only a number with an exponent can hold 13 digits
+        if not ("e" in text or "E" in text) or not _EXPONENT.search(text):
+            return found
+        has_exponent = True
+    else:
+        has_exponent = ("e" in text or "E" in text) and bool(_EXPONENT.search(text))
     text = _normalised(text)
     token = (0, 0, False)  # the last token judged, reused by the candidates inside it (a long hex blob is read once)
 
@@ -152,6 +160,8 @@ def card_spans(text: str) -> list[tuple[int, int, str]]:
                 start, end = match.start(), match.start() + len(written)
                 if not in_hex_id(start, end, written):
                     found.append((start, end, digits))
+                    if first_only:
+                        return found
     if has_exponent:
         for match in _EXPONENT.finditer(text):
             start, end = match.span()
@@ -222,6 +232,11 @@ def _text_of_file(upload: Any) -> str:
         return data.decode("latin-1")
 
 
+@functools.lru_cache(maxsize=1024)  # the same keys come in every element of a list
+def _key_is_card(key: str) -> bool:
+    return bool(card_spans(key, first_only=True))
+
+
 def card_number_paths(value: Any, path: str = "") -> list[str]:
     """Where in a parsed inbound value a card-like number sits (`payment.note`, `lines.0.sku`; keys, every value of
     a repeated form field and the content of uploaded files count too)."""
@@ -231,7 +246,7 @@ def card_number_paths(value: Any, path: str = "") -> list[str]:
         found = []
         for key, inner in value.items():
             # A card number used as a key is named by its place, never repeated (paths go into answers and logs).
-            name = "(a key that looks like a card number)" if card_spans(str(key)) else str(key)
+            name = "(a key that looks like a card number)" if _key_is_card(str(key)) else str(key)
             here = f"{path}.{name}" if path else name
             if name != str(key):
                 found.append(here)
@@ -240,7 +255,7 @@ def card_number_paths(value: Any, path: str = "") -> list[str]:
     if isinstance(value, list | tuple):
         return [p for i, inner in enumerate(value) for p in card_number_paths(inner, f"{path}.{i}" if path else str(i))]
     if isinstance(value, str):
-        return [path or "(body)"] if card_spans(value) else []
+        return [path or "(body)"] if card_spans(value, first_only=True) else []
     if isinstance(value, bool) or value is None:
         return []
     if isinstance(value, int | float | Decimal):
@@ -249,8 +264,8 @@ def card_number_paths(value: Any, path: str = "") -> list[str]:
         return [path or "(body)"] if number_is_card(value) else []
     if hasattr(value, "read") and hasattr(value, "seek"):  # an uploaded file: its name and its content
         name = str(getattr(value, "name", "") or "")
-        return [path or "(file)"] if card_spans(name) or card_spans(_text_of_file(value)) else []
-    return [path or "(body)"] if card_spans(str(value)) else []
+        return [path or "(file)"] if card_spans(name) or card_spans(_text_of_file(value), first_only=True) else []
+    return [path or "(body)"] if card_spans(str(value), first_only=True) else []
 
 
 def card_data_refusal(payload: Any, *, extra_paths: list[str] | None = None) -> ApplicationError | None:
