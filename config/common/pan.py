@@ -43,6 +43,7 @@ _D = "[0-9]"
 # is a lookahead so that overlapping shapes at one place (4-4-4-4 and 4-4-4-4-3) are all reported.
 _SHAPES = re.compile(
     rf"(?<![0-9])(?=[2-6])"
+    rf"(?={_D}{{13}}|{_D}{{4}}{_SEP}{_D}{{4,6}}{_SEP}{_D})"  # at least one shape can follow (fewer empty matches)
     rf"(?:(?=({_D}{{13,19}})(?!{_D})))?"  # one piece
     rf"(?:(?=({_D}{{4}}{_SEP}{_D}{{6}}{_SEP}{_D}{{5}})(?!{_D})))?"  # American Express 4-6-5
     rf"(?:(?=({_D}{{4}}(?:{_SEP}{_D}{{4}}){{2}}{_SEP}{_D}{{1,4}})(?!{_D})))?"  # 4-4-4-1…4
