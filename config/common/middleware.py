@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.datastructures import MultiValueDict
 
 from config.common.pan import card_data_refusal
-from config.common.ratelimit import rate_limit_admit
+from config.common.ratelimit import rate_limit_take
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class InboundSourceLimitMiddleware:
         prefix = _longest_prefix(request.path, limits)
         if prefix:
             rate, burst = limits[prefix]
-            grant = rate_limit_admit(key=f"inbound:{prefix}:{source}"[:200], rate=rate, burst=burst)
+            grant = rate_limit_take(key=f"inbound:{prefix}:{source}"[:200], rate=rate, burst=burst, max_wait=0)
             if not grant.tokens:
                 logger.warning("Inbound request to %s from %s refused: over %s/s (burst %s)", request.path, source,
                                rate, burst)  # fmt: skip

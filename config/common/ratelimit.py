@@ -65,31 +65,6 @@ def rate_limit_take(*, key: str, rate: float, burst: float, want: int = 1, max_w
         return grant
 
 
-_admit_leases: dict[tuple[str, float, float], list[float]] = {}  # (key, rate, burst) → [tokens, good until]
-_admit_lock = threading.Lock()
-
-
-def rate_limit_admit(*, key: str, rate: float, burst: float) -> Grant:
-    """Admit one inbound request now or refuse it (tokens 0, and the wait until a slot). Each process takes
-    tokens from the shared bucket a few at a time (as many as refill in LEASE_SECONDS, at most a quarter of the
-    burst) and spends them for up to LEASE_SECONDS, so a stream of requests from one source costs one locked row
-    update per batch, not per request; tokens never exceed the bucket's, unused ones lapse."""
-    lease_key = (key, rate, burst)
-    with _admit_lock:
-        lease = _admit_leases.get(lease_key)
-        if lease is not None and lease[0] >= 1 and lease[1] > time.monotonic():
-            lease[0] -= 1
-            return Grant(tokens=1, wait=0.0)
-    want = max(1, min(int(rate * LEASE_SECONDS), int(burst // 4)))
-    grant = rate_limit_take(key=key, rate=rate, burst=burst, want=want, max_wait=0)
-    if grant.tokens > 1:
-        with _admit_lock:
-            if len(_admit_leases) > 10_000:  # many sources: forget the lapsed
-                _admit_leases.clear()
-            _admit_leases[lease_key] = [grant.tokens - 1, time.monotonic() + LEASE_SECONDS]
-    return Grant(tokens=min(grant.tokens, 1), wait=grant.wait)
-
-
 def rate_limit_observe(*, key: str, rate: float) -> None:
     """Keep the rate the provider reported for `key` (used by every worker from their next reservation).
 
