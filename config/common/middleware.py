@@ -11,6 +11,7 @@ import ipaddress
 import json
 import logging
 import math
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -51,6 +52,8 @@ class InboundSourceLimitMiddleware:
     Retry-After, before the view runs, so nothing is stored (Opayo retries a notification it got no answer for).
     INBOUND_ALLOWED_SOURCES (prefix → addresses or networks; empty: any) answers 403 to any other sender."""
 
+    _empty_until: dict[str, float] = {}  # per process: bucket key → monotonic time its next token is due
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
@@ -64,14 +67,25 @@ class InboundSourceLimitMiddleware:
         prefix = _longest_prefix(request.path, limits)
         if prefix:
             rate, burst = limits[prefix]
-            grant = rate_limit_take(key=f"inbound:{prefix}:{source}"[:200], rate=rate, burst=burst, max_wait=0)
-            if not grant.tokens:
-                logger.warning("Inbound request to %s from %s refused: over %s/s (burst %s)", request.path, source,
-                               rate, burst)  # fmt: skip
-                retry = max(1, math.ceil(grant.wait))
-                response = _answer(429, f"Too many requests from {source}; retry in {retry} s. Nothing was stored.")
-                response["Retry-After"] = str(retry)
-                return response
+            key = f"inbound:{prefix}:{source}"[:200]
+            # The bucket said it is empty until then: refusing here again is exact (only refill adds tokens), and a
+            # flood from one source then costs no database round trip.
+            known = f"{key}:{rate}:{burst}"  # (settings changed in a test are another bucket)
+            wait = self._empty_until.get(known, 0.0) - time.monotonic()
+            if wait <= 0:
+                grant = rate_limit_take(key=key, rate=rate, burst=burst, max_wait=0)
+                if grant.tokens:
+                    return self.get_response(request)
+                wait = grant.wait
+                if len(self._empty_until) > 10_000:
+                    self._empty_until.clear()
+                self._empty_until[known] = time.monotonic() + wait
+            logger.warning("Inbound request to %s from %s refused: over %s/s (burst %s)", request.path, source,
+                           rate, burst)  # fmt: skip
+            retry = max(1, math.ceil(wait))
+            response = _answer(429, f"Too many requests from {source}; retry in {retry} s. Nothing was stored.")
+            response["Retry-After"] = str(retry)
+            return response
         return self.get_response(request)
 
 
