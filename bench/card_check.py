@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -44,11 +46,15 @@ def bodies(size: int) -> dict[str, str]:
     def text_of(unit: str) -> str:
         return json.dumps({"note": unit * (size // len(unit))})
 
+    rng = random.Random(13)
     return {
         "ERP inventory post": json.dumps({"levels": levels}),
         "'1 1 1 …' in one field": text_of("1 "),
         "'4111-4111-…' in one field": text_of("4111-"),
         "cards in one field": text_of("4111 1111 1111 1111, "),
+        # Each window differs (no check is repeated; one is a card soon: the refusal stops there).
+        "random '4ddd-' groups": text_of("".join(f"4{rng.randrange(1000):03d}-" for _ in range(200_000))),
+        "UUIDs in one field": text_of(" ".join(str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(20_000))),
     }
 
 

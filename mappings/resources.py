@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from import_export import fields, resources
 from import_export.widgets import ForeignKeyWidget
 
+from config.common.pan import card_data_refusal
 from mappings.models import (
     CurrencyRate,
     FieldMappingRule,
@@ -18,8 +20,27 @@ from mappings.models import (
 )
 from orders.models import SellerAccount
 
+logger = logging.getLogger(__name__)
 
-class SkuMappingResource(resources.ModelResource):
+
+class CardSafeResource(resources.ModelResource):
+    """An imported file (CSV, XLSX, JSON, ...) holding what looks like a card number anywhere (a cell or a column
+    name) is refused whole before any row is read: nothing is stored, and the error names the row and column,
+    never the number (we never store card data; config.common.pan)."""
+
+    def before_import(self, dataset: Any, **kwargs: Any) -> None:
+        headers = [str(h) for h in dataset.headers or []]
+        cells = {"(column names)": headers} | {
+            f"row {n}": dict(zip(headers, row, strict=False)) if headers else list(row)
+            for n, row in enumerate(dataset, 1)
+        }
+        if refusal := card_data_refusal(cells):
+            del dataset[:]  # no row is imported, not even in a dry run
+            logger.warning("Mapping import refused: %s", refusal.message)
+            raise refusal
+
+
+class SkuMappingResource(CardSafeResource):
     seller_account = fields.Field(
         column_name="seller_account",
         attribute="seller_account",
@@ -39,7 +60,7 @@ class SkuMappingResource(resources.ModelResource):
         clean_model_instances = True  # run the model's validation so bad rows are reported, not saved
 
 
-class StatusMappingResource(resources.ModelResource):
+class StatusMappingResource(CardSafeResource):
     class Meta:
         model = StatusMapping
         import_id_fields = ["source", "source_status"]
@@ -63,7 +84,7 @@ class _TemplateWidget(ForeignKeyWidget):
         return template
 
 
-class FieldMappingRuleResource(resources.ModelResource):
+class FieldMappingRuleResource(CardSafeResource):
     """A template travels as its rules: one row per rule, with the template's name and target on each."""
 
     template = fields.Field(
@@ -82,7 +103,7 @@ class FieldMappingRuleResource(resources.ModelResource):
         clean_model_instances = True
 
 
-class GlAccountResource(resources.ModelResource):
+class GlAccountResource(CardSafeResource):
     class Meta:
         model = GlAccount
         import_id_fields = ["code"]
@@ -93,7 +114,7 @@ class GlAccountResource(resources.ModelResource):
         clean_model_instances = True
 
 
-class SettlementAccountMappingResource(resources.ModelResource):
+class SettlementAccountMappingResource(CardSafeResource):
     gl_account = fields.Field(
         column_name="gl_account", attribute="gl_account", widget=ForeignKeyWidget(GlAccount, field="code")
     )
@@ -108,7 +129,7 @@ class SettlementAccountMappingResource(resources.ModelResource):
         clean_model_instances = True
 
 
-class CurrencyRateResource(resources.ModelResource):
+class CurrencyRateResource(CardSafeResource):
     class Meta:
         model = CurrencyRate
         import_id_fields = ["date", "currency", "base_currency"]

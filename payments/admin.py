@@ -191,12 +191,12 @@ class PaymentTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(OpayoNotification)
 class OpayoNotificationAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["received_at", "vendor_tx_code", "status", "signature_valid", "outcome", "detail"]
-    list_filter = ["outcome", "signature_valid", "status"]
+    list_display = ["received_at", "vendor_tx_code", "status", "signature_valid", "outcome", "masked", "detail"]
+    list_filter = ["outcome", "signature_valid", "masked", "status"]
     search_fields = ["vendor_tx_code", "vps_tx_id"]
     actions = ["reprocess"]
     fields = ("received_at", "remote_addr", "vendor_tx_code", "vps_tx_id", "status", "signature_valid", "outcome",
-              "detail", "reply", "transaction", "fields_json")  # fmt: skip
+              "masked", "detail", "reply", "transaction", "fields_json")  # fmt: skip
     readonly_fields = fields
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -200,7 +200,12 @@ class OpayoNotification(models.Model):
 
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     remote_addr = models.CharField(max_length=64, blank=True)
-    body = models.TextField(help_text="The raw form body (contains no card number; Last4Digits at most).")
+    body = models.TextField(
+        help_text="The form body as received; anything that looked like a card number replaced (see `masked`)."
+    )
+    masked = models.BooleanField(
+        default=False, help_text="The body held what looked like a card number, replaced before storing."
+    )
     vendor_tx_code = models.CharField(max_length=40, blank=True, db_index=True)
     vps_tx_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=30, blank=True)

@@ -39,7 +39,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "auditlog.middleware.AuditlogMiddleware",  # who made each change, for the audit trail
+    "config.common.middleware.FormCardDataGuardMiddleware",  # operator forms holding a card number: refused
     "config.common.middleware.RequestSizeLimitMiddleware",
+    "config.common.middleware.InboundSourceLimitMiddleware",  # per-source rate limit and allow-list (webhooks)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -118,11 +120,12 @@ REST_FRAMEWORK = {
     ],
     # Deny by default: each view names its operation, config/common/access.py POLICY says who may run it.
     "DEFAULT_PERMISSION_CLASSES": ["config.common.access.PolicyPermission"],
-    # JSON and form bodies carrying a card-like number are refused before any view stores them (never card data).
+    # JSON, form and multipart bodies (fields and file parts) carrying a card-like number are refused before any
+    # view stores them (never card data; config.common.pan).
     "DEFAULT_PARSER_CLASSES": [
         "config.common.parsers.CardSafeJSONParser",
         "config.common.parsers.CardSafeFormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "config.common.parsers.CardSafeMultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "config.common.api.DefaultPagination",
     "PAGE_SIZE": 50,
@@ -359,6 +362,14 @@ REQUEST_SIZE_LIMITS = {
     "/admin/reconciliation/settlementfile/upload/": 512 * 1024 * 1024,  # settlement files (streamed to disk)
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024  # bodies Django reads into memory (the inventory post is the largest)
+# Form posts (not the API, which has its own parsers, nor webhooks) whose fields are checked for card numbers.
+CARD_GUARD_FORM_PREFIXES = ["/admin/"]
+# Unauthenticated endpoints, per source address and path prefix: [requests per second, burst]. Over it: 429 and
+# nothing stored (Opayo retries). Opayo sends one notification per transaction event (and retries), from a few
+# addresses, so the burst covers a busy hour's peak; a hostile sender gets no more than this into the table.
+INBOUND_RATE_LIMITS = env.json("INBOUND_RATE_LIMITS", default={"/webhooks/opayo/": [20, 200]})
+# Only these senders (addresses or networks, e.g. Opayo's published notification ranges) per prefix; empty = any.
+INBOUND_ALLOWED_SOURCES = {"/webhooks/opayo/": env.list("OPAYO_NOTIFICATION_ALLOWED_SOURCES", default=[])}
 
 # --- Alerts -------------------------------------------------------------------------------------------------
 ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])

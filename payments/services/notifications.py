@@ -13,13 +13,14 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from config.common.db import without_nul
 from config.common.models import ExceptionItem
+from config.common.pan import card_numbers_mask, card_spans
 from config.common.reprocess import register_reprocessor
 from config.common.services import exception_open, exceptions_resolve_for
 from payments.clients.opayo import server_notification_signature
@@ -49,20 +50,45 @@ def _reply(note: OpayoNotification) -> str:
     return reply_text(status, settings.OPAYO_SERVER_REDIRECT_URL.format(vendor_tx_code=note.vendor_tx_code), detail)
 
 
+def opayo_notification_mask(text: str) -> tuple[str, bool]:
+    """The body to store: the one received, or, when any name or value holds what looks like a card number, the
+    same fields with each such number replaced by "[card number removed]" (re-encoded). Last4Digits and ExpiryDate
+    are four digits each, not card numbers, and stay. A card number the fields do not show (split across them, or
+    left in the raw text) removes the whole body."""
+    pairs = parse_qsl(text, keep_blank_values=True)
+    masked = [(card_numbers_mask(name)[0], card_numbers_mask(value)[0]) for name, value in pairs]
+    if masked == pairs and not card_spans(text) and not card_spans(unquote_plus(text)):
+        return text, False
+    stored = urlencode(masked)
+    if card_spans(stored) or card_spans(unquote_plus(stored)):
+        return "", True
+    return stored, True
+
+
 def opayo_notification_receive(*, body: bytes, remote_addr: str) -> OpayoNotification:
-    """Store and check one delivery; never raises. The returned row carries the reply to send."""
+    """Check and store one delivery; never raises. The returned row carries the reply to send.
+
+    The signature is checked on the body as received, in memory; what is stored has anything card-like masked
+    (and says so), so a notification carrying a card number is still verified, kept and answered."""
     text = without_nul(body[:MAX_BODY].decode("utf-8", errors="replace"))
     fields = dict(parse_qsl(text, keep_blank_values=True))
+    stored, masked = opayo_notification_mask(text)
+    shown = dict(parse_qsl(stored, keep_blank_values=True)) if masked else fields  # what may be stored and logged
     note = OpayoNotification(
         remote_addr=remote_addr[:64],
-        body=text,
-        vendor_tx_code=fields.get("VendorTxCode", "")[:40],
-        vps_tx_id=fields.get("VPSTxId", "").strip("{}")[:64],
-        status=fields.get("Status", "")[:30],
-        signature=fields.get("VPSSignature", "").strip().upper()[:64],
+        body=stored,
+        masked=masked,
+        vendor_tx_code=shown.get("VendorTxCode", "")[:40],
+        vps_tx_id=shown.get("VPSTxId", "").strip("{}")[:64],
+        status=shown.get("Status", "")[:30],
+        signature=shown.get("VPSSignature", "").strip().upper()[:64],
     )
+    if masked:
+        logger.warning("Opayo notification from %s held a card-like number; stored masked", remote_addr[:64])
     try:
-        note.outcome, note.detail = _check(note, fields, too_big=len(body) > MAX_BODY)
+        note.outcome, note.detail = _check(note, fields, shown, too_big=len(body) > MAX_BODY)
+        if masked and not stored and note.outcome == Outcome.RECEIVED:
+            note.outcome, note.detail = Outcome.ERROR, "Card data the fields did not show: body removed, not applied"
     except Exception as exc:
         logger.exception("Opayo notification for %s failed", note.vendor_tx_code)
         note.outcome, note.detail = Outcome.ERROR, f"{exc.__class__.__name__}: {exc}"
@@ -74,7 +100,7 @@ def opayo_notification_receive(*, body: bytes, remote_addr: str) -> OpayoNotific
         # the cache and take the slow path once.
         _KEYS.clear()
         note.pk = None
-        note.outcome, note.detail = _check(note, fields, too_big=False)
+        note.outcome, note.detail = _check(note, fields, shown, too_big=False)
         note.reply = _reply(note)
         note.save(force_insert=True)
     if note.outcome == Outcome.RECEIVED:
@@ -121,19 +147,20 @@ def _kick_worker() -> None:
     async_task("payments.tasks.opayo_notifications_apply_received")
 
 
-def _check(note: OpayoNotification, fields: dict[str, str], *, too_big: bool) -> tuple[str, str]:
+def _check(note: OpayoNotification, fields: dict[str, str], shown: dict[str, str], *, too_big: bool) -> tuple[str, str]:
+    """Verify the fields as received (`fields`); `shown` (masked) is what details may quote."""
     if too_big:
         return Outcome.INVALID, "Notification too large"
-    found = _security_key(note.vendor_tx_code)
+    found = _security_key(fields.get("VendorTxCode", "")[:40])
     if found is None:
         return Outcome.INVALID, "Unknown VendorTxCode"
     note.transaction_id, security_key = found
     expected = server_notification_signature(fields, vendor_name=settings.OPAYO_VENDOR_NAME, security_key=security_key)
-    note.signature_valid = hmac.compare_digest(expected, note.signature)
+    note.signature_valid = hmac.compare_digest(expected, fields.get("VPSSignature", "").strip().upper()[:64])
     if not note.signature_valid:
         return Outcome.INVALID, "VPSSignature does not match"
     if fields.get("Status", "").upper() not in _STATES:
-        return Outcome.INVALID, f"Unknown Status {fields.get('Status')!r}"
+        return Outcome.INVALID, f"Unknown Status {shown.get('Status')!r}"
     return Outcome.RECEIVED, "Waiting to be applied"
 
 
