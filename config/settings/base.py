@@ -39,8 +39,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "auditlog.middleware.AuditlogMiddleware",  # who made each change, for the audit trail
+    "config.common.middleware.RequestSizeLimitMiddleware",  # before anything reads a body
     "config.common.middleware.FormCardDataGuardMiddleware",  # operator forms holding a card number: refused
-    "config.common.middleware.RequestSizeLimitMiddleware",
     "config.common.middleware.InboundSourceLimitMiddleware",  # per-source rate limit and allow-list (webhooks)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
