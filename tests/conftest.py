@@ -43,6 +43,15 @@ def spapi_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def hook_url() -> Iterator[str]:
+    """Where alert webhooks go in tests; what arrives is in tests.alert_hooks.HOOKS."""
+    from tests.alert_hooks import alert_hook_server
+
+    with alert_hook_server() as url:
+        yield url
+
+
 # --- PCI: no card number is ever written to the database or to a log, across the whole suite ------------------
 # Every INSERT/UPDATE parameter and every log record (ours, not the simulators') is scanned as the suite runs;
 # tests/test_zz_no_card_numbers.py, moved to the very end, asserts nothing was found.

@@ -3,41 +3,24 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from config.common.alerts import alert_raise, alerts_check_queues
 from config.common.circuit import circuit_failure, circuit_reset_local
 from config.common.outbound import outbound_sweep
 from reconciliation.services import settlement_file_import, settlement_file_store
-from simulators.common import running_server
+from tests.alert_hooks import HOOKS
 
 pytestmark = pytest.mark.django_db
-RECEIVED: list[dict[str, Any]] = []
-
-
-async def _hook(request: Request) -> JSONResponse:
-    RECEIVED.append(await request.json())
-    return JSONResponse({"ok": True})
-
-
-@pytest.fixture(scope="module")
-def hook_url() -> Iterator[str]:
-    with running_server(Starlette(routes=[Route("/hook", _hook, methods=["POST"])])) as url:
-        yield f"{url}/hook"
 
 
 @pytest.fixture
 def alerting(settings: Any, hook_url: str, mailoutbox: list[Any]) -> list[Any]:
     settings.ALERT_EMAILS = ["ops@example.com"]
     settings.ALERT_WEBHOOK_URL = hook_url
-    RECEIVED.clear()
+    HOOKS.clear()
     circuit_reset_local()
     return mailoutbox
 
@@ -48,8 +31,8 @@ def test_circuit_opening_alerts_by_email_and_webhook_once(alerting: list[Any], s
         circuit_failure("opayo:https://pi", "timed out")
     outbound_sweep()
     assert [m.subject for m in alerting] == ["[Ledgerline] Circuit open: opayo:https://pi is failing; calls stopped"]
-    assert len(RECEIVED) == 1 and RECEIVED[0]["key"] == "circuit:opayo:https://pi"
-    assert RECEIVED[0]["severity"] == "error" and "timed out" in RECEIVED[0]["body"]
+    assert len(HOOKS) == 1 and HOOKS[0]["key"] == "circuit:opayo:https://pi"
+    assert HOOKS[0]["severity"] == "error" and "timed out" in HOOKS[0]["body"]
 
 
 def test_rejected_settlement_file_alerts(alerting: list[Any], settings: Any, tmp_path: Any) -> None:

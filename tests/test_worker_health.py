@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,30 +23,14 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule, Task
 from django_q.signing import SignedPackage
 from django_q.tasks import async_task
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from config.common import workers
 from config.common.models import AlertSent, WorkerHeartbeat
 from config.common.processes import processes_in
 from config.common.schedules import static_schedules_sync
-from simulators.common import running_server
+from tests.alert_hooks import HOOKS
 
 ROOT = Path(__file__).resolve().parent.parent
-HOOKS: list[dict[str, Any]] = []
-
-
-async def _hook(request: Request) -> JSONResponse:
-    HOOKS.append(await request.json())
-    return JSONResponse({"ok": True})
-
-
-@pytest.fixture(scope="module")
-def hook_url() -> Iterator[str]:
-    with running_server(Starlette(routes=[Route("/hook", _hook, methods=["POST"])])) as url:
-        yield f"{url}/hook"
 
 
 @pytest.fixture
