@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString
 from config.common.access import PolicyAdminMixin, policy_action
 from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link, admin_run_each, pretty_json
 from config.common.errors import ApplicationError
-from orders.marketplaces import marketplace_name
+from connectors.amazon.marketplaces import marketplace_name
 from orders.models import (
     Address,
     AmazonOrderSnapshot,

@@ -100,7 +100,7 @@ class SellerMarketplace(models.Model):
         ]
 
     def __str__(self) -> str:
-        from orders.marketplaces import marketplace_name
+        from connectors.amazon.marketplaces import marketplace_name
 
         return f"{self.account} / {marketplace_name(self.marketplace_id)}"
 

@@ -18,7 +18,7 @@ from django.core.management import CommandError, call_command
 from config.common.demo import data
 from config.common.errors import DemoCredentialsRefused
 from config.common.models import CircuitBreaker, ExceptionItem
-from orders.clients.sp_api import SpApiClient
+from connectors.amazon.base import SpApiClient
 from orders.models import SellerAccount, SyncCursor
 from orders.services import amazon_orders_sync
 from payments.clients.opayo import OpayoPiClient, OpayoReportingClient

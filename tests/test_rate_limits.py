@@ -16,8 +16,8 @@ from django.utils import timezone
 from config.common.errors import PermanentConnectorError, ThrottledError
 from config.common.models import RateLimitBucket
 from config.common.ratelimit import SharedRateLimiter
-from fulfillment.clients.amazon_inventory import AmazonInventoryClient
-from orders.clients.sp_api import USAGE_PLANS
+from connectors.amazon.base import USAGE_PLANS
+from connectors.amazon.inventory import AmazonInventoryClient
 from orders.models import AmazonOrderSnapshot, Order, SellerAccount
 from orders.services import amazon_orders_sync
 from payments.clients.opayo import OpayoPiClient

@@ -20,10 +20,10 @@ from django.utils import timezone
 from config.common.errors import ApplicationError
 from config.common.models import ApiClient, ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_for
+from connectors.amazon.marketplaces import MARKETPLACES
 from fulfillment.models import ErpBatch, ErpDocument, ErpHandover
 from mappings.models import FieldMappingTemplate, SkuMapping
 from mappings.rules import template_apply
-from orders.marketplaces import MARKETPLACES
 from orders.models import Address, Order, OrderStatus
 from orders.services import order_hold_open, order_hold_release
 

@@ -35,7 +35,8 @@ from config.common.models import ApiClient, ExceptionItem, OutboundRequest
 from config.common.outbound import outbound_enqueue, register_outbound
 from config.common.reprocess import register_reprocessor
 from config.common.services import exception_open, exceptions_resolve_many
-from fulfillment.clients.amazon_inventory import AmazonInventoryClient, Listing
+from connectors.amazon.inventory import AmazonInventoryClient
+from connectors.amazon.inventory_types import Listing
 from fulfillment.models import FbaInventory, InventoryLevel, InventoryUpdate, ListingFeed, ListingSync
 from mappings.models import SkuMapping
 from orders.models import SellerAccount, SellerMarketplace

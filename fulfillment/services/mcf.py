@@ -21,10 +21,12 @@ from config.common.models import ExceptionItem, OutboundRequest
 from config.common.outbound import outbound_enqueue, outbound_retry, register_outbound
 from config.common.reprocess import register_reprocessor
 from config.common.services import exception_open, exceptions_resolve_for
+from connectors.amazon.fulfillment_outbound import AmazonFulfillmentOutboundClient
+from connectors.amazon.fulfillment_outbound_types import FULFILLMENT_ORDER_STATUSES, FulfillmentOrderDetails
+from connectors.amazon.marketplaces import MARKETPLACES
 from fulfillment.models import FULFILLMENT_TRANSITIONS, FulfillmentOrder, Shipment, ShipmentLine
 from fulfillment.selectors import shipped_quantities
 from mappings.models import SkuMapping
-from orders.marketplaces import MARKETPLACES
 from orders.models import Order, OrderLine, OrderStatus, SellerMarketplace
 from orders.services import (
     order_hold_open,
@@ -32,7 +34,6 @@ from orders.services import (
     order_lines_shipped_set,
     order_note_add,
     order_status_refresh,
-    sp_api_client_for,
 )
 from payments.selectors import fraud_review_pending
 
@@ -221,10 +222,15 @@ def fulfillment_order_status_set(*, fulfillment: FulfillmentOrder, status: str, 
     return True
 
 
+def _outbound_client(fulfillment: FulfillmentOrder) -> AmazonFulfillmentOutboundClient:
+    account, marketplace_id = fulfillment.seller_account, fulfillment.marketplace_id
+    return AmazonFulfillmentOutboundClient.for_account(account, marketplace_id=marketplace_id)
+
+
 @register_outbound("amazon.create_fulfillment_order")
 def _create(request: OutboundRequest) -> dict[str, Any]:
     fulfillment = FulfillmentOrder.objects.select_related("seller_account").get(pk=request.payload["fulfillment_order"])
-    client = sp_api_client_for(account=fulfillment.seller_account, marketplace_id=fulfillment.marketplace_id)
+    client = _outbound_client(fulfillment)
     try:
         client.create_fulfillment_order(body=fulfillment.request_payload)
     except PermanentConnectorError as exc:
@@ -245,9 +251,9 @@ def _create(request: OutboundRequest) -> dict[str, Any]:
 def fba_fulfillment_refresh(*, fulfillment_id: int, actor: str = ACTOR) -> FulfillmentOrder:
     """Read one fulfilment order back from Amazon and record status, shipments and tracking."""
     fulfillment = FulfillmentOrder.objects.select_related("seller_account").get(pk=fulfillment_id)
-    client = sp_api_client_for(account=fulfillment.seller_account, marketplace_id=fulfillment.marketplace_id)
+    client = _outbound_client(fulfillment)
     try:
-        payload = client.get_fulfillment_order(seller_fulfillment_order_id=fulfillment.seller_fulfillment_order_id)
+        fetched = client.get_fulfillment_order(seller_fulfillment_order_id=fulfillment.seller_fulfillment_order_id)
     except Exception as exc:
         failures = fulfillment.poll_failures + 1
         FulfillmentOrder.objects.filter(pk=fulfillment.pk).update(
@@ -261,76 +267,56 @@ def fba_fulfillment_refresh(*, fulfillment_id: int, actor: str = ACTOR) -> Fulfi
     cancelled_now = False
     with transaction.atomic():
         fulfillment = FulfillmentOrder.objects.select_for_update().get(pk=fulfillment_id)
-        status = _status(payload["fulfillmentOrder"].get("fulfillmentOrderStatus", ""))
+        # Only Amazon's own statuses apply (the connector spells them as the model does); others change nothing.
+        status = fetched.status if fetched.status in FULFILLMENT_ORDER_STATUSES else ""
         changed = bool(status) and fulfillment_order_status_set(fulfillment=fulfillment, status=status, actor=actor)
         cancelled_now = changed and status == FulfillmentOrder.Status.CANCELLED
-        fulfillment.last_payload, fulfillment.poll_failures, fulfillment.last_error = payload, 0, ""
+        fulfillment.last_payload, fulfillment.poll_failures, fulfillment.last_error = fetched.raw, 0, ""
         final = fulfillment.status in FulfillmentOrder.FINAL
         fulfillment.next_poll_at = (
             None if final else timezone.now() + timedelta(minutes=settings.FULFILLMENT_POLL_MINUTES)
         )
         fulfillment.save(update_fields=["last_payload", "poll_failures", "last_error", "next_poll_at", "updated_at"])
-        _record_shipments(fulfillment, payload)
+        _record_shipments(fulfillment, fetched)
         order_status_refresh(order_id=fulfillment.order_id, actor=actor, reason=f"FBA {fulfillment.status}")
     if cancelled_now:
         _after_cancellation(fulfillment)
     return fulfillment
 
 
-def _status(value: str) -> str:
-    """Amazon's enum is PascalCase, its own examples write PROCESSING: compare case-insensitively."""
-    for status in FulfillmentOrder.Status:
-        if status.value.lower() == value.lower():
-            return status.value
-    return ""
-
-
-def _record_shipments(fulfillment: FulfillmentOrder, payload: dict[str, Any]) -> None:
+def _record_shipments(fulfillment: FulfillmentOrder, fetched: FulfillmentOrderDetails) -> None:
     lines = {str(line.pk): line for line in fulfillment.order.lines.all()}
-    for data in payload.get("fulfillmentShipments") or []:
-        shipment_id = str(data.get("amazonShipmentId") or "")
-        if not shipment_id:
+    for amazon_shipment in fetched.shipments:
+        if not amazon_shipment.amazon_shipment_id:
             continue
         status = {
             "SHIPPED": Shipment.Status.SHIPPED,
             "CANCELLED_BY_FULFILLER": Shipment.Status.CANCELLED,
             "CANCELLED_BY_SELLER": Shipment.Status.CANCELLED,
-        }.get(str(data.get("fulfillmentShipmentStatus", "")).upper(), Shipment.Status.PENDING)
-        packages = data.get("fulfillmentShipmentPackage") or []
+        }.get(amazon_shipment.status, Shipment.Status.PENDING)
         shipment, _ = Shipment.objects.update_or_create(
             order=fulfillment.order,
             source=Shipment.Source.FBA,
-            external_id=shipment_id,
+            external_id=amazon_shipment.amazon_shipment_id,
             defaults={
                 "fulfillment_order": fulfillment,
                 "status": status,
-                "carrier": ", ".join(sorted({str(p.get("carrierCode", "")) for p in packages if p.get("carrierCode")})),
-                "tracking_number": ", ".join(
-                    str(p.get("trackingNumber", "")) for p in packages if p.get("trackingNumber")
-                ),
-                "shipped_at": _when(data.get("shippingDate")) if status == Shipment.Status.SHIPPED else None,
-                "payload": data,
+                "carrier": ", ".join(sorted({p.carrier_code for p in amazon_shipment.packages if p.carrier_code})),
+                "tracking_number": ", ".join(p.tracking_number for p in amazon_shipment.packages if p.tracking_number),
+                "shipped_at": amazon_shipment.shipping_date if status == Shipment.Status.SHIPPED else None,
+                "payload": amazon_shipment.raw,
             },
         )
         quantities: dict[str, int] = {}
-        for item in data.get("fulfillmentShipmentItem") or []:
-            key = str(item.get("sellerFulfillmentOrderItemId"))
-            quantities[key] = quantities.get(key, 0) + int(item.get("quantity") or 0)
+        for item in amazon_shipment.items:
+            key = item.seller_fulfillment_order_item_id
+            quantities[key] = quantities.get(key, 0) + item.quantity
         for key, quantity in quantities.items():
             if key in lines and quantity > 0:
                 ShipmentLine.objects.update_or_create(
                     shipment=shipment, order_line=lines[key], defaults={"quantity": quantity}
                 )
     _sync_shipped_quantities(fulfillment.order)
-
-
-def _when(value: Any) -> Any:
-    from orders.clients.sp_api_types import parse_datetime
-
-    try:
-        return parse_datetime(value, "shippingDate") if value else None
-    except Exception:
-        return None
 
 
 def _sync_shipped_quantities(order: Order) -> None:
@@ -390,7 +376,7 @@ def fba_fulfillment_cancel(*, fulfillment: FulfillmentOrder, actor: str) -> Outb
 @register_outbound("amazon.cancel_fulfillment_order")
 def _cancel(request: OutboundRequest) -> dict[str, Any]:
     fulfillment = FulfillmentOrder.objects.select_related("seller_account").get(pk=request.payload["fulfillment_order"])
-    client = sp_api_client_for(account=fulfillment.seller_account, marketplace_id=fulfillment.marketplace_id)
+    client = _outbound_client(fulfillment)
     try:
         client.cancel_fulfillment_order(seller_fulfillment_order_id=fulfillment.seller_fulfillment_order_id)
     finally:

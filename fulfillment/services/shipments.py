@@ -12,10 +12,11 @@ from django.utils import timezone
 from config.common.errors import ApplicationError, PermanentConnectorError
 from config.common.models import OutboundRequest
 from config.common.outbound import outbound_enqueue, register_outbound
+from connectors.amazon.orders import AmazonOrdersClient
 from fulfillment.models import Shipment, ShipmentConfirmation, ShipmentLine
 from fulfillment.selectors import shipped_quantities
 from orders.models import Order, OrderLine
-from orders.services import order_lines_shipped_set, order_note_add, order_status_refresh, sp_api_client_for
+from orders.services import order_lines_shipped_set, order_note_add, order_status_refresh
 
 ACTOR = "system:fulfillment"
 # Carrier codes Amazon knows for confirmShipment; anything else goes as "Other" with the name.
@@ -119,7 +120,7 @@ def _confirm(request: OutboundRequest) -> dict[str, Any]:
         return {"already": "sent"}
     order = confirmation.shipment.order
     assert order.seller_account is not None
-    client = sp_api_client_for(account=order.seller_account, marketplace_id=order.marketplace_id)
+    client = AmazonOrdersClient.for_account(order.seller_account, marketplace_id=order.marketplace_id)
     try:
         client.confirm_shipment(amazon_order_id=order.external_id, body=confirmation.request_payload)
     except PermanentConnectorError:

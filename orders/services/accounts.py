@@ -4,12 +4,12 @@ from typing import Any
 
 from django.db import transaction
 
-from orders.clients.sp_api import SpApiClient
+from connectors.amazon.orders import AmazonOrdersClient
 from orders.models import SellerAccount, SellerMarketplace
 
 
-def sp_api_client_for(*, account: SellerAccount, marketplace_id: str) -> SpApiClient:
-    return SpApiClient.for_account(account, marketplace_id=marketplace_id)
+def sp_api_client_for(*, account: SellerAccount, marketplace_id: str) -> AmazonOrdersClient:
+    return AmazonOrdersClient.for_account(account, marketplace_id=marketplace_id)
 
 
 @transaction.atomic

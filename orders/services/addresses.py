@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orders.clients.sp_api_types import AmazonAddress
+from connectors.amazon.orders_types import AmazonAddress
 
 _SPACES = re.compile(r"\s+")
 

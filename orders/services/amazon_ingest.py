@@ -25,9 +25,7 @@ from config.common.db import bulk_update_rows, without_nul
 from config.common.errors import MalformedPayloadError
 from config.common.models import ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_many
-from mappings.models import StatusMapping
-from mappings.selectors import sku_mappings_resolve, status_map_get
-from orders.clients.sp_api_types import (
+from connectors.amazon.orders_types import (
     AmazonAddress,
     AmazonOrder,
     AmazonOrderItem,
@@ -37,6 +35,8 @@ from orders.clients.sp_api_types import (
     parse_order,
     parse_order_items,
 )
+from mappings.models import StatusMapping
+from mappings.selectors import sku_mappings_resolve, status_map_get
 from orders.facts import Derived, OrderFacts, order_status_derive
 from orders.models import Address as OrderAddress
 from orders.models import AmazonOrderSnapshot, Order, OrderEvent, OrderLine, OrderStatus, SellerAccount

@@ -34,7 +34,7 @@ from config.common.errors import (
 )
 from config.common.models import ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_for
-from orders.clients.sp_api import SpApiClient
+from connectors.amazon.orders import AmazonOrdersClient
 from orders.models import AmazonOrderSnapshot, SellerAccount, SyncCursor
 from orders.services.accounts import sp_api_client_for
 from orders.services.amazon_ingest import (
@@ -111,7 +111,7 @@ class _Staged:
 
 def _submit_details(
     *,
-    client: SpApiClient,
+    client: AmazonOrdersClient,
     pool: ThreadPoolExecutor,
     snapshots: list[AmazonOrderSnapshot],
     stop: threading.Event,
@@ -185,14 +185,14 @@ def _collect_details(staged: _Staged, *, raise_errors: bool = True) -> list[Amaz
 
 
 def _fetch_details(
-    *, client: SpApiClient, pool: ThreadPoolExecutor, snapshots: list[AmazonOrderSnapshot]
+    *, client: AmazonOrdersClient, pool: ThreadPoolExecutor, snapshots: list[AmazonOrderSnapshot]
 ) -> list[AmazonOrderSnapshot]:
     staged = _submit_details(client=client, pool=pool, snapshots=snapshots, stop=threading.Event())
     return _collect_details(staged)
 
 
 def _resume_pending(
-    *, account: SellerAccount, marketplace_id: str, client: SpApiClient, pool: ThreadPoolExecutor
+    *, account: SellerAccount, marketplace_id: str, client: AmazonOrdersClient, pool: ThreadPoolExecutor
 ) -> IngestStats:
     """Finish snapshots a previous cycle stored but did not process (throttled or killed mid-page)."""
     pending = list(
@@ -225,7 +225,7 @@ def amazon_orders_sync(
     *,
     account: SellerAccount,
     marketplace_id: str,
-    client: SpApiClient | None = None,
+    client: AmazonOrdersClient | None = None,
     max_pages: int | None = None,
     owner: str | None = None,
     ignore_backoff: bool = False,
@@ -342,7 +342,7 @@ def _open_window(cursor: SyncCursor, now: datetime) -> None:
     cursor.save(update_fields=["window_start", "window_end", "next_token", "pages_in_window", "updated_at"])
 
 
-def _get_page(client: SpApiClient, cursor: SyncCursor, token: str | None) -> Any:
+def _get_page(client: AmazonOrdersClient, cursor: SyncCursor, token: str | None) -> Any:
     assert cursor.window_start is not None and cursor.window_end is not None
     try:
         return client.get_orders(

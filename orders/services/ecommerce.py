@@ -17,8 +17,8 @@ from config.common.models import ExceptionItem
 from config.common.pan import card_data_refusal
 from config.common.reprocess import register_reprocessor
 from config.common.services import exception_open, exceptions_resolve_for
+from connectors.amazon.orders_types import AmazonAddress
 from mappings.selectors import sku_mappings_resolve
-from orders.clients.sp_api_types import AmazonAddress
 from orders.models import Address, EcommerceOrderSubmission, Order, OrderEvent, OrderLine, OrderStatus
 from orders.services.addresses import address_normalize
 from orders.services.status import order_hold_open, order_hold_release

@@ -17,8 +17,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from config.common.services import exceptions_resolve_for
+from connectors.amazon.reports import AmazonReportsClient
+from connectors.amazon.reports_types import Report
 from orders.models import SellerAccount
-from reconciliation.clients.amazon_reports import AmazonReportsClient, Report
 from reconciliation.models import SettlementFile, SettlementReport
 from reconciliation.services.importer import settlement_file_import, settlement_file_store
 

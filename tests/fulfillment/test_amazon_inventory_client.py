@@ -1,4 +1,4 @@
-"""Our listings, listings feed and FBA inventory client (fulfillment.clients.amazon_inventory) against the SP-API
+"""Our listings, listings feed and FBA inventory client (connectors.amazon.inventory) against the SP-API
 simulator as a real server."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from config.common.errors import PermanentConnectorError, RetryableConnectorError, ThrottledError
-from fulfillment.clients.amazon_inventory import (
+from connectors.amazon.fulfillment_outbound import AmazonFulfillmentOutboundClient
+from connectors.amazon.inventory import AmazonInventoryClient, AmazonListingsClient
+from connectors.amazon.inventory_types import (
     MAX_FEED_MESSAGES,
-    AmazonInventoryClient,
-    AmazonListingsClient,
     FeedResult,
     InventorySummary,
     ListingSubmission,
@@ -304,10 +304,11 @@ def test_inventory_summaries_since_and_by_sku(
 
 
 def test_inventory_summaries_show_mcf_reservations_and_throttling(
-    client: AmazonInventoryClient, amazon: SpApiSimulatorControl, seller: str
+    client: AmazonInventoryClient, amazon: SpApiSimulatorControl, seller: str, account: SellerAccount
 ) -> None:
     amazon.set_fba_inventory(seller, "FBA-MUG", 5)
-    client.create_fulfillment_order(body=mcf_order("WEB-1", "FBA-MUG", 2))  # the orders client's MCF call
+    with AmazonFulfillmentOutboundClient.for_account(account, marketplace_id=UK) as outbound:
+        outbound.create_fulfillment_order(body=mcf_order("WEB-1", "FBA-MUG", 2))  # the MCF client's call
     [mug] = client.inventory_summaries(marketplace_id=UK, skus=["FBA-MUG"])
     assert (mug.fulfillable, mug.reserved, mug.pending_customer_order, mug.total_quantity) == (3, 2, 2, 5)
     amazon.set_rate_limiting(True)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from config.common.errors import MalformedPayloadError
-from orders.clients.sp_api_types import AmazonAddress, parse_address, parse_order, parse_order_items
+from connectors.amazon.orders_types import AmazonAddress, parse_address, parse_order, parse_order_items
 from orders.services.addresses import address_normalize, normalize_postal_code
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sp_api"

@@ -1,4 +1,4 @@
-"""Our Reports API client (reconciliation.clients.amazon_reports) against the SP-API simulator as a real server."""
+"""Our Reports API client (connectors.amazon.reports) against the SP-API simulator as a real server."""
 
 from __future__ import annotations
 
@@ -13,14 +13,9 @@ from typing import Any
 import pytest
 
 from config.common.errors import PermanentConnectorError, RetryableConnectorError, ThrottledError
+from connectors.amazon.reports import AmazonReportsClient
+from connectors.amazon.reports_types import SETTLEMENT_V2, CreatedReport, Report, parse_report
 from orders.models import SellerAccount
-from reconciliation.clients.amazon_reports import (
-    SETTLEMENT_V2,
-    AmazonReportsClient,
-    CreatedReport,
-    Report,
-    parse_report,
-)
 from simulators.spapi.control import SpApiSimulatorControl
 from tests.factories import DE, UK, US
 from tests.spapi_support import spapi_for

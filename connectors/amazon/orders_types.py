@@ -1,5 +1,8 @@
 """The shapes our services see of SP-API Orders v0 data, and the strict parsers that build them.
 
+`OrdersPage` carries Amazon's Order objects as sent (the ingestion stores them raw first); the parsers run on the
+stored payloads.
+
 Parsers never guess: a missing required field, an unparsable date or an amount that is not a plain
 decimal with at most two places raises MalformedPayloadError naming the field, so the raw payload can be
 flagged for an operator instead of silently becoming wrong money.
@@ -18,6 +21,13 @@ from config.common.errors import MalformedPayloadError
 
 _AMOUNT = re.compile(r"^-?\d{1,15}(\.\d{1,2})?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclass(frozen=True)
+class OrdersPage:
+    orders: list[dict[str, Any]]  # raw Order objects, exactly as Amazon sent them
+    next_token: str | None
+    rate_limit: float | None
 
 
 @dataclass(frozen=True)

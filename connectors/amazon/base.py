@@ -1,12 +1,13 @@
-"""Amazon Selling Partner API client, on python-amazon-sp-api, for the Orders v0 operations.
+"""The base of every SP-API client: python-amazon-sp-api pointed at our hosts, typed errors, quotas, circuit.
 
-The library builds requests and tokens; this module points it at the configured hosts (Amazon or the local
+The library builds requests and tokens; `SpApiClient` points it at the configured hosts (Amazon or the local
 simulator), makes HTTP failures typed (RetryableConnectorError / ThrottledError / PermanentConnectorError)
-instead of the library's "raise only if the body has an errors list", counts calls per operation, and
-returns plain Python data. Before each call it waits for the operation's quota through the limiter it is given
-(`for_account` gives the one shared by all workers) and tells it the rate Amazon reported. It never touches the
-database itself.
-Docs: https://developer-docs.amazon.com/sp-api/docs/orders-api-v0-reference
+instead of the library's "raise only if the body has an errors list", and counts calls per operation. Before each
+call it waits for the operation's quota through the limiter it is given (`for_account` gives the one shared by all
+workers, from `USAGE_PLANS`), tells it the rate Amazon reported, and goes through the account's circuit breaker.
+The API clients (`orders`, `fulfillment_outbound`, `reports`, `inventory`) subclass it and call `_call`; the helpers
+they share are public here. Nothing in the connector touches the database.
+Docs: https://developer-docs.amazon.com/sp-api/docs/usage-plans-and-rate-limits
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
-from sp_api.api import FulfillmentOutbound, Orders
 from sp_api.auth import AccessTokenClient
 from sp_api.auth import access_token_client as _token_module
 from sp_api.auth._core import build_cache_key
@@ -43,6 +43,7 @@ from config.common.errors import (
     RetryableConnectorError,
 )
 from config.common.http import CallLimiter, status_error, transport_error
+from connectors.amazon.marketplaces import MARKETPLACES
 
 if TYPE_CHECKING:
     from orders.models import SellerAccount
@@ -100,22 +101,22 @@ class SpApiCredentials:
         return f"SpApiCredentials(client_id={self.client_id!r}, refresh_token=***, client_secret=***)"
 
 
-@dataclass(frozen=True)
-class OrdersPage:
-    orders: list[dict[str, Any]]  # raw Order objects, exactly as Amazon sent them
-    next_token: str | None
-    rate_limit: float | None
-
-
-def _iso(value: datetime) -> str:
+def iso(value: datetime) -> str:
+    """A date-time as SP-API query parameters and bodies take it: UTC, whole seconds, `Z`."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _rate_limit(headers: Any) -> float | None:
+def rate_limit(headers: Any) -> float | None:
+    """The rate (requests per second) Amazon says applies to this seller and operation: x-amzn-RateLimit-Limit."""
     try:
         return float(headers.get("x-amzn-RateLimit-Limit"))
     except (TypeError, ValueError):
         return None
+
+
+def malformed(operation: str, what: str) -> RetryableConnectorError:
+    """A 2xx answer without what the model promises (a required list, id or url): retryable, like a bad gateway."""
+    return RetryableConnectorError(f"{operation} answered {what}", provider=PROVIDER, operation=operation)
 
 
 def _error_from_response(response: httpx.Response, operation: str) -> ConnectorError:
@@ -137,7 +138,7 @@ def _error_from_response(response: httpx.Response, operation: str) -> ConnectorE
             message, provider=PROVIDER, operation=operation, status_code=403, code=code, details=details
         )
     # SP-API sends no Retry-After; one token refills in 1/rate seconds.
-    rate = _rate_limit(response.headers)
+    rate = rate_limit(response.headers)
     return status_error(
         response,
         provider=PROVIDER,
@@ -163,7 +164,7 @@ class _TypedErrorTransport(HttpxTransport):
         except httpx.TransportError as exc:
             raise transport_error(exc, provider=PROVIDER, operation=self.operation) from exc
         if self.limiter is not None:
-            self.limiter.observed(self.operation, _rate_limit(response.headers), refused=response.status_code == 429)
+            self.limiter.observed(self.operation, rate_limit(response.headers), refused=response.status_code == 429)
         if response.status_code >= 400:
             raise _error_from_response(response, self.operation)
         return response
@@ -183,8 +184,6 @@ def _marketplace(marketplace_id: str) -> Any:
     for member in Marketplaces:
         if member.marketplace_id == marketplace_id:
             return member
-    from orders.marketplaces import MARKETPLACES
-
     known = MARKETPLACES.get(marketplace_id)
     if known is None:
         raise PermanentConnectorError(
@@ -317,8 +316,9 @@ class SpApiClient:
 
     # --- plumbing ----------------------------------------------------------------------------------
 
-    def _api(self, api_class: Any = Orders) -> Any:
-        """This thread's library client of `api_class` (Orders, FulfillmentOutbound, Reports), pointed at our hosts."""
+    def _api(self, api_class: Any) -> Any:
+        """This thread's library client of `api_class` (Orders, FulfillmentOutbound, Reports, ...), pointed at our
+        hosts."""
         key = api_class.__name__
         apis = getattr(self._local, "apis", None)
         if apis is None:
@@ -350,9 +350,7 @@ class SpApiClient:
     def _forget_access_token(self) -> None:
         _token_module.cache.pop(build_cache_key(self.credentials.refresh_token), None)
 
-    def _call(
-        self, operation: str, fn: Callable[[Any], T], api_class: Any = Orders, *, plans: tuple[str, ...] = ()
-    ) -> T:
+    def _call(self, operation: str, fn: Callable[[Any], T], api_class: Any, *, plans: tuple[str, ...] = ()) -> T:
         """Run one operation within its quota (and any further `plans` it counts against), through the account's
         circuit breaker. The quota is taken first, so a call that never goes cannot close a half-open circuit."""
         if self.limiter is not None:
@@ -367,7 +365,7 @@ class SpApiClient:
         digest = hashlib.sha256(self.credentials.refresh_token.encode()).hexdigest()[:16]
         return f"{PROVIDER}:{digest}"
 
-    def _call_once(self, operation: str, fn: Callable[[Any], T], api_class: Any = Orders) -> T:
+    def _call_once(self, operation: str, fn: Callable[[Any], T], api_class: Any) -> T:
         """Run one operation; on an expired/revoked access token, fetch a new one and try once more."""
         api = self._api(api_class)
         api._transport.operation = operation
@@ -392,102 +390,3 @@ class SpApiClient:
                 api.close()
                 api._auth._transport.close()
             self._opened.clear()
-
-    # --- operations ---------------------------------------------------------------------------------
-
-    def get_orders(
-        self,
-        *,
-        last_updated_after: datetime,
-        last_updated_before: datetime,
-        next_token: str | None = None,
-        max_results: int = 100,
-    ) -> OrdersPage:
-        """One page of getOrders (rate 0.0167/s, burst 20). NextToken, when given, overrides the window."""
-        params: dict[str, Any] = {"MarketplaceIds": [self.marketplace_id], "MaxResultsPerPage": max_results}
-        if next_token:
-            params["NextToken"] = next_token
-        else:
-            params["LastUpdatedAfter"] = _iso(last_updated_after)
-            params["LastUpdatedBefore"] = _iso(last_updated_before)
-        response = self._call("getOrders", lambda api: api.get_orders(**params))
-        payload = response.payload
-        if not isinstance(payload, dict) or not isinstance(payload.get("Orders"), list):
-            raise RetryableConnectorError(
-                "getOrders answered without an Orders list", provider=PROVIDER, operation="getOrders"
-            )
-        token = payload.get("NextToken") or None
-        return OrdersPage(orders=payload["Orders"], next_token=token, rate_limit=_rate_limit(response.headers))
-
-    def get_order_items(self, *, amazon_order_id: str) -> list[dict[str, Any]]:
-        """Every OrderItem of one order, following NextToken (rate 0.5/s, burst 30)."""
-        items: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            kwargs = {"NextToken": token} if token else {}
-
-            def call(api: Any, kwargs: dict[str, str] = kwargs) -> Any:
-                return api.get_order_items(amazon_order_id, **kwargs)
-
-            response = self._call("getOrderItems", call)
-            payload = response.payload
-            if not isinstance(payload, dict) or not isinstance(payload.get("OrderItems"), list):
-                raise RetryableConnectorError(
-                    "getOrderItems answered without an OrderItems list",
-                    provider=PROVIDER,
-                    operation="getOrderItems",
-                )
-            items.extend(payload["OrderItems"])
-            token = payload.get("NextToken") or None
-            if not token:
-                return items
-
-    def get_order_address(self, *, amazon_order_id: str) -> dict[str, Any] | None:
-        """The full shipping address of one order (rate 0.5/s, burst 30); None when Amazon has none."""
-        response = self._call("getOrderAddress", lambda api: api.get_order_address(amazon_order_id))
-        payload = response.payload
-        if not isinstance(payload, dict):
-            return None
-        address = payload.get("ShippingAddress")
-        return address if isinstance(address, dict) else None
-
-    # --- FBA outbound (Multi-Channel Fulfillment) 2020-07-01 and FBM shipment confirmation -------------------
-    # https://developer-docs.amazon.com/sp-api/docs/fulfillment-outbound-api-v2020-07-01-reference
-
-    def create_fulfillment_order(self, *, body: dict[str, Any]) -> None:
-        """createFulfillmentOrder (2/s, burst 30). Amazon treats a repeat with the same
-        sellerFulfillmentOrderId and content as the same order, so retrying is safe."""
-        self._call("createFulfillmentOrder", lambda api: api.create_fulfillment_order(**body), FulfillmentOutbound)
-
-    def get_fulfillment_order(self, *, seller_fulfillment_order_id: str) -> dict[str, Any]:
-        """getFulfillmentOrder: the order, its items, shipments and packages (raw payload)."""
-        response = self._call(
-            "getFulfillmentOrder",
-            lambda api: api.get_fulfillment_order(seller_fulfillment_order_id),
-            FulfillmentOutbound,
-        )
-        payload = response.payload
-        if not isinstance(payload, dict) or not isinstance(payload.get("fulfillmentOrder"), dict):
-            raise RetryableConnectorError(
-                "getFulfillmentOrder answered without a fulfillmentOrder",
-                provider=PROVIDER,
-                operation="getFulfillmentOrder",
-            )
-        return payload
-
-    def cancel_fulfillment_order(self, *, seller_fulfillment_order_id: str) -> None:
-        self._call(
-            "cancelFulfillmentOrder",
-            lambda api: api.cancel_fulfillment_order(seller_fulfillment_order_id),
-            FulfillmentOutbound,
-        )
-
-    def get_fulfillment_preview(self, *, body: dict[str, Any]) -> dict[str, Any]:
-        response = self._call(
-            "getFulfillmentPreview", lambda api: api.get_fulfillment_preview(**body), FulfillmentOutbound
-        )
-        return response.payload if isinstance(response.payload, dict) else {}
-
-    def confirm_shipment(self, *, amazon_order_id: str, body: dict[str, Any]) -> None:
-        """orders/v0 confirmShipment (2/s, burst 10): Amazon answers 204."""
-        self._call("confirmShipment", lambda api: api.confirm_shipment(amazon_order_id, **body))

@@ -1,6 +1,6 @@
 """Amazon SP-API Reports 2021-06-30 client: list, read, request and cancel reports, and download their documents.
 
-Built on the orders client (`orders.clients.sp_api.SpApiClient`): the same hosts (Amazon or the simulator), LWA token
+Built on `connectors.amazon.base.SpApiClient`: the same hosts (Amazon or the simulator), LWA token
 handling, per-operation call counts and typed errors (RetryableConnectorError / ThrottledError with the wait from
 `x-amzn-RateLimit-Limit` / PermanentConnectorError). Report documents are not downloaded through the library (it
 reads the whole file into memory and guesses the text encoding): the pre-signed URL is streamed with httpx into a
@@ -19,8 +19,7 @@ import os
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,118 +28,29 @@ from sp_api.api import Reports
 
 from config.common.errors import RetryableConnectorError
 from config.common.http import transport_error
-from orders.clients.sp_api import PROVIDER, PresignedUrlRefused, SpApiClient, _iso, _rate_limit, presigned_url_error
+from connectors.amazon.base import (
+    PROVIDER,
+    PresignedUrlRefused,
+    SpApiClient,
+    iso,
+    malformed,
+    presigned_url_error,
+    rate_limit,
+)
+from connectors.amazon.reports_types import (
+    CreatedReport,
+    DownloadedDocument,
+    Report,
+    ReportDocument,
+    ReportsPage,
+    parse_report,
+)
 
-SETTLEMENT_V2 = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
-PROCESSING_STATUSES = ("CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE")
-FINAL_STATUSES = frozenset({"CANCELLED", "DONE", "FATAL"})
 MAX_PAGE_SIZE = 100  # getReports pageSize maximum: fewest calls against its 0.0222/s usage plan
 DOWNLOAD = "reportDocumentDownload"  # the pre-signed URL (S3 on Amazon): counted and reported under this name
-# Any marketplace of the region selects the regional endpoint; Amazon ignores marketplaceIds for settlement reports.
 _READ_CHUNK = 1 << 20
 _OUT_CHUNK = 1 << 20  # most bytes one inflate step may produce (a highly compressed chunk must not blow up)
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
-
-
-@dataclass(frozen=True)
-class Report:
-    """A `Report` of the Reports API; times are aware UTC datetimes."""
-
-    report_id: str
-    report_type: str
-    processing_status: str
-    created_time: datetime
-    marketplace_ids: tuple[str, ...] = ()
-    data_start_time: datetime | None = None
-    data_end_time: datetime | None = None
-    processing_start_time: datetime | None = None
-    processing_end_time: datetime | None = None
-    report_document_id: str | None = None
-    report_schedule_id: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # as Amazon sent it
-
-    @property
-    def is_final(self) -> bool:
-        return self.processing_status in FINAL_STATUSES
-
-
-@dataclass(frozen=True)
-class ReportsPage:
-    reports: tuple[Report, ...]
-    next_token: str | None
-    rate_limit: float | None
-
-
-@dataclass(frozen=True)
-class CreatedReport:
-    report_id: str
-
-
-@dataclass(frozen=True)
-class ReportDocument:
-    report_document_id: str
-    url: str = field(repr=False)  # pre-signed: a credential for 5 minutes
-    compression_algorithm: str | None = None  # "GZIP" or None
-
-
-@dataclass(frozen=True)
-class DownloadedDocument:
-    """A document written to `path`, decompressed: `size` and `sha256` are of the bytes in the file."""
-
-    report_document_id: str
-    path: Path
-    size: int
-    sha256: str
-    compression_algorithm: str | None
-    downloaded_bytes: int  # as transferred (compressed when GZIP)
-    content_type: str | None
-    charset: str | None  # from Content-Type; Amazon's varies by marketplace, so decode with it, not a guess
-
-
-def _malformed(operation: str, what: str) -> RetryableConnectorError:
-    return RetryableConnectorError(f"{operation} answered {what}", provider=PROVIDER, operation=operation)
-
-
-def _time(raw: dict[str, Any], key: str, operation: str, *, required: bool = False) -> datetime | None:
-    value = raw.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str):
-        raise _malformed(operation, f"a report without a valid {key}")
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise _malformed(operation, f"a report with {key} {value!r}, not ISO 8601") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def parse_report(raw: Any, operation: str = "getReport") -> Report:
-    """A `Report` object as Amazon sends it → Report (RetryableConnectorError when it lacks the model's required
-    fields, like the orders client does for payloads without their list)."""
-    if not isinstance(raw, dict):
-        raise _malformed(operation, "a report that is not an object")
-    for key in ("reportId", "reportType", "processingStatus"):
-        if not isinstance(raw.get(key), str) or not raw[key]:
-            raise _malformed(operation, f"a report without {key}")
-    created = _time(raw, "createdTime", operation, required=True)
-    assert created is not None
-    markets = raw.get("marketplaceIds") or []
-    document = raw.get("reportDocumentId")
-    schedule = raw.get("reportScheduleId")
-    return Report(
-        report_id=raw["reportId"],
-        report_type=raw["reportType"],
-        processing_status=raw["processingStatus"],
-        created_time=created,
-        marketplace_ids=tuple(str(m) for m in markets) if isinstance(markets, list) else (),
-        data_start_time=_time(raw, "dataStartTime", operation),
-        data_end_time=_time(raw, "dataEndTime", operation),
-        processing_start_time=_time(raw, "processingStartTime", operation),
-        processing_end_time=_time(raw, "processingEndTime", operation),
-        report_document_id=document if isinstance(document, str) and document else None,
-        report_schedule_id=schedule if isinstance(schedule, str) and schedule else None,
-        raw=raw,
-    )
 
 
 def _charset(content_type: str | None) -> str | None:
@@ -208,17 +118,17 @@ class AmazonReportsClient(SpApiClient):
             if marketplace_ids:
                 params["marketplaceIds"] = list(marketplace_ids)
             if created_since is not None:
-                params["createdSince"] = _iso(created_since)
+                params["createdSince"] = iso(created_since)
             if created_until is not None:
-                params["createdUntil"] = _iso(created_until)
+                params["createdUntil"] = iso(created_until)
         response = self._call("getReports", lambda api: api.get_reports(**params), Reports)
         payload = response.payload
         if not isinstance(payload, dict) or not isinstance(payload.get("reports"), list):
-            raise _malformed("getReports", "without a reports list")
+            raise malformed("getReports", "without a reports list")
         return ReportsPage(
             reports=tuple(parse_report(raw, "getReports") for raw in payload["reports"]),
             next_token=response.next_token or None,
-            rate_limit=_rate_limit(response.headers),
+            rate_limit=rate_limit(response.headers),
         )
 
     def iter_reports(
@@ -289,15 +199,15 @@ class AmazonReportsClient(SpApiClient):
             "marketplaceIds": list(marketplace_ids) if marketplace_ids else [self.marketplace_id],
         }
         if data_start_time is not None:
-            body["dataStartTime"] = _iso(data_start_time)
+            body["dataStartTime"] = iso(data_start_time)
         if data_end_time is not None:
-            body["dataEndTime"] = _iso(data_end_time)
+            body["dataEndTime"] = iso(data_end_time)
         if report_options:
             body["reportOptions"] = dict(report_options)
         response = self._call("createReport", lambda api: api.create_report(**body), Reports)
         payload = response.payload
         if not isinstance(payload, dict) or not isinstance(payload.get("reportId"), str) or not payload["reportId"]:
-            raise _malformed("createReport", "without a reportId")
+            raise malformed("createReport", "without a reportId")
         return CreatedReport(report_id=payload["reportId"])
 
     def cancel_report(self, report_id: str) -> None:
@@ -311,7 +221,7 @@ class AmazonReportsClient(SpApiClient):
         response = self._call("getReportDocument", lambda api: api.get_report_document(document_id), Reports)
         payload = response.payload
         if not isinstance(payload, dict) or not isinstance(payload.get("url"), str) or not payload["url"]:
-            raise _malformed("getReportDocument", "without a url")
+            raise malformed("getReportDocument", "without a url")
         compression = payload.get("compressionAlgorithm")
         return ReportDocument(
             report_document_id=str(payload.get("reportDocumentId") or document_id),
