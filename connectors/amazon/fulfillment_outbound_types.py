@@ -35,7 +35,7 @@ class FulfillmentShipmentPackage:
 
 @dataclass(frozen=True)
 class FulfillmentShipmentItem:
-    seller_fulfillment_order_item_id: str  # ours: the OrderLine pk we sent as sellerFulfillmentOrderItemId
+    seller_fulfillment_order_item_id: str  # ours: the OrderLine pk we sent as sellerFulfillmentOrderItemId; "" if none
     quantity: int
     seller_sku: str = ""
 
@@ -83,6 +83,10 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _id(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
 def _objects(value: Any, operation: str, name: str) -> list[dict[str, Any]]:
     """An optional array of objects: absent or null is empty."""
     if not value:
@@ -123,7 +127,7 @@ def parse_fulfillment_shipment(raw: dict[str, Any], operation: str = "getFulfill
     )
     items = tuple(
         FulfillmentShipmentItem(
-            seller_fulfillment_order_item_id=str(item.get("sellerFulfillmentOrderItemId")),
+            seller_fulfillment_order_item_id=_id(item.get("sellerFulfillmentOrderItemId")),
             quantity=_quantity(item.get("quantity"), operation, "a shipment item quantity"),
             seller_sku=_text(item.get("sellerSku")),
         )
