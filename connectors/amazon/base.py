@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -44,9 +44,6 @@ from config.common.errors import (
 )
 from config.common.http import CallLimiter, status_error, transport_error
 from connectors.amazon.marketplaces import MARKETPLACES
-
-if TYPE_CHECKING:
-    from orders.models import SellerAccount
 
 logger = logging.getLogger(__name__)
 PROVIDER = "amazon"
@@ -89,6 +86,21 @@ _REGION_ENDPOINTS = {
     "eu": "https://sellingpartnerapi-eu.amazon.com",
     "fe": "https://sellingpartnerapi-fe.amazon.com",
 }
+
+
+class SellerAccountLike(Protocol):
+    """What `for_account` reads of a seller account (orders.models.SellerAccount): the connector imports no app."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def refresh_token(self) -> str: ...
+    @property
+    def lwa_client_id(self) -> str: ...
+    @property
+    def lwa_client_secret(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -287,7 +299,7 @@ class SpApiClient:
         )
 
     @classmethod
-    def for_account(cls, account: SellerAccount, *, marketplace_id: str | None = None) -> Self:
+    def for_account(cls, account: SellerAccountLike, *, marketplace_id: str | None = None) -> Self:
         """A client for `account` on the configured hosts; `marketplace_id` picks the regional endpoint (default: a
         marketplace of the account's region). Calls wait for the account's quotas, shared by every worker."""
         limiter = None
