@@ -396,6 +396,23 @@ class SpApiClient:
                 ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _presigned(self, method: str, url: str, operation: str, **kwargs: Any) -> httpx.Response:
+        """One request to a pre-signed document URL (S3 on Amazon; no quota, no token), counted under `operation`.
+        A 403 (expired or refused) raises PresignedUrlRefused, so the caller can ask for a fresh URL once."""
+        with self._lock:
+            self.calls[operation] += 1
+        try:
+            with httpx.Client(timeout=self.timeout, follow_redirects=False) as http:
+                response = http.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            raise transport_error(exc, provider=PROVIDER, operation=operation) from exc
+        if response.status_code >= 300:
+            error = presigned_url_error(response, operation)
+            if response.status_code == 403:
+                raise PresignedUrlRefused(error)
+            raise error
+        return response
+
     def close(self) -> None:
         with self._lock:
             for api in self._opened:

@@ -32,19 +32,16 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-import httpx
 from sp_api.api import FeedsV20210630, Inventories, ListingsItemsV20210801
 from sp_api.base import fill_query_params
 
 from config.common.errors import PermanentConnectorError, RetryableConnectorError
-from config.common.http import transport_error
 from connectors.amazon.base import (
     PROVIDER,
     PresignedUrlRefused,
     SpApiClient,
     iso,
     malformed,
-    presigned_url_error,
     rate_limit,
 )
 from connectors.amazon.inventory_types import (
@@ -187,18 +184,7 @@ class AmazonInventoryClient(SpApiClient):
         return str(payload["feedDocumentId"]), str(payload["url"])
 
     def _upload(self, url: str, data: bytes) -> None:
-        with self._lock:
-            self.calls[FEED_UPLOAD] += 1
-        try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=False) as http:
-                response = http.put(url, content=data, headers={"Content-Type": FEED_CONTENT_TYPE})
-        except httpx.TransportError as exc:
-            raise transport_error(exc, provider=PROVIDER, operation=FEED_UPLOAD) from exc
-        if response.status_code >= 300:
-            error = presigned_url_error(response, FEED_UPLOAD)
-            if response.status_code == 403:
-                raise PresignedUrlRefused(error)
-            raise error
+        self._presigned("PUT", url, FEED_UPLOAD, content=data, headers={"Content-Type": FEED_CONTENT_TYPE})
 
     def get_feed(self, feed_id: str) -> Feed:
         response = self._call("getFeed", lambda api: api.get_feed(feed_id), FeedsV20210630)
@@ -256,19 +242,7 @@ class AmazonInventoryClient(SpApiClient):
         return payload["url"], compression if isinstance(compression, str) and compression else None
 
     def _download(self, url: str) -> bytes:
-        with self._lock:
-            self.calls[FEED_DOWNLOAD] += 1
-        try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=False) as http:
-                response = http.get(url)
-        except httpx.TransportError as exc:
-            raise transport_error(exc, provider=PROVIDER, operation=FEED_DOWNLOAD) from exc
-        if response.status_code >= 300:
-            error = presigned_url_error(response, FEED_DOWNLOAD)
-            if response.status_code == 403:
-                raise PresignedUrlRefused(error)
-            raise error
-        return response.content
+        return self._presigned("GET", url, FEED_DOWNLOAD).content
 
     # --- FBA Inventory v1 ----------------------------------------------------------------------------
 
