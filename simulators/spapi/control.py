@@ -16,7 +16,7 @@ with SpApiSimulatorControl("http://127.0.0.1:8101") as sim:
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -72,7 +72,7 @@ class SpApiSimulatorControl:
         client_id: str,
         client_secret: str,
         marketplace_ids: list[str],
-        restricted_roles: list[str] | None = None,
+        restricted_roles: Sequence[str] | None = None,
     ) -> None:
         """Register (or update) a seller and the LWA credentials that get it an access token.
 
@@ -87,7 +87,7 @@ class SpApiSimulatorControl:
             "marketplace_ids": marketplace_ids,
         }
         if restricted_roles is not None:
-            body["restricted_roles"] = restricted_roles
+            body["restricted_roles"] = list(restricted_roles)
         self._call("POST", "/_sim/sellers", body)
 
     def sellers(self) -> list[dict[str, Any]]:

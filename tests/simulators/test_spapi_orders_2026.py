@@ -74,8 +74,14 @@ def example(name: str) -> dict[str, Any]:
 
 
 def seed(sim: SpApiSimulatorControl, count: int, *, minutes_ago: float = 30, **fields: Any) -> list[str]:
+    """`count` UK orders one second apart (2 × SKU-1 for 20.00 GBP, a full address), raw=false."""
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=minutes_ago)
-    entries = [
+    price = {"CurrencyCode": "GBP", "Amount": "20.00"}
+    address = {
+        "Name": "Jane Doe", "AddressLine1": "1 High St", "City": "London", "PostalCode": "SW1A 2AA",
+        "CountryCode": "GB", "Phone": "+44 20 7946 0000", "AddressType": "Residential",
+    }  # fmt: skip
+    entries: list[dict[str, Any]] = [
         {
             "order": {
                 "AmazonOrderId": f"202-{n:07d}-{n:07d}",
@@ -84,10 +90,9 @@ def seed(sim: SpApiSimulatorControl, count: int, *, minutes_ago: float = 30, **f
                 "MarketplaceId": UK,
                 **fields,
             },
-            "items": [{"SellerSKU": "SKU-1", "QuantityOrdered": 2, "ItemPrice": {"CurrencyCode": "GBP", "Amount": "20.00"}}],
-            "address": {"Name": "Jane Doe", "AddressLine1": "1 High St", "City": "London", "PostalCode": "SW1A 2AA",
-                        "CountryCode": "GB", "Phone": "+44 20 7946 0000", "AddressType": "Residential"},
-        }  # fmt: skip
+            "items": [{"SellerSKU": "SKU-1", "QuantityOrdered": 2, "ItemPrice": price}],
+            "address": address,
+        }
         for n in range(count)
     ]
     return sim.upsert_orders(seller=SELLER_ID, orders=entries)
@@ -110,6 +115,12 @@ def search_all(api: httpx.Client, **params: Any) -> list[dict[str, Any]]:
         params["paginationToken"] = token
 
 
+def add_other_seller(sim: SpApiSimulatorControl) -> None:
+    sim.add_seller(
+        selling_partner_id="OTHER", refresh_token="r2", client_id="c2", client_secret="s2", marketplace_ids=[UK]
+    )
+
+
 def error(response: httpx.Response) -> str:
     assert response.status_code == 400, response.text
     [err] = response.json()["errors"]
@@ -126,10 +137,13 @@ def test_the_strict_schemas_accept_amazons_examples(schema: Any) -> None:
     for name in ("getOrder_200.json", "getOrder_200_1.json", "getOrder_200_2.json"):
         schema(example(name), "GetOrderResponse")
     with pytest.raises(jsonschema.ValidationError):
-        schema({"orders": [{**example("getOrder_200.json")["order"], "OrderStatus": "Shipped"}]}, "SearchOrdersResponse")
+        wrong = {**example("getOrder_200.json")["order"], "OrderStatus": "Shipped"}  # a v0 field
+        schema({"orders": [wrong]}, "SearchOrdersResponse")
 
 
-def test_generated_orders_validate_against_the_model(api: httpx.Client, sim: SpApiSimulatorControl, schema: Any) -> None:
+def test_generated_orders_validate_against_the_model(
+    api: httpx.Client, sim: SpApiSimulatorControl, schema: Any
+) -> None:
     ids = sim.generate(seller=SELLER_ID, marketplace_id=UK, count=60, skus=["A", "B", "C"], seed=7)
     sim.generate(seller=SELLER_ID, marketplace_id=DE, count=20, skus=["A"], seed=8)
     for included in ("", "FULFILLMENT", ALL_DATA):
@@ -155,8 +169,10 @@ def test_generated_orders_validate_against_the_model(api: httpx.Client, sim: SpA
     assert shipped["salesChannel"] == {"channelName": "AMAZON", "marketplaceId": UK, "marketplaceName": "Amazon.co.uk"}
 
 
-def test_get_order_unknown_and_other_sellers_orders_are_404(api: httpx.Client, sim: SpApiSimulatorControl, schema: Any) -> None:
-    sim.add_seller(selling_partner_id="OTHER", refresh_token="r2", client_id="c2", client_secret="s2", marketplace_ids=[UK])
+def test_get_order_unknown_and_other_sellers_orders_are_404(
+    api: httpx.Client, sim: SpApiSimulatorControl, schema: Any
+) -> None:
+    add_other_seller(sim)
     sim.upsert_orders(seller="OTHER", orders=[{"order": {"AmazonOrderId": "203-0000000-0000001"}, "items": []}])
     for order_id in ("203-0000000-0000001", "999-9999999-9999999"):
         response = api.get(f"{SEARCH}/{order_id}")
@@ -268,7 +284,8 @@ def test_pagination_tokens(api: httpx.Client, sim: SpApiSimulatorControl) -> Non
     # maxResultsPerPage and includedData may change between pages; every other parameter must not.
     second = search(api, lastUpdatedAfter=since, maxResultsPerPage=5, includedData="BUYER", paginationToken=token)
     assert second.status_code == 200 and len(second.json()["orders"]) == 5
-    third = search(api, lastUpdatedAfter=since, maxResultsPerPage=100, paginationToken=second.json()["pagination"]["nextToken"]).json()
+    token2 = second.json()["pagination"]["nextToken"]
+    third = search(api, lastUpdatedAfter=since, maxResultsPerPage=100, paginationToken=token2).json()
     assert "pagination" not in third
     assert [o["orderId"] for o in first["orders"] + second.json()["orders"] + third["orders"]] == ids
     assert third["lastUpdatedBefore"] == first["lastUpdatedBefore"]  # the window is the first page's
@@ -281,7 +298,7 @@ def test_pagination_tokens(api: httpx.Client, sim: SpApiSimulatorControl) -> Non
     ):
         assert error(search(api, **changed, paginationToken=token)) == INVALID_TOKEN
     # Another seller's token is refused too.
-    sim.add_seller(selling_partner_id="OTHER", refresh_token="r2", client_id="c2", client_secret="s2", marketplace_ids=[UK])
+    add_other_seller(sim)
     other = lwa(str(api.base_url), refresh_token="r2", client_id="c2", client_secret="s2").json()["access_token"]
     response = api.get(SEARCH, params={"lastUpdatedAfter": since, "paginationToken": token},
                        headers={"x-amz-access-token": other})  # fmt: skip
@@ -310,7 +327,11 @@ def test_order_updated_through_the_control_api_enters_the_lastupdatedafter_windo
     ids = seed(sim, 3, minutes_ago=120, OrderStatus="Unshipped", FulfillmentChannel="MFN")
     since = ago(minutes=60)
     assert search_all(api, lastUpdatedAfter=since) == []
+    assert error(search(api, lastUpdatedAfter=ago(minutes=1))).startswith("lastUpdatedBefore must be equal")
+    # A change is listed once it is two minutes old (the default lastUpdatedBefore is now − 2 minutes, as on Amazon).
     sim.patch_order(ids[1], OrderStatus="Canceled")
+    assert search_all(api, lastUpdatedAfter=since) == []
+    sim.patch_order(ids[1], LastUpdateDate=ago(minutes=3))
     [order] = search_all(api, lastUpdatedAfter=since, includedData="FULFILLMENT")
     assert order["orderId"] == ids[1] and order["fulfillment"]["fulfillmentStatus"] == "CANCELLED"
     assert order["orderItems"][0]["fulfillment"] == {"quantityFulfilled": 0, "quantityUnfulfilled": 0}
@@ -339,9 +360,10 @@ def test_included_data_selects_the_datasets(api: httpx.Client, sim: SpApiSimulat
         "name": "Jane Doe", "addressLine1": "1 High St", "city": "London", "postalCode": "SW1A 2AA",
         "countryCode": "GB", "phone": "+44 20 7946 0000", "addressType": "RESIDENTIAL",
     }  # fmt: skip
-    assert full["buyer"]["buyerName"] == "Jane Doe" and full["buyer"]["buyerEmail"].endswith("@marketplace.amazon.co.uk")
-    assert full["proceeds"] == {"grandTotal": {"amount": "20.00", "currencyCode": "GBP"},
-                                "breakdowns": [{"type": "ITEM", "subtotal": {"amount": "20.00", "currencyCode": "GBP"}}]}
+    assert full["buyer"]["buyerName"] == "Jane Doe"
+    assert full["buyer"]["buyerEmail"].endswith("@marketplace.amazon.co.uk")
+    gbp20 = {"amount": "20.00", "currencyCode": "GBP"}
+    assert full["proceeds"] == {"grandTotal": gbp20, "breakdowns": [{"type": "ITEM", "subtotal": gbp20}]}
     [package] = full["packages"]  # shipped outside the API: one package for the shipped units
     assert package["packageStatus"] == {"status": "SHIPPED"} and package["trackingNumber"]
     assert package["packageItems"] == [{"orderItemId": full["orderItems"][0]["orderItemId"], "quantity": 2}]
@@ -375,10 +397,13 @@ def test_seller_without_pii_roles_gets_no_pii(api: httpx.Client, sim: SpApiSimul
 # --- usage plans and faults ------------------------------------------------------------------------------
 
 
-def test_usage_plans_throttle_at_the_published_burst(api: httpx.Client, sim: SpApiSimulatorControl, schema: Any) -> None:
+def test_usage_plans_throttle_at_the_published_burst(
+    api: httpx.Client, sim: SpApiSimulatorControl, schema: Any
+) -> None:
     [order_id] = seed(sim, 1)
     limits = sim.rate_limits()["limits"]
-    assert limits["searchOrders"] == {"rate": 0.0056, "burst": 20} and limits["getOrder2026"] == {"rate": 0.5, "burst": 30}
+    assert limits["searchOrders"] == {"rate": 0.0056, "burst": 20}
+    assert limits["getOrder2026"] == {"rate": 0.5, "burst": 30}
     for _ in range(20):
         assert search(api).status_code == 200
     throttled = search(api)
@@ -415,6 +440,7 @@ def test_faults_match_the_operations_by_name(api: httpx.Client, sim: SpApiSimula
 
 def test_v0_and_2026_agree_on_the_same_orders(api: httpx.Client, sim: SpApiSimulatorControl) -> None:
     sim.add_seller(**SELLER, marketplace_ids=[UK, US])
+    sim.set_rate_limiting(False)
     ids = sim.generate(seller=SELLER_ID, marketplace_id=UK, count=40, skus=["A", "B", "C"], seed=3)
     ids += sim.generate(seller=SELLER_ID, marketplace_id=US, count=40, skus=["A", "B", "C"], seed=4)
     new = {o["orderId"]: o for o in search_all(api, includedData="PROCEEDS,FULFILLMENT,PROMOTION")}
@@ -468,17 +494,21 @@ def test_confirm_shipment_shows_up_as_a_package(api: httpx.Client, sim: SpApiSim
     before = api.get(f"{SEARCH}/{order_id}", params={"includedData": "PACKAGES,FULFILLMENT"}).json()["order"]
     assert "packages" not in before
     item_id = before["orderItems"][0]["orderItemId"]
-    body = {"marketplaceId": UK, "packageDetail": {
+    shipped_at = ago(minutes=1)
+    detail = {
         "packageReferenceId": "1", "carrierCode": "Royal Mail", "shippingMethod": "Tracked 48",
-        "trackingNumber": "RM123456785GB", "shipDate": ago(minutes=1),
-        "orderItems": [{"orderItemId": item_id, "quantity": 1}]}}  # fmt: skip
+        "trackingNumber": "RM123456785GB", "shipDate": shipped_at,
+        "orderItems": [{"orderItemId": item_id, "quantity": 1}],
+    }  # fmt: skip
+    body = {"marketplaceId": UK, "packageDetail": detail}
     assert api.post(f"/orders/v0/orders/{order_id}/shipmentConfirmation", json=body).status_code == 204
-    [changed] = search_all(api, lastUpdatedAfter=ago(minutes=1), includedData="PACKAGES,FULFILLMENT")
+    changed = api.get(f"{SEARCH}/{order_id}", params={"includedData": "PACKAGES,FULFILLMENT"}).json()["order"]
+    assert changed["lastUpdatedTime"] > before["lastUpdatedTime"]
     assert changed["fulfillment"]["fulfillmentStatus"] == "PARTIALLY_SHIPPED"
     [package] = changed["packages"]
     assert package == {
         "packageReferenceId": "1", "createdTime": package["createdTime"], "packageStatus": {"status": "SHIPPED"},
-        "carrier": "Royal Mail", "shipTime": body["packageDetail"]["shipDate"], "shippingService": "Tracked 48",
+        "carrier": "Royal Mail", "shipTime": shipped_at, "shippingService": "Tracked 48",
         "trackingNumber": "RM123456785GB", "packageItems": [{"orderItemId": item_id, "quantity": 1}],
     }  # fmt: skip
     # AFN orders have no packages (the model: merchant-fulfilled only).
