@@ -25,10 +25,9 @@ from simulators.spapi.control import SpApiSimulatorControl
 from simulators.spapi.orders2026 import EXPIRED_TOKEN, INVALID_TOKEN
 from tests.simulators.support import DE, SELLER, UK, US, lwa
 
-SHARED = Path("/work/shared/fixtures/sp-api")
-MODEL_PATH = SHARED / "models" / "orders_2026-01-01.json"
-EXAMPLES = SHARED / "orders-2026-01-01"
-pytestmark = pytest.mark.skipif(not MODEL_PATH.exists(), reason="Amazon's Orders 2026-01-01 model is not available")
+FIXTURES = Path(__file__).resolve().parents[2] / "simulators" / "spapi" / "fixtures"
+MODEL_PATH = FIXTURES / "models" / "orders_2026-01-01.json"  # Amazon's model, verbatim (Apache-2.0)
+EXAMPLES = FIXTURES / "orders-2026-01-01"  # its static-sandbox examples
 
 SEARCH = "/orders/2026-01-01/orders"
 SELLER_ID = SELLER["selling_partner_id"]
