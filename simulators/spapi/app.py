@@ -40,6 +40,7 @@ from simulators.spapi.feeds import Feeds
 from simulators.spapi.fulfillment import Fulfillment
 from simulators.spapi.inventory import Inventory
 from simulators.spapi.listings import Listings
+from simulators.spapi.orders2026 import GET_ORDER, RESTRICTED_ROLES, SEARCH_ORDERS, Orders2026
 from simulators.spapi.reports import Reports
 from simulators.spapi.state import (
     OPERATIONS,
@@ -127,6 +128,7 @@ class SpApiSimulator:
         self.listings = Listings(self)
         self.feeds = Feeds(self)
         self.inventory = Inventory(self)
+        self.orders2026 = Orders2026(self)
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
@@ -166,7 +168,8 @@ class SpApiSimulator:
             body = self.lwa_error(rule.status) if lwa else self.error_for_status(rule.status)
             return self.respond(operation, rule.status, body, rate_header=not lwa)
         if rule.kind == "repeat_page":
-            previous = self.state.last_orders_page.get(seller or "") if operation == "getOrders" else None
+            pages = {"getOrders": self.state.last_orders_page, SEARCH_ORDERS: self.state.last_search_page}
+            previous = pages[operation].get(seller or "") if operation in pages else None
             if previous is not None:
                 return self.respond(operation, 200, previous)
             rule.applied -= 1  # nothing to repeat yet: the rule stays armed
@@ -210,6 +213,8 @@ class SpApiSimulator:
             content = b"" if body is None else dump_json(body)
             if operation == "getOrders" and status == 200:
                 st.last_orders_page[seller.selling_partner_id] = content
+            elif operation == SEARCH_ORDERS and status == 200:
+                st.last_search_page[seller.selling_partner_id] = content
             return self.respond(operation, status, content)
 
         return endpoint
@@ -572,19 +577,27 @@ class SpApiSimulator:
         marketplaces = data.get("marketplace_ids") or []
         if not isinstance(marketplaces, list):
             raise ValueError("marketplace_ids must be a list")
+        roles = data.get("restricted_roles", list(RESTRICTED_ROLES))
+        if not isinstance(roles, list) or any(role not in RESTRICTED_ROLES for role in roles):
+            raise ValueError(f"restricted_roles must be a list of {list(RESTRICTED_ROLES)}")
         seller = Seller(
             selling_partner_id=str(data["selling_partner_id"]),
             refresh_token=str(data["refresh_token"]),
             client_id=str(data["client_id"]),
             client_secret=str(data["client_secret"]),
             marketplace_ids=[str(m) for m in marketplaces],
+            restricted_roles=tuple(dict.fromkeys(roles)),
         )
         self.state.add_seller(seller)
         return self.seller_json(seller)
 
     @staticmethod
     def seller_json(seller: Seller) -> dict[str, Any]:
-        return {"selling_partner_id": seller.selling_partner_id, "marketplace_ids": seller.marketplace_ids}
+        return {
+            "selling_partner_id": seller.selling_partner_id,
+            "marketplace_ids": seller.marketplace_ids,
+            "restricted_roles": list(seller.restricted_roles),
+        }
 
     async def orders(self, request: Request) -> Any:
         data = await read_json_object(request)
@@ -709,8 +722,12 @@ class SpApiSimulator:
             return {"faults": [rule.as_dict() for rule in faults.rules]}
         if request.method == "POST":
             data = await read_json_object(request)
-            if data.get("kind") == "repeat_page" and data.get("operation", "*") not in ("getOrders", "*"):
-                raise ValueError("repeat_page applies to getOrders only")
+            if data.get("kind") == "repeat_page" and data.get("operation", "*") not in (
+                "getOrders",
+                SEARCH_ORDERS,
+                "*",
+            ):
+                raise ValueError("repeat_page applies to getOrders and searchOrders only")
             cuttable = ("reportDocumentDownload", "feedDocumentDownload")
             if data.get("kind") == "truncate" and data.get("operation") not in cuttable:
                 raise ValueError("truncate applies to reportDocumentDownload and feedDocumentDownload only")
@@ -751,13 +768,18 @@ class SpApiSimulator:
     async def expire_tokens(self, request: Request) -> Any:
         return {"expired": self.state.expire_tokens()}
 
+    async def expire_pagination_tokens(self, request: Request) -> Any:
+        """Every searchOrders paginationToken given so far is expired from now on (as if 24 hours had passed)."""
+        self.state.pagination_tokens_valid_from = time.time()
+        return {"valid_from": format_timestamp(self.state.pagination_tokens_valid_from)}
+
     async def settings(self, request: Request) -> Any:
         state = self.state
         if request.method == "POST":
             data = await read_json_object(request)
             unknown = set(data) - {
                 "visibility_delay_seconds", "items_page_size", "rng_seed", "token_ttl_seconds", "strict_inventory",
-                "auto_advance_seconds", "fulfillment_page_size",
+                "auto_advance_seconds", "fulfillment_page_size", "pagination_token_ttl_seconds",
             }  # fmt: skip
             if unknown:
                 raise ValueError(f"unknown settings {sorted(unknown)}")
@@ -780,6 +802,11 @@ class SpApiSimulator:
                 self.rng.seed(None if seed is None else int(seed))
             if "token_ttl_seconds" in data:
                 state.token_ttl_seconds = max(1, int(data["token_ttl_seconds"]))
+            if "pagination_token_ttl_seconds" in data:
+                ttl = float(data["pagination_token_ttl_seconds"])
+                if not ttl > 0:
+                    raise ValueError("pagination_token_ttl_seconds must be positive")
+                state.pagination_token_ttl_seconds = ttl
         return {
             "visibility_delay_seconds": state.visibility_delay_seconds,
             "items_page_size": state.items_page_size,
@@ -787,6 +814,7 @@ class SpApiSimulator:
             "strict_inventory": state.strict_inventory,
             "auto_advance_seconds": state.auto_advance_seconds,
             "fulfillment_page_size": state.fulfillment_page_size,
+            "pagination_token_ttl_seconds": state.pagination_token_ttl_seconds,
         }
 
     # --- live demo mode ---------------------------------------------------------------------------------
@@ -886,6 +914,7 @@ class SpApiSimulator:
         lst = self.listings
         fds = self.feeds
         inv = self.inventory
+        o26 = self.orders2026
         fba = "/fba/outbound/2020-07-01/fulfillmentOrders"
         reports = "/reports/2021-06-30"
         item = "/listings/2021-08-01/items/{seller_id}/{sku}"
@@ -909,6 +938,8 @@ class SpApiSimulator:
                 self.api("confirmShipment", mcf.confirm_shipment),
                 methods=["POST"],
             ),
+            Route("/orders/2026-01-01/orders", self.api(SEARCH_ORDERS, o26.search), methods=["GET"]),
+            Route("/orders/2026-01-01/orders/{order_id}", self.api(GET_ORDER, o26.get), methods=["GET"]),
             Route(f"{fba}/preview", self.api("getFulfillmentPreview", mcf.preview), methods=["POST"]),
             Route(fba, self.api("createFulfillmentOrder", mcf.create), methods=["POST"]),
             Route(fba, self.api("listAllFulfillmentOrders", mcf.list_all), methods=["GET"]),
@@ -960,6 +991,7 @@ class SpApiSimulator:
             Route("/_sim/calls", c(self.calls), methods=["GET"]),
             Route("/_sim/calls/reset", c(self.calls), methods=["POST"]),
             Route("/_sim/tokens/expire", c(self.expire_tokens), methods=["POST"]),
+            Route("/_sim/pagination-tokens/expire", c(self.expire_pagination_tokens), methods=["POST"]),
             Route("/_sim/settings", c(self.settings), methods=["GET", "POST"]),
             Route("/_sim/live", c(self.live), methods=["POST", "DELETE"]),
         ]

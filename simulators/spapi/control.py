@@ -16,7 +16,7 @@ with SpApiSimulatorControl("http://127.0.0.1:8101") as sim:
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -72,15 +72,22 @@ class SpApiSimulatorControl:
         client_id: str,
         client_secret: str,
         marketplace_ids: list[str],
+        restricted_roles: Sequence[str] | None = None,
     ) -> None:
-        """Register (or update) a seller and the LWA credentials that get it an access token."""
-        body = {
+        """Register (or update) a seller and the LWA credentials that get it an access token.
+
+        restricted_roles: the Orders 2026-01-01 PII roles our app holds for this seller (DIRECT_TO_CONSUMER_DELIVERY,
+        TAX_INVOICING, TAX_REMITTANCE); None = all three, [] = none (no recipient PII, no buyer name or email).
+        """
+        body: dict[str, Any] = {
             "selling_partner_id": selling_partner_id,
             "refresh_token": refresh_token,
             "client_id": client_id,
             "client_secret": client_secret,
             "marketplace_ids": marketplace_ids,
         }
+        if restricted_roles is not None:
+            body["restricted_roles"] = list(restricted_roles)
         self._call("POST", "/_sim/sellers", body)
 
     def sellers(self) -> list[dict[str, Any]]:
@@ -204,6 +211,10 @@ class SpApiSimulatorControl:
         """Every access token issued so far expires now (clients must go back to LWA)."""
         self._call("POST", "/_sim/tokens/expire")
 
+    def expire_pagination_tokens(self) -> None:
+        """Every searchOrders paginationToken given so far is expired (as if its 24 hours had passed)."""
+        self._call("POST", "/_sim/pagination-tokens/expire")
+
     def settings(
         self,
         *,
@@ -214,12 +225,14 @@ class SpApiSimulatorControl:
         strict_inventory: bool | None = None,
         auto_advance_seconds: float | None = None,
         fulfillment_page_size: int | None = None,
+        pagination_token_ttl_seconds: float | None = None,
     ) -> dict[str, Any]:
         """Change the given settings; returns all of them.
 
         strict_inventory: unknown or out-of-stock SKUs are refused by createFulfillmentOrder and unfulfillable in
         getFulfillmentPreview. auto_advance_seconds: every open fulfillment order moves one step after that many
         seconds in its status (0 = off). fulfillment_page_size: listAllFulfillmentOrders page size.
+        pagination_token_ttl_seconds: how long a searchOrders paginationToken stays valid (86400).
         Reports have their own: `report_settings(...)`.
         """
         values = {
@@ -230,6 +243,7 @@ class SpApiSimulatorControl:
             "strict_inventory": strict_inventory,
             "auto_advance_seconds": auto_advance_seconds,
             "fulfillment_page_size": fulfillment_page_size,
+            "pagination_token_ttl_seconds": pagination_token_ttl_seconds,
         }
         return dict(self._call("POST", "/_sim/settings", {k: v for k, v in values.items() if v is not None}))
 

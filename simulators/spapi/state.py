@@ -25,6 +25,8 @@ DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "getOrder": (0.5, 30),
     "getOrderItems": (0.5, 30),
     "getOrderAddress": (0.5, 30),
+    "searchOrders": (0.0056, 20),  # Orders 2026-01-01
+    "getOrder2026": (0.5, 30),  # Orders 2026-01-01 getOrder (v0's getOrder keeps its name)
     "confirmShipment": (2.0, 10),
     "createFulfillmentOrder": (2.0, 30),
     "getFulfillmentOrder": (2.0, 30),
@@ -130,6 +132,8 @@ class Seller:
     client_id: str
     client_secret: str
     marketplace_ids: list[str]
+    # Orders 2026-01-01 PII roles of the app for this seller (orders2026.RESTRICTED_ROLES); default: all of them
+    restricted_roles: tuple[str, ...] = ("DIRECT_TO_CONSUMER_DELIVERY", "TAX_INVOICING", "TAX_REMITTANCE")
 
 
 @dataclass(slots=True)
@@ -339,6 +343,9 @@ class State:
     faults: FaultInjector = field(default_factory=lambda: FaultInjector(operations=FAULT_OPERATIONS))
     calls: Counter[tuple[str, int]] = field(default_factory=Counter)
     last_orders_page: dict[str, bytes] = field(default_factory=dict)  # seller → last getOrders 200 body
+    last_search_page: dict[str, bytes] = field(default_factory=dict)  # seller → last searchOrders 200 body
+    pagination_token_ttl_seconds: float = 86400.0  # searchOrders: "The token will expire after 24 hours."
+    pagination_tokens_valid_from: float = 0.0  # searchOrders tokens given before this epoch are expired
     visibility_delay_seconds: float = 0.0
     items_page_size: int = 100
     token_ttl_seconds: int = 3600

@@ -916,6 +916,7 @@ def test_control_health_sellers_calls_and_reset(spapi_url: str, api: httpx.Clien
     assert sim.settings() == {
         "visibility_delay_seconds": 0.0, "items_page_size": 100, "token_ttl_seconds": 3600,
         "strict_inventory": False, "auto_advance_seconds": 0.0, "fulfillment_page_size": 50,
+        "pagination_token_ttl_seconds": 86400.0,
     }  # fmt: skip
     assert sim.rate_limits()["limits"]["getOrders"] == {"rate": 0.0167, "burst": 20}
 
