@@ -341,36 +341,18 @@ class SpApiSimulator:
         else:
             query = self.orders_query(request) | {"t": "orders", "seller": seller.selling_partner_id}
             position = None
-        visible_until = time.time() - state.visibility_delay_seconds if state.visibility_delay_seconds else None
-        markets = set(query["markets"])
         statuses, channels, ids = set(query["statuses"]), set(query["channels"]), set(query["ids"])
-        size = int(query["size"])
-        page: list[dict[str, Any]] = []
-        last: tuple[float, str] | None = None
-        more = False
-        for moment, stored in state.scan(
-            seller.selling_partner_id,
-            query["mode"],
-            start=float(query["start"]),
-            end=float(query["end"]),
-            after=position,
-        ):
-            if stored.marketplace_id not in markets:
-                continue
-            if visible_until is not None and stored.updated > visible_until:
-                continue
+
+        def accept(stored: StoredOrder) -> bool:
             order = stored.order
-            if statuses and order.get("OrderStatus") not in statuses:
-                continue
-            if channels and order.get("FulfillmentChannel") not in channels:
-                continue
-            if ids and stored.key not in ids:
-                continue
-            if len(page) == size:
-                more = True
-                break
-            page.append(order)
-            last = (moment, stored.key)
+            return (
+                (not statuses or order.get("OrderStatus") in statuses)
+                and (not channels or order.get("FulfillmentChannel") in channels)
+                and (not ids or stored.key in ids)
+            )
+
+        found, last, more = state.scan_page(seller.selling_partner_id, query, after=position, accept=accept)
+        page = [stored.order for stored in found]
         payload: dict[str, Any] = {"Orders": page}
         if more and last is not None:
             payload["NextToken"] = self.sign(query | {"after": [last[0], last[1]]})

@@ -608,33 +608,16 @@ class Orders2026:
             after = carried.get("after")
             position = (float(after[0]), str(after[1])) if isinstance(after, list) and len(after) == 2 else None
             query = {**query, "end": carried["end"], "before": carried["before"]}
-        visible_until = time.time() - state.visibility_delay_seconds if state.visibility_delay_seconds else None
-        markets, statuses, channels = set(query["markets"]), set(query["statuses"]), set(query["channels"])
+        statuses, channels = set(query["statuses"]), set(query["channels"])
         roles = frozenset(seller.restricted_roles)
-        size = int(query["size"])
-        page: list[dict[str, Any]] = []
-        last: tuple[float, str] | None = None
-        more = False
-        for moment, stored in state.scan(
-            seller.selling_partner_id,
-            query["mode"],
-            start=float(query["start"]),
-            end=float(query["end"]),
-            after=position,
-        ):
-            if stored.marketplace_id not in markets:
-                continue
-            if visible_until is not None and stored.updated > visible_until:
-                continue
-            if statuses and fulfillment_status(stored.order) not in statuses:
-                continue
-            if channels and stored.order.get("FulfillmentChannel") not in channels:
-                continue
-            if len(page) == size:
-                more = True
-                break
-            page.append(self.order_json(stored, included, roles))
-            last = (moment, stored.key)
+
+        def accept(stored: StoredOrder) -> bool:
+            return (not statuses or fulfillment_status(stored.order) in statuses) and (
+                not channels or stored.order.get("FulfillmentChannel") in channels
+            )
+
+        found, last, more = state.scan_page(seller.selling_partner_id, query, after=position, accept=accept)
+        page = [self.order_json(stored, included, roles) for stored in found]
         body: dict[str, Any] = {"orders": page}
         if more and last is not None:
             carried = {

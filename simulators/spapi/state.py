@@ -11,7 +11,7 @@ import secrets
 import time
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -446,6 +446,35 @@ class State:
             if moment > end:
                 return
             yield moment, orders[key]
+
+    def scan_page(
+        self,
+        seller: str,
+        query: dict[str, Any],
+        *,
+        after: tuple[float, str] | None,
+        accept: Callable[[StoredOrder], bool],
+    ) -> tuple[list[StoredOrder], tuple[float, str] | None, bool]:
+        """One page of a search (getOrders v0, searchOrders 2026-01-01): the seller's orders in the query's window
+        and marketplaces, old enough to be visible, that `accept` takes, in (time, key) order after `after`.
+        Returns (orders, the last one's position for the next token, whether more follow)."""
+        visible_until = time.time() - self.visibility_delay_seconds if self.visibility_delay_seconds else None
+        markets, size = set(query["markets"]), int(query["size"])
+        page: list[StoredOrder] = []
+        last: tuple[float, str] | None = None
+        scan = self.scan(seller, query["mode"], start=float(query["start"]), end=float(query["end"]), after=after)
+        for moment, stored in scan:
+            if stored.marketplace_id not in markets:
+                continue
+            if visible_until is not None and stored.updated > visible_until:
+                continue
+            if not accept(stored):
+                continue
+            if len(page) == size:
+                return page, last, True
+            page.append(stored)
+            last = (moment, stored.key)
+        return page, last, False
 
     def seller_orders(self, seller: str) -> list[StoredOrder]:
         index = self.indexes.get(seller)
