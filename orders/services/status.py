@@ -106,7 +106,7 @@ def order_facts_get(*, orders: Sequence[Order]) -> list[OrderFacts]:
         stored.setdefault(order_id, {})[code] = reason
     result: list[OrderFacts] = []
     for order in orders:
-        given = provided.get(order.pk, {}) if order.pk is not None else {}
+        given = provided.get(order.pk, {})
         payment_raw = given.get("payment_status_raw", "")
         if order.channel == Order.Channel.ECOMMERCE and not payment_raw:
             payment_raw = "pending"  # nothing registered yet: the site has not paid
@@ -313,11 +313,13 @@ def order_hold_open(
 
 
 def order_hold_release(*, order_id: int, code: str, actor: str, note: str) -> Order:
-    """Release an open hold of kind `code` (its cause is gone) and close its exception; the facts decide the rest."""
+    """Release an open hold of kind `code` (its cause is gone) and close its exception; the facts decide the rest.
+    No such hold open: nothing changes (the order as it is)."""
     _check_stored(code)
     with transaction.atomic():
-        Order.objects.select_for_update().filter(pk=order_id).first()
-        _holds_close(order_ids=[order_id], code=code, actor=actor, note=note)
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if not _holds_close(order_ids=[order_id], code=code, actor=actor, note=note):
+            return order
         return order_status_sync(order_ids=[order_id], actor=actor, reason=note)[0]
 
 
@@ -345,20 +347,21 @@ def order_holds_sync(*, code: str, wanted: Mapping[int, str | None], actor: str)
         _holds_close(order_ids=released, code=code, actor=actor, note="the cause is gone")
 
 
-def _holds_close(*, order_ids: Sequence[int], code: str, actor: str, note: str) -> None:
+def _holds_close(*, order_ids: Sequence[int], code: str, actor: str, note: str) -> int:
     holds = list(
         OrderHold.objects.select_related("exception").filter(
             order_id__in=order_ids, code=code, released_at__isnull=True
         )
     )
     if not holds:
-        return
+        return 0
     OrderHold.objects.filter(pk__in=[h.pk for h in holds]).update(
         released_at=timezone.now(), released_by=actor[:150], release_note=note
     )
     for hold in holds:
         if hold.exception is not None:
             exception_close(item=hold.exception, status=ExceptionItem.Status.RESOLVED, actor=actor, note=note)
+    return len(holds)
 
 
 def order_holds_link(*, order_id: int, code: str, exception: ExceptionItem) -> None:
