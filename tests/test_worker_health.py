@@ -28,6 +28,7 @@ from config.common import workers
 from config.common.models import AlertSent, WorkerHeartbeat
 from config.common.processes import processes_in
 from config.common.schedules import static_schedules_sync
+from config.localdb import url_from_settings
 from tests.alert_hooks import HOOKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,7 +150,7 @@ def _env(**extra: str) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.base",  # not the test settings: those run tasks inline
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "DATABASE_URL": url_from_settings(database),
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
         **extra,

@@ -73,7 +73,7 @@ def settlement_journal_build(*, settlement: Settlement) -> JournalEntry:
             settlement=settlement, date=day, currency=settlement.currency, base_currency=base, rate=rate,
             memo=f"Amazon settlement {settlement.settlement_id}",
         )  # fmt: skip
-        if settings.LEDGER_JOURNAL_DETAIL == "line" and connection.vendor == "postgresql":
+        if settings.LEDGER_JOURNAL_DETAIL == "line":
             position = _detail_lines(entry, settlement, rate)
         else:
             position = _summary_lines(entry, settlement, rate)
