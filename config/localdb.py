@@ -44,19 +44,24 @@ def machine_server_answers(host: str = MACHINE_HOST, port: int = MACHINE_PORT, t
         return False
 
 
-def socket_url(socket_dir: Path | str, dbname: str, user: str = USER) -> str:
-    """A database URL over a Unix socket (the directory percent-encoded as the host, as libpq and
-    django-environ read it)."""
-    return f"postgres://{user}@{quote(str(socket_dir), safe='')}/{dbname}"
+def database_url(host: str, dbname: str, *, port: int | str | None = None, user: str = USER) -> str:
+    """A database URL that django-environ and libpq both read: host:port, or a Unix socket directory given as
+    `?host=/dir` (django-environ does not decode a percent-encoded socket path in the host part)."""
+    if host.startswith("/"):
+        return f"postgres://{quote(user, safe='')}@/{dbname}?host={quote(host, safe='/')}"
+    return f"postgres://{quote(user, safe='')}@{host}{f':{port}' if port else ''}/{dbname}"
+
+
+def server_url(host: str, port: int | str | None = None, user: str = USER) -> str:
+    """The server without a database, for `f"{url}/{dbname}"` (libpq decodes a percent-encoded socket path)."""
+    netloc = quote(host, safe="") if host.startswith("/") else host
+    return f"postgres://{quote(user, safe='')}@{netloc}{f':{port}' if port else ''}"
 
 
 def url_from_settings(db: dict[str, Any]) -> str:
     """DATABASE_URL for a child process from Django's settings_dict (TCP host:port or a socket directory)."""
-    host, port = db.get("HOST") or "", db.get("PORT") or ""
-    netloc = quote(host, safe="") if host.startswith("/") else host
-    if port:
-        netloc += f":{port}"
-    return f"postgres://{quote(db.get('USER') or USER, safe='')}@{netloc}/{db['NAME']}"
+    host = db.get("HOST") or (db.get("OPTIONS") or {}).get("host") or ""
+    return database_url(host, db["NAME"], port=db.get("PORT") or None, user=db.get("USER") or USER)
 
 
 def embedded_running_url(dbname: str) -> str | None:
@@ -70,15 +75,15 @@ def embedded_running_url(dbname: str) -> str | None:
         return None
     if status != "ready" or not socket_dir:
         return None
-    return socket_url(socket_dir, dbname)
+    return database_url(socket_dir, dbname)
 
 
-def database_create(server_url: str, name: str) -> None:
-    """CREATE DATABASE `name` unless it exists (server_url names no database)."""
+def database_create(server: str, name: str) -> None:
+    """CREATE DATABASE `name` unless it exists (`server` as server_url gives it)."""
     import psycopg
     from psycopg import sql
 
-    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
             with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # a concurrent command made it
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -145,7 +150,7 @@ def main(argv: list[str]) -> int:
     env = dict(os.environ)
     server = None
     if machine_server_answers():
-        server_url = f"postgres://{USER}@{MACHINE_HOST}:{MACHINE_PORT}"
+        host, port = MACHINE_HOST, MACHINE_PORT
     else:
         print(
             f"No database configured and nothing on {MACHINE_HOST}:{MACHINE_PORT}: starting a private PostgreSQL "
@@ -154,13 +159,13 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
         server = embedded_start()
-        server_url = f"postgres://{USER}@{quote(str(server.get_postmaster_info().socket_dir), safe='')}"
+        host, port = str(server.get_postmaster_info().socket_dir), None
     try:
         for var, dbname in missing.items():
-            database_create(server_url, dbname)
-            env[var] = f"{server_url}/{dbname}"
+            database_create(server_url(host, port), dbname)
+            env[var] = database_url(host, dbname, port=port)
         for var in missing_server:
-            env[var] = server_url
+            env[var] = server_url(host, port)
         if server is None:
             os.execvpe(command[0], command, env)  # noqa: S606 - the Makefile's command
         # The terminal's Ctrl-C reaches the command too (same process group): we wait for it to finish its own
