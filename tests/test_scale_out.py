@@ -125,7 +125,7 @@ def test_two_clusters_on_one_redis_queue_run_every_task_and_every_due_schedule_o
         while time.monotonic() < deadline and client.llen(key) < tasks + schedules:
             time.sleep(0.5)
         time.sleep(3)  # a double run would show up by now
-        runs = [entry.decode().split("|") for entry in client.lrange(key, 0, -1)]
+        runs = [(e.decode() if isinstance(e, bytes) else str(e)).split("|") for e in client.lrange(key, 0, -1)]
         labels = Counter(label for label, _ in runs)
         by_cluster = Counter(tag for _, tag in runs)
         assert {f"task-{i}" for i in range(tasks)} | {f"schedule-{i}" for i in range(schedules)} == set(labels)
