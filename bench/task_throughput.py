@@ -66,7 +66,7 @@ def run(broker: str, clusters: int, tasks: int, workers: int) -> float:
         f"for _ in range({tasks}):\n"
         f"    async_task('bench.task_throughput.tick', {REDIS!r}, {key!r})\n"
     )
-    subprocess.run([sys.executable, MANAGE, "shell", "-c", enqueue], env=env, check=True, cwd=ROOT)
+    subprocess.run([sys.executable, MANAGE, "shell", "-v0", "-c", enqueue], env=env, check=True, cwd=ROOT)
     procs = [
         subprocess.Popen(
             [sys.executable, MANAGE, "qcluster"],

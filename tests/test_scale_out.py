@@ -117,7 +117,7 @@ def test_two_clusters_on_one_redis_queue_run_every_task_and_every_due_schedule_o
             f"for i in range({tasks}):\n"
             f"    async_task('tests.q_probe.record', {redis_url!r}, {key!r}, f'task-{{i}}', save=False)\n"
         )
-        done = subprocess.run([sys.executable, manage, "shell", "-c", enqueue], env=_env(redis_url, name),
+        done = subprocess.run([sys.executable, manage, "shell", "-v0", "-c", enqueue], env=_env(redis_url, name),
                               capture_output=True, text=True, timeout=120)  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
         # The clusters' schedulers run about 30 s after they start (django-q2's guard cycle), both at once.

@@ -180,7 +180,8 @@ class BrokerQueue:
 
 
 def broker_queue() -> BrokerQueue:
-    """What waits in the broker. django-q2's ORM broker table: rows are deleted when acknowledged, so every row is work not done yet.
+    """What waits in the broker. django-q2's ORM broker table: rows are deleted when acknowledged, so every row is
+    work not done yet (Redis: the list's length).
 
     The enqueue time is in the signed payload (`started`, set by async_task); `lock` holds it too only until a
     pusher claims the row (then it becomes claim time + Q_RETRY). Ids grow with enqueueing, so the lowest id is

@@ -118,8 +118,12 @@ class Command(BaseCommand):
             self._wait_for(f"{sim_url}/_sim/health", "SP-API simulator", children)
             self._wait_for(f"{opayo_url}/_sim/health", "Opayo simulator", children)
             if not options["no_demo"]:
-                subprocess.run([python, manage, "load_demo"], env=env, cwd=settings.BASE_DIR, check=True)
-                subprocess.run([python, manage, "setup_schedules"], env=env, cwd=settings.BASE_DIR, check=True)
+                # What load_demo prints (tokens, counts) stays on the console; log lines go to var/log/demo.log.
+                with (logs / "demo.log").open("ab") as demo_log:
+                    subprocess.run([python, manage, "load_demo"], env=env, cwd=settings.BASE_DIR, check=True,
+                                   stderr=demo_log)  # fmt: skip
+                    subprocess.run([python, manage, "setup_schedules"], env=env, cwd=settings.BASE_DIR, check=True,
+                                   stdout=demo_log, stderr=demo_log)  # fmt: skip
             # The cluster stops within run_worker's grace, inside ours (after ours its session is killed anyway).
             start("worker", [python, manage, "run_worker", "--stop-grace", str(max(grace - 2, 1))], "worker")
             start("watchdog", [python, manage, "watchdog"], "watchdog")
@@ -135,7 +139,7 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("\nStopping ...")
         except subprocess.CalledProcessError as exc:
-            raise CommandError(f"Demo set-up failed ({exc}); see the output above.") from exc
+            raise CommandError(f"Demo set-up failed ({exc}); see the output above and var/log/demo.log.") from exc
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
