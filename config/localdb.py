@@ -31,7 +31,9 @@ from urllib.parse import quote
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 EMBEDDED_DIR = BASE_DIR / "var" / "postgres"
-MACHINE_HOST, MACHINE_PORT = "127.0.0.1", 5432
+MACHINE_HOST = "127.0.0.1"
+# Where the machine's server would answer (a test points it at an unused port to take the private-server path).
+MACHINE_PORT = int(os.environ.get("LOCALDB_MACHINE_PORT", "5432"))
 USER = "postgres"
 
 

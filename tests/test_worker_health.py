@@ -326,7 +326,7 @@ def test_run_stack_stops_every_process_it_started(how: signal.Signals) -> None:
         time.sleep(1)  # respawned by the sentinel, stuck
         started = _descendants(stack.pid)
         names = " | ".join(_cmdline(p) for p in started)
-        for part in ("simulators.spapi", "simulators.opayo", "run_worker", "qcluster", "runserver", "watchdog"):
+        for part in ("simulators.spapi", "simulators.opayo", "run_worker", "qcluster", "gunicorn", "watchdog"):
             assert part in names
         stopping = time.monotonic()
         os.kill(stack.pid, how)
