@@ -163,7 +163,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _database_label(db: dict[str, Any]) -> str:
-        host = db.get("HOST") or "local socket"
+        host = db.get("HOST") or (db.get("OPTIONS") or {}).get("host") or "the local socket"
         where = "the private PostgreSQL in var/postgres" if str(host).endswith("var/postgres") else f"{host}"
         if db.get("PORT"):
             where += f":{db['PORT']}"
