@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -22,9 +23,11 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
+from django_q.brokers import get_broker
 from django_q.models import Schedule
+from django_q.scheduler import scheduler
 
 from config.localdb import url_from_settings
 
@@ -149,3 +152,43 @@ def test_two_clusters_on_one_redis_queue_run_every_task_and_every_due_schedule_o
         log.close()
         for stale in [key, *client.keys(f"django_q:{name}:*")]:
             client.delete(stale)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_schedulers_at_the_same_moment_enqueue_each_due_schedule_once(redis_url: str) -> None:
+    """Two clusters' schedulers started together (threads, each with its own connection): the first locks the due
+    rows and holds them while its tasks run (inline here, 0.2 s each); the second waits on the locks and then finds
+    nothing due. Without the lock each schedule would run twice."""
+    key = f"ledgerline-test-{uuid.uuid4().hex[:8]}:runs"
+    client = redis.Redis.from_url(redis_url)
+    Schedule.objects.all().delete()
+    due = timezone.now() - timedelta(seconds=1)
+    for i in range(3):
+        Schedule.objects.create(
+            name=f"probe-{i}", func="tests.q_probe.record", args=repr((redis_url, key, f"schedule-{i}", 0.2)),
+            schedule_type=Schedule.HOURLY, next_run=due, repeats=-1,
+        )  # fmt: skip
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def one_scheduler() -> None:
+        try:
+            barrier.wait()
+            scheduler(broker=get_broker())
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=one_scheduler) for _ in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        labels = Counter(e.decode().split("|")[0] if isinstance(e, bytes) else "" for e in client.lrange(key, 0, -1))
+        assert labels == {"schedule-0": 1, "schedule-1": 1, "schedule-2": 1}
+        assert all(s.next_run > timezone.now() + timedelta(minutes=50) for s in Schedule.objects.all())
+    finally:
+        client.delete(key)
