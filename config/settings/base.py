@@ -1,12 +1,15 @@
 """Settings shared by every environment; everything deployment-specific comes from the environment."""
 
+import os
 from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import BASE_DIR, DEV_FIELD_ENCRYPTION_KEY, DEV_SECRET_KEY, env
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
+# Read as is: django-environ takes a value starting with "$" for the name of another variable, and a random key
+# starts with "$" one time in fifty (it then came out empty).
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
