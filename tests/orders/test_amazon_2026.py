@@ -92,7 +92,8 @@ def test_a_v0_snapshot_stored_before_the_switch_still_processes(
     with_items = AmazonOrderSnapshot.objects.create(
         account=account, marketplace_id=UK, amazon_order_id="202-0000000-0000003", api_version="v0",
         last_update_date=datetime(2026, 11, 1, 10, tzinfo=UTC), order_payload=amazon_order("202-0000000-0000003"),
-        items_payload=[amazon_item(item_id="91")], address_payload=full_address(), state=AmazonOrderSnapshot.State.FETCHED,
+        items_payload=[amazon_item(item_id="91")], address_payload=full_address(),
+        state=AmazonOrderSnapshot.State.FETCHED,
     )  # fmt: skip
     put(amazon, account, "202-0000000-0000004", when=stamp(60 * 24 * 40))  # outside the first window
     AmazonOrderSnapshot.objects.create(
