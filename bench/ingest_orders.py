@@ -260,8 +260,8 @@ def main() -> None:
         )
         print(
             f"with {args.fault_rate:.0%} faults:           {faulted_elapsed:.2f} s = {faulted_rate:,.0f} orders/s in "
-            f"{cycles} cycle(s) ({waited:.0f} s of backoff), {faulted_calls} calls ({refused} refused); every order once: "
-            f"{once}"
+            f"{cycles} cycle(s) ({waited:.0f} s of backoff), {faulted_calls} calls ({refused} refused); "
+            f"every order once: {once}"
         )
         print(f"ratio faulted / fault-free: {faulted_rate / rate:.2f} (target >= 0.5)")
     finally:
