@@ -195,10 +195,16 @@ def main() -> None:
 
         baseline, pages, listed = bare_fetch(sim_url, token)
         assert listed == args.orders, (listed, args.orders)
-        start = time.perf_counter()
-        result = amazon_orders_sync(account=account, marketplace_id=UK, ignore_backoff=True)
-        elapsed = time.perf_counter() - start
-        assert result.outcome == "complete", result.summary()
+        # Twice from empty: the first run pays for a new database's first writes and the process's first imports;
+        # the second is the steady state a running worker has, and the one the ratios use.
+        timings = []
+        for _ in range(2):
+            empty_orders()
+            start = time.perf_counter()
+            result = amazon_orders_sync(account=account, marketplace_id=UK, ignore_backoff=True)
+            timings.append(time.perf_counter() - start)
+            assert result.outcome == "complete", result.summary()
+        cold, elapsed = timings
         ingested = Order.objects.count()
         assert ingested == args.orders, (ingested, args.orders)
 
@@ -251,6 +257,7 @@ def main() -> None:
         minimum = math.ceil(args.orders / 100)
         used = result.api_calls.get("searchOrders", 0)
         print(f"orders ingested:            {ingested} ({args.fba_share:.0%} FBA) in {pages} searchOrders pages")
+        print(f"full path, first run:       {cold:.2f} s = {ingested / cold:,.0f} orders/s (a new database)")
         print(f"full path:                  {elapsed:.2f} s = {rate:,.0f} orders/s (target >= 2,000)")
         print(f"baseline bare HTTP fetch:   {baseline:.2f} s = {base_rate:,.0f} orders/s")
         print(f"ratio full path / baseline: {rate / base_rate:.2f} (target >= 0.5)")
