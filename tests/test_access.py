@@ -99,7 +99,7 @@ def test_the_auditor_runs_no_admin_action(settlement: SettlementFile, account: S
     assert response.status_code == 403
     assert OrmQ.objects.count() == queued  # no poll queued
     # Reading the journal as CSV is reading: allowed.
-    entry = settlement.settlement.journal  # type: ignore[union-attr]
+    entry = settlement.settlement.journals.get()  # type: ignore[union-attr]
     csv = auditor.post(
         "/admin/reconciliation/journalentry/", {"action": "download_csv", "_selected_action": [entry.pk], "index": 0}
     )
