@@ -40,22 +40,27 @@ def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _rate(settlement: Settlement, base: str) -> Decimal:
-    if settlement.currency == base:
+def rate_on(*, currency: str, base: str, day: date) -> Decimal:
+    """Base units per unit of `currency`: the CurrencyRate on or before `day`. Raises JournalNotReady without one."""
+    if currency == base:
         return Decimal(1)
-    day = (settlement.deposit_date or settlement.end_date or settlement.created_at).date()
     rate = (
-        CurrencyRate.objects.filter(currency=settlement.currency, base_currency=base, date__lte=day)
+        CurrencyRate.objects.filter(currency=currency, base_currency=base, date__lte=day)
         .order_by("-date")
         .values_list("rate", flat=True)
         .first()
     )
     if rate is None:
-        raise JournalNotReady(f"no {settlement.currency}→{base} rate on or before {day} (Mappings → currency rates)")
+        raise JournalNotReady(f"no {currency}→{base} rate on or before {day} (Mappings → currency rates)")
     return rate
 
 
-def _account(code: str, what: str) -> GlAccount:
+def _rate(settlement: Settlement, base: str) -> Decimal:
+    day = (settlement.deposit_date or settlement.end_date or settlement.created_at).date()
+    return rate_on(currency=settlement.currency, base=base, day=day)
+
+
+def account_by_code(code: str, what: str) -> GlAccount:
     account = GlAccount.objects.filter(code=code, is_active=True).first()
     if account is None:
         raise JournalNotReady(f"the {what} GL account {code!r} does not exist or is inactive (settings: {what})")
@@ -134,8 +139,8 @@ def settlement_journal_build(*, settlement: Settlement) -> list[JournalEntry]:
         return existing
     base = settings.LEDGER_BASE_CURRENCY
     rate = _rate(settlement, base)
-    clearing = _account(settings.LEDGER_CLEARING_ACCOUNT, "LEDGER_CLEARING_ACCOUNT")
-    rounding = _account(settings.LEDGER_ROUNDING_ACCOUNT, "LEDGER_ROUNDING_ACCOUNT")
+    clearing = account_by_code(settings.LEDGER_CLEARING_ACCOUNT, "LEDGER_CLEARING_ACCOUNT")
+    rounding = account_by_code(settings.LEDGER_ROUNDING_ACCOUNT, "LEDGER_ROUNDING_ACCOUNT")
     deposit = _settlement_day(settlement)
     parts = settlement_periods(settlement=settlement)
     entries = []
@@ -168,8 +173,7 @@ def _close_entry(
     entry: JournalEntry, position: int, clearing: GlAccount, rounding: GlAccount, rate: Decimal, reference: str,
     description: str,
 ) -> None:
-    """The balancing line on `clearing` (the other side of everything written so far), the base-currency rounding
-    line when converting each line on its own left cents over, and the entry's totals (which the database checks)."""
+    """The balancing line on `clearing` (the other side of everything written so far), then rounding and totals."""
     totals = entry.lines.aggregate(d=Sum("debit"), c=Sum("credit"))
     net = (totals["c"] or Decimal(0)) - (totals["d"] or Decimal(0))  # what the seller is owed (payout when > 0)
     debit, credit = max(net, Decimal(0)), max(-net, Decimal(0))
@@ -178,6 +182,12 @@ def _close_entry(
         reference=reference[:64], debit=debit, credit=credit, base_debit=_cents(debit * rate),
         base_credit=_cents(credit * rate),
     )  # fmt: skip
+    entry_totals_finish(entry=entry, position=position + 1, rounding=rounding, reference=reference)
+
+
+def entry_totals_finish(*, entry: JournalEntry, position: int, rounding: GlAccount, reference: str) -> None:
+    """After an entry's lines (balanced in its currency) are written: the base-currency rounding line when
+    converting each line on its own left cents over, then the entry's totals (which the database checks)."""
     totals = entry.lines.aggregate(
         d=Sum("debit"), c=Sum("credit"), bd=Sum("base_debit"), bc=Sum("base_credit"), n=Count("pk")
     )
@@ -186,7 +196,7 @@ def _close_entry(
     if difference:
         # Each line is converted and rounded on its own; the cents that leaves go to the rounding account.
         rounding_line = JournalLine.objects.create(
-            entry=entry, position=position + 2, gl_account=rounding, currency=entry.currency,
+            entry=entry, position=position + 1, gl_account=rounding, currency=entry.currency,
             description="Currency rounding", reference=reference[:64],
             base_debit=max(-difference, Decimal(0)), base_credit=max(difference, Decimal(0)),
         )  # fmt: skip
