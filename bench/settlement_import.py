@@ -78,7 +78,9 @@ def child(args: argparse.Namespace) -> None:
         assert file.settlement is not None
         result["rows"] = file.rows_imported
         result["status"] = file.settlement.status
-        result["balanced"] = int(file.settlement.journals.get().total_debit == file.settlement.journals.get().total_credit)
+        result["balanced"] = int(
+            file.settlement.journals.get().total_debit == file.settlement.journals.get().total_credit
+        )
     elif args.child == "copy":
         # The same rows, already in COPY's text format, into the same table, with its indexes and constraints.
         columns = Path(args.path).read_text().splitlines()[0]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -86,9 +87,12 @@ def order_open_holds(*, order_id: int) -> dict[str, str]:
 SHIPPED_STATUSES = (Order.Status.SHIPPED, Order.Status.DELIVERED)
 
 
-def orders_shipped_annotated(*, seller_account_id: int | None = None) -> QuerySet[Order]:
-    """Amazon orders Ledgerline has as shipped or delivered now, annotated with `shipped_at`: when Ledgerline's own
-    history first recorded the order reaching shipped or delivered (its OrderEvent), the date accounting goes by."""
+def orders_shipped(
+    *, seller_account_id: int | None = None, shipped_from: datetime | None = None, shipped_before: datetime | None = None
+) -> QuerySet[Order]:
+    """Amazon orders Ledgerline has as shipped or delivered now, annotated with `shipped_at` (when Ledgerline's own
+    history first recorded the order reaching shipped or delivered: its OrderEvent, the date accounting goes by),
+    shipped in [shipped_from, shipped_before), oldest shipment first."""
     first_shipped = (
         OrderEvent.objects.filter(
             order=OuterRef("pk"), kind=OrderEvent.Kind.STATUS_CHANGED, to_status__in=SHIPPED_STATUSES
@@ -99,7 +103,12 @@ def orders_shipped_annotated(*, seller_account_id: int | None = None) -> QuerySe
     qs = Order.objects.filter(channel=Order.Channel.AMAZON, status__in=SHIPPED_STATUSES)
     if seller_account_id is not None:
         qs = qs.filter(seller_account_id=seller_account_id)
-    return qs.annotate(shipped_at=Subquery(first_shipped)).filter(shipped_at__isnull=False)
+    annotated = qs.annotate(shipped_at=Subquery(first_shipped)).filter(shipped_at__isnull=False)
+    if shipped_from is not None:
+        annotated = annotated.filter(shipped_at__gte=shipped_from)
+    if shipped_before is not None:
+        annotated = annotated.filter(shipped_at__lt=shipped_before)
+    return annotated.order_by("shipped_at", "external_id")
 
 
 def order_ids_known(*, amazon_order_ids: list[str]) -> set[str]:

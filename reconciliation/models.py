@@ -170,8 +170,10 @@ class AccountingPeriod(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.start:%Y-%m}" if self.start.day == 1 and self.end.month == self.start.month else (
-            f"{self.start} – {self.end}"
+        return (
+            f"{self.start:%Y-%m}"
+            if self.start.day == 1 and self.end.month == self.start.month
+            else (f"{self.start} – {self.end}")
         )
 
     def contains(self, day: date) -> bool:
@@ -193,9 +195,7 @@ class JournalEntry(TimeStampedModel):
         VOID = "void", "Void (replaced before posting)"
 
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.SETTLEMENT, db_index=True)
-    settlement = models.ForeignKey(
-        Settlement, on_delete=models.PROTECT, null=True, blank=True, related_name="journals"
-    )
+    settlement = models.ForeignKey(Settlement, on_delete=models.PROTECT, null=True, blank=True, related_name="journals")
     seller_account = models.ForeignKey(
         "orders.SellerAccount", on_delete=models.PROTECT, null=True, blank=True, related_name="journal_entries",
         help_text="Accruals and reversals: whose orders.",
@@ -244,9 +244,10 @@ class JournalEntry(TimeStampedModel):
             models.CheckConstraint(condition=Q(date__gte=models.F("period_start")), name="journal_entry_not_before"),
             # A settlement has one entry per period its lines fall in.
             models.UniqueConstraint(
-                fields=["settlement", "period_start"], condition=Q(settlement__isnull=False),
+                fields=["settlement", "period_start"],
+                condition=Q(settlement__isnull=False),
                 name="journal_entry_settlement_period_unique",
-            ),  # fmt: skip
+            ),
             # One live accrual per account, currency and period (a re-run voids a draft and builds anew).
             models.UniqueConstraint(
                 fields=["seller_account", "currency", "period_start"],
@@ -256,14 +257,14 @@ class JournalEntry(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        if self.settlement_id is not None:
+        if self.settlement is not None:
             return f"Journal {self.date} settlement {self.settlement.settlement_id}"
         return f"Journal {self.date} {self.get_kind_display().lower()} {self.currency}"
 
     @property
     def source_reference(self) -> str:
         """What the entry is of: the settlement id, or the accrual's period and account."""
-        if self.settlement_id is not None:
+        if self.settlement is not None:
             return self.settlement.settlement_id
         return f"{self.kind}:{self.period_start:%Y-%m}"
 
@@ -465,6 +466,7 @@ class OrderReportCheck(TimeStampedModel):
     day = models.DateField(help_text="The day (UTC) of last updates the report covers.")
     state = models.CharField(max_length=12, choices=State.choices, default=State.REQUESTED, db_index=True)
     report_id = models.CharField(max_length=40, blank=True)
+    document_path = models.CharField(max_length=500, blank=True, help_text="Amazon's report as downloaded.")
     amazon_orders = models.PositiveIntegerField(default=0, help_text="Distinct order ids in Amazon's report.")
     missing_ids = models.JSONField(default=list, blank=True, help_text="Order ids Amazon has and we had not.")
     ingested = models.PositiveIntegerField(default=0, help_text="Of the missing, how many were fetched and ingested.")

@@ -5,8 +5,8 @@ simulator), makes HTTP failures typed (RetryableConnectorError / ThrottledError 
 instead of the library's "raise only if the body has an errors list", and counts calls per operation. Before each
 call it waits for the operation's quota through the limiter it is given (`for_account` gives the one shared by all
 workers, from `USAGE_PLANS`), tells it the rate Amazon reported, and goes through the account's circuit breaker.
-The API clients (`orders`, `fulfillment_outbound`, `reports`, `inventory`, `finances`) subclass it and call `_call`; the helpers
-they share are public here. Nothing in the connector touches the database.
+The API clients (`orders`, `fulfillment_outbound`, `reports`, `inventory`, `finances`) subclass it and call
+`_call`; the helpers they share are public here. Nothing in the connector touches the database.
 Docs: https://developer-docs.amazon.com/sp-api/docs/usage-plans-and-rate-limits
 """
 

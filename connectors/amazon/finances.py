@@ -50,7 +50,9 @@ class AmazonFinancesClient(SpApiClient):
         if next_token:
             params["nextToken"] = next_token
         if "postedAfter" not in params and related_identifier is None:
-            raise ValueError("posted_after is required without a related identifier (Amazon: 'Start date cannot be null')")
+            raise ValueError(
+                "posted_after is required without a related identifier (Amazon: 'Start date cannot be null')"
+            )
         response = self._call(OPERATION, lambda api: api.list_transactions(**params), FinancesV20240619)
         payload = response.payload
         if not isinstance(payload, dict) or not isinstance(payload.get("transactions", []), list):

@@ -145,8 +145,8 @@ def parse_transaction(raw: Any) -> Transaction:
         if isinstance(context, dict) and context.get("contextType") == "DeferredContext":
             reason = str(context.get("deferralReason") or "")
             maturity = _time(context.get("maturityDate"), "maturityDate")
-    metadata = raw.get("sellingPartnerMetadata") if isinstance(raw.get("sellingPartnerMetadata"), dict) else {}
-    details = raw.get("marketplaceDetails") if isinstance(raw.get("marketplaceDetails"), dict) else {}
+    metadata: dict[str, Any] = raw["sellingPartnerMetadata"] if isinstance(raw.get("sellingPartnerMetadata"), dict) else {}
+    details: dict[str, Any] = raw["marketplaceDetails"] if isinstance(raw.get("marketplaceDetails"), dict) else {}
     transaction_id = raw.get("transactionId")
     if not isinstance(transaction_id, str) or not transaction_id:
         # Optional in the model: a transaction without one is known by its content.

@@ -100,6 +100,7 @@ class Migration(migrations.Migration):
                 ('day', models.DateField(help_text='The day (UTC) of last updates the report covers.')),
                 ('state', models.CharField(choices=[('requested', 'Report requested'), ('done', 'Compared'), ('failed', 'Failed (see error; tried again)')], db_index=True, default='requested', max_length=12)),
                 ('report_id', models.CharField(blank=True, max_length=40)),
+                ('document_path', models.CharField(blank=True, help_text="Amazon's report as downloaded.", max_length=500)),
                 ('amazon_orders', models.PositiveIntegerField(default=0, help_text="Distinct order ids in Amazon's report.")),
                 ('missing_ids', models.JSONField(blank=True, default=list, help_text='Order ids Amazon has and we had not.')),
                 ('ingested', models.PositiveIntegerField(default=0, help_text='Of the missing, how many were fetched and ingested.')),

@@ -37,7 +37,7 @@ from connectors.amazon.finances import AmazonFinancesClient
 from connectors.amazon.finances_types import TRANSACTION_STATUSES, parse_transaction
 from mappings.models import GlAccount
 from orders.models import SellerAccount
-from orders.selectors import orders_shipped_annotated
+from orders.selectors import orders_shipped
 from reconciliation.models import AccountingPeriod, FinancesTransaction, JournalEntry, JournalLine, SettlementLine
 from reconciliation.services.classify import GlResolver
 from reconciliation.services.journal import (
@@ -125,8 +125,7 @@ def accrual_candidates(*, account: SellerAccount, period: AccountingPeriod) -> l
         kind__in=[SettlementLine.Kind.ORDER, SettlementLine.Kind.REFUND],
     )  # fmt: skip
     orders = (
-        orders_shipped_annotated(seller_account_id=account.pk)
-        .filter(shipped_at__gte=_midnight(period.start), shipped_at__lt=end)
+        orders_shipped(seller_account_id=account.pk, shipped_from=_midnight(period.start), shipped_before=end)
         .exclude(Exists(settled))
         .order_by("external_id")
     )
@@ -144,7 +143,9 @@ def _order_tax(order_id: str) -> Decimal:
     return tax
 
 
-def _lines_for(order_id: str, total: Decimal | None, stored: list[FinancesTransaction]) -> tuple[list[AccrualLine], bool]:
+def _lines_for(
+    order_id: str, total: Decimal | None, stored: list[FinancesTransaction]
+) -> tuple[list[AccrualLine], bool]:
     """What to accrue for one order, and whether it came from the Finances API's breakdowns."""
     lines: list[AccrualLine] = []
     with_breakdown = [t for t in stored if t.has_breakdown]
@@ -221,9 +222,9 @@ def period_accruals_run(
     with transaction.atomic():
         live = {
             e.currency: e
-            for e in JournalEntry.objects.select_for_update().filter(
-                kind=JournalEntry.Kind.ACCRUAL, seller_account=account, period_start=period.start
-            ).exclude(status=JournalEntry.Status.VOID)
+            for e in JournalEntry.objects.select_for_update()
+            .filter(kind=JournalEntry.Kind.ACCRUAL, seller_account=account, period_start=period.start)
+            .exclude(status=JournalEntry.Status.VOID)
         }
         for currency in sorted(set(live) | set(by_currency)):
             wanted = []
@@ -237,8 +238,11 @@ def period_accruals_run(
                 wanted.append((gl, line))
             existing = live.get(currency)
             if existing is not None:
-                have = _signature([(l.gl_account_id, l.reference, l.debit, l.credit) for l in existing.lines.all()
-                                   if l.description != "Currency rounding"])  # fmt: skip
+                have = _signature([
+                    (x.gl_account_id, x.reference, x.debit, x.credit)
+                    for x in existing.lines.all()
+                    if x.description != "Currency rounding"
+                ])
                 want = _signature([(gl, line.order_id, *_sides(line.amount)) for gl, line in wanted])
                 if have == want:
                     run.unchanged += 1
@@ -260,12 +264,17 @@ def period_accruals_run(
 
 
 def _build(
-    account: SellerAccount, period: AccountingPeriod, currency: str, wanted: list[tuple[int, AccrualLine]],
-    base: str, rounding: GlAccount, run: AccrualRun,
+    account: SellerAccount,
+    period: AccountingPeriod,
+    currency: str,
+    wanted: list[tuple[int, AccrualLine]],
+    base: str,
+    rounding: GlAccount,
+    run: AccrualRun,
 ) -> list[JournalEntry]:
     rate = rate_on(currency=currency, base=base, day=period.end)
     orders = len({line.order_id for _, line in wanted})
-    day, note = journal_date_open(day=period.end)
+    day, _ = journal_date_open(day=period.end)
     if day != period.end:
         raise ApplicationError(f"period {period} was closed meanwhile: no accrual can be dated in it")
     accrual = JournalEntry.objects.create(
@@ -297,14 +306,21 @@ def _build(
     return [accrual, reversal]
 
 
-def accruals_due_run(*, actor: str, today: date | None = None) -> list[AccrualRun]:
+def accruals_due_run(*, actor: str, today: date | None = None) -> list[str]:
     """The last ended period's accruals for every active account (the daily schedule; the same again changes
-    nothing). A period already closed is left alone; one account's provider outage does not stop the others."""
+    nothing). A closed period is left alone; one account's provider outage or missing mapping does not stop the
+    others (logged; the next run tries again)."""
+    from config.common.errors import ConnectorError
+
     today = today or timezone.now().date()
     period = accounting_period_for(day=accounting_period_for(day=today).start - timedelta(days=1))
-    runs = []
     if period.status == AccountingPeriod.Status.CLOSED:
-        return runs
+        return [f"period {period} is closed"]
+    done = []
     for account in SellerAccount.objects.filter(is_active=True).order_by("pk"):
-        runs.append(period_accruals_run(account=account, period=period, actor=actor))
-    return runs
+        try:
+            done.append(str(period_accruals_run(account=account, period=period, actor=actor)))
+        except (ConnectorError, ApplicationError) as exc:
+            logger.warning("accruals for %s, %s: %s (next run tries again)", account.name, period, exc)
+            done.append(f"{account.name}: {exc}")
+    return done

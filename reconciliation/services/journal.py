@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -99,7 +100,7 @@ class _Part:
         q = Q(posted_at__gte=_midnight(self.start), posted_at__lt=_midnight(self.end + timedelta(days=1)))
         return q | Q(posted_at__isnull=True) if self.with_undated else q
 
-    def sql(self) -> tuple[str, list[object]]:
+    def sql(self) -> tuple[str, list[Any]]:
         condition = "(l.posted_at >= %s AND l.posted_at < %s)"
         if self.with_undated:
             condition = f"({condition} OR l.posted_at IS NULL)"
@@ -123,9 +124,12 @@ def settlement_periods(*, settlement: Settlement) -> list[_Part]:
         by_period.setdefault(period_bounds(fallback), [])
     return [
         _Part(
-            start=start, end=end, first_posted=min(posted) if posted else None,
-            last_posted=max(posted) if posted else None, with_undated=(undated or not days) and start <= fallback <= end,
-        )  # fmt: skip
+            start=start,
+            end=end,
+            first_posted=min(posted) if posted else None,
+            last_posted=max(posted) if posted else None,
+            with_undated=(undated or not days) and start <= fallback <= end,
+        )
         for (start, end), posted in sorted(by_period.items())
     ]
 
@@ -162,15 +166,21 @@ def settlement_journal_build(*, settlement: Settlement) -> list[JournalEntry]:
                 position = _detail_lines(entry, settlement, rate, part)
             else:
                 position = _summary_lines(entry, settlement, rate, part)
-            _close_entry(entry, position, clearing, rounding, rate, settlement.settlement_id,
-                         f"Net payout of settlement {settlement.settlement_id}"
-                         + (f" for {part.start:%Y-%m-%d} to {part.end:%Y-%m-%d}" if len(parts) > 1 else ""))  # fmt: skip
+            payout = f"Net payout of settlement {settlement.settlement_id}"
+            if len(parts) > 1:
+                payout += f" for {part.start:%Y-%m-%d} to {part.end:%Y-%m-%d}"
+            _close_entry(entry, position, clearing, rounding, rate, settlement.settlement_id, payout)
             entries.append(entry)
     return entries
 
 
 def _close_entry(
-    entry: JournalEntry, position: int, clearing: GlAccount, rounding: GlAccount, rate: Decimal, reference: str,
+    entry: JournalEntry,
+    position: int,
+    clearing: GlAccount,
+    rounding: GlAccount,
+    rate: Decimal,
+    reference: str,
     description: str,
 ) -> None:
     """The balancing line on `clearing` (the other side of everything written so far), then rounding and totals."""

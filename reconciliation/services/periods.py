@@ -83,7 +83,9 @@ def accounting_period_close(*, period: AccountingPeriod, actor: str, note: str =
         if period.status == AccountingPeriod.Status.CLOSED:
             return period
         if period.end >= timezone.now().date():
-            raise ApplicationError(f"period {period} has not ended yet: it can be closed from {period.end + timedelta(1)}")
+            raise ApplicationError(
+                f"period {period} has not ended yet: it can be closed from {period.end + timedelta(1)}"
+            )
         period.status = AccountingPeriod.Status.CLOSED
         period.closed_at, period.closed_by = timezone.now(), actor[:150]
         if note:

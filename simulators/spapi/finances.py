@@ -215,7 +215,9 @@ class Finances:
         taxes = [_breakdown("Product Tax", tax, currency)] + (
             [_breakdown("Shipping Tax", shipping_tax, currency)] if shipping_tax else []
         )
-        fees = [_breakdown("Commission", commission, currency)] + ([_breakdown("FBA fees", fba, currency)] if afn else [])
+        fees = [_breakdown("Commission", commission, currency)] + (
+            [_breakdown("FBA fees", fba, currency)] if afn else []
+        )
         sales_total = principal + shipping_net - promotion
         tax_total = tax + shipping_tax
         total = sales_total + tax_total + commission + fba
@@ -255,9 +257,9 @@ class Finances:
 
     async def control_transactions(self, request: Request) -> Any:
         if request.method == "GET":
-            seller = request.query_params.get("seller")
+            wanted = request.query_params.get("seller")
             records = sorted(self.state.finance_transactions.values(), key=lambda r: (r["posted"], r["id"]))
-            return {"transactions": [r["transaction"] for r in records if seller in (None, r["seller"])]}
+            return {"transactions": [r["transaction"] for r in records if wanted in (None, r["seller"])]}
         data = await read_json_object(request)
         seller = self.sim.seller_of(data)
         entries = data.get("transactions")
@@ -277,7 +279,9 @@ class Finances:
         if transaction.get("transactionStatus") != "DEFERRED":
             raise ValueError(f"transaction is {transaction.get('transactionStatus')}, not DEFERRED")
         transaction["transactionStatus"] = "DEFERRED_RELEASED"
-        transaction["contexts"] = [c for c in transaction.get("contexts") or [] if c.get("contextType") != "DeferredContext"]
+        transaction["contexts"] = [
+            c for c in transaction.get("contexts") or [] if c.get("contextType") != "DeferredContext"
+        ]
         return transaction
 
     async def control_settings(self, request: Request) -> Any:

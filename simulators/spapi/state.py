@@ -19,7 +19,8 @@ from typing import Any
 from simulators.common import FaultInjector, TokenBucket
 
 # Amazon's published default usage plans (requests per second, burst), from the Orders v0, Fulfillment
-# Outbound 2020-07-01, Reports 2021-06-30, Listings Items 2021-08-01, Feeds 2021-06-30, FBA Inventory v1 and Finances 2024-06-19 models.
+# Outbound 2020-07-01, Reports 2021-06-30, Listings Items 2021-08-01, Feeds 2021-06-30, FBA Inventory v1 and
+# Finances 2024-06-19 models.
 DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "getOrders": (0.0167, 20),
     "getOrder": (0.5, 30),

@@ -46,7 +46,8 @@ def shipped_order(
     amazon.upsert_orders(seller=account.selling_partner_id, orders=[{
         "order": {"AmazonOrderId": order_id, "PurchaseDate": stamp, "LastUpdateDate": stamp, "OrderStatus": "Shipped",
                   "FulfillmentChannel": "MFN", "MarketplaceId": UK},
-        "items": [{"SellerSKU": "TENT-2P-GRN", "QuantityOrdered": 1, "ItemPrice": {"CurrencyCode": "GBP", "Amount": price},
+        "items": [{"SellerSKU": "TENT-2P-GRN", "QuantityOrdered": 1,
+                   "ItemPrice": {"CurrencyCode": "GBP", "Amount": price},
                    "ItemTax": {"CurrencyCode": "GBP", "Amount": tax}}],
     }])  # fmt: skip
     order = Order.objects.create(
@@ -121,7 +122,9 @@ def test_deferred_orders_are_accrued_at_the_finances_api_figures_and_reversed_ne
     assert sums[NO_BREAKDOWN, "4000"] == Decimal("-20.00") and sums[NO_BREAKDOWN, "2200"] == Decimal("-4.00")
     assert sums[NO_BREAKDOWN, "1220"] == Decimal("24.00")
     assert sums[UNKNOWN, "1220"] == Decimal("12.00")
-    texts = dict(JournalLine.objects.filter(entry=accrual, gl_account__code="1220").values_list("reference", "description"))
+    texts = dict(
+        JournalLine.objects.filter(entry=accrual, gl_account__code="1220").values_list("reference", "description")
+    )
     assert "no breakdown in the Finances API: the order's totals" in texts[NO_BREAKDOWN]
     assert "not in the Finances API: the order's totals" in texts[UNKNOWN]
     assert all(line.reference and line.reference in line.description for line in accrual.lines.all())

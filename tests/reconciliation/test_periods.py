@@ -82,7 +82,10 @@ def test_a_settlement_across_a_month_end_becomes_two_balanced_entries_whose_clea
     # The CSV carries each entry's own date.
     text = b"".join(journal_csv_chunks(filters=JournalFilter(settlement_id="7700001"))).decode()
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert {(r["journal_id"], r["date"]) for r in rows} == {(str(march.pk), "2026-03-31"), (str(april.pk), "2026-04-10")}
+    assert {(r["journal_id"], r["date"]) for r in rows} == {
+        (str(march.pk), "2026-03-31"),
+        (str(april.pk), "2026-04-10"),
+    }
     debits = sum(Decimal(r["debit"]) for r in rows if r["account_code"] == "1205")
     assert debits == settlement.total_amount
 
