@@ -213,7 +213,7 @@ class SpApiSimulatorControl:
         getFulfillmentOrder|cancelFulfillmentOrder|getFulfillmentPreview|listAllFulfillmentOrders|createReport|
         getReports|getReport|cancelReport|getReportDocument|reportDocumentDownload (the pre-signed URL)|
         getListingsItem|patchListingsItem|createFeedDocument|createFeed|getFeeds|getFeed|cancelFeed|getFeedDocument|
-        feedDocumentUpload|feedDocumentDownload (the pre-signed URLs)|getInventorySummaries|lwaToken|*;
+        feedDocumentUpload|feedDocumentDownload (the pre-signed URLs)|getInventorySummaries|listTransactions|lwaToken|*;
         kind: error|throttle|latency|timeout|repeat_page|truncate (half a document download, ended cleanly);
         times=None applies forever. Returns the rule (with id).
         """
