@@ -88,7 +88,10 @@ SHIPPED_STATUSES = (Order.Status.SHIPPED, Order.Status.DELIVERED)
 
 
 def orders_shipped(
-    *, seller_account_id: int | None = None, shipped_from: datetime | None = None, shipped_before: datetime | None = None
+    *,
+    seller_account_id: int | None = None,
+    shipped_from: datetime | None = None,
+    shipped_before: datetime | None = None,
 ) -> QuerySet[Order]:
     """Amazon orders Ledgerline has as shipped or delivered now, annotated with `shipped_at` (when Ledgerline's own
     history first recorded the order reaching shipped or delivered: its OrderEvent, the date accounting goes by),

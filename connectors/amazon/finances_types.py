@@ -145,7 +145,8 @@ def parse_transaction(raw: Any) -> Transaction:
         if isinstance(context, dict) and context.get("contextType") == "DeferredContext":
             reason = str(context.get("deferralReason") or "")
             maturity = _time(context.get("maturityDate"), "maturityDate")
-    metadata: dict[str, Any] = raw["sellingPartnerMetadata"] if isinstance(raw.get("sellingPartnerMetadata"), dict) else {}
+    metadata: dict[str, Any] = raw.get("sellingPartnerMetadata") or {}
+    metadata = metadata if isinstance(metadata, dict) else {}
     details: dict[str, Any] = raw["marketplaceDetails"] if isinstance(raw.get("marketplaceDetails"), dict) else {}
     transaction_id = raw.get("transactionId")
     if not isinstance(transaction_id, str) or not transaction_id:

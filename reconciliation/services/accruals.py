@@ -238,11 +238,13 @@ def period_accruals_run(
                 wanted.append((gl, line))
             existing = live.get(currency)
             if existing is not None:
-                have = _signature([
-                    (x.gl_account_id, x.reference, x.debit, x.credit)
-                    for x in existing.lines.all()
-                    if x.description != "Currency rounding"
-                ])
+                have = _signature(
+                    [
+                        (x.gl_account_id, x.reference, x.debit, x.credit)
+                        for x in existing.lines.all()
+                        if x.description != "Currency rounding"
+                    ]
+                )
                 want = _signature([(gl, line.order_id, *_sides(line.amount)) for gl, line in wanted])
                 if have == want:
                     run.unchanged += 1

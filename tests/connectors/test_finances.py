@@ -1,5 +1,5 @@
-"""Finances 2024-06-19 listTransactions: the simulator against Amazon's model, and our client (connectors.amazon.finances)
-against the simulator as a real server: pages, 429s, faults, Amazon's own example."""
+"""Finances 2024-06-19 listTransactions: the simulator against Amazon's model, and our client
+(connectors.amazon.finances) against the simulator as a real server: pages, 429s, faults, Amazon's own example."""
 
 from __future__ import annotations
 
@@ -44,13 +44,14 @@ def client(amazon: SpApiSimulatorControl, account: SellerAccount) -> Iterator[Am
 
 def _seed(amazon: SpApiSimulatorControl, account: SellerAccount, n: int) -> list[dict[str, Any]]:
     posted = datetime.now(UTC) - timedelta(days=2)
-    orders = []
+    orders: list[dict[str, Any]] = []
     for i in range(n):
         stamp = (posted + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
         orders.append({
             "order": {"AmazonOrderId": f"202-5000000-000000{i + 1}", "PurchaseDate": stamp, "LastUpdateDate": stamp,
                       "OrderStatus": "Shipped", "FulfillmentChannel": "AFN", "MarketplaceId": UK},
-            "items": [{"SellerSKU": "TENT", "QuantityOrdered": 2, "ItemPrice": {"CurrencyCode": "GBP", "Amount": "48.00"},
+            "items": [{"SellerSKU": "TENT", "QuantityOrdered": 2,
+                       "ItemPrice": {"CurrencyCode": "GBP", "Amount": "48.00"},
                        "ItemTax": {"CurrencyCode": "GBP", "Amount": "8.00"}}],
         })  # fmt: skip
     amazon.upsert_orders(seller=account.selling_partner_id, orders=orders)

@@ -107,7 +107,7 @@ def test_deferred_orders_are_accrued_at_the_finances_api_figures_and_reversed_ne
     assert FinancesTransaction.objects.filter(seller_account=november).count() == 3
 
     accrual = JournalEntry.objects.get(kind="accrual", status="draft")
-    reversal = accrual.reversal  # type: ignore[attr-defined]
+    reversal = accrual.reversal
     journal_balances(accrual)
     journal_balances(reversal)
     assert (accrual.date, accrual.period_start) == (date(2026, 11, 30), NOVEMBER)
