@@ -408,6 +408,8 @@ ACTION_OPERATIONS = {
     "reconciliation.JournalEntry": {"download_csv": "reconciliation.journal_csv",
                                     "mark_posted": "journals.mark_posted"},
     "reconciliation.AnomalyFlag": {"dismiss": "anomalies.decide", "confirm": "anomalies.decide"},
+    "reconciliation.AccountingPeriod": {"close": "periods.close", "run_accruals": "accruals.run"},
+    "reconciliation.OrderReportCheck": {"check_now": "completeness.check"},
 }  # fmt: skip
 
 
