@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from config.common.models import ExceptionItem
+from config.common.reprocess import register_reprocessor
 from config.common.services import exception_open, exceptions_resolve_for
 from connectors.amazon.reports import AmazonReportsClient
 from orders.models import SellerAccount, SellerMarketplace
@@ -139,30 +141,48 @@ def order_report_check(
     ids = _report_order_ids(document.path, document.charset)
     missing = sorted(set(ids) - order_ids_known(amazon_order_ids=ids))
     check.document_path, check.amazon_orders, check.missing_ids = str(document.path), len(ids), missing
-    still_missing: list[str] = []
+    check.state, check.error = OrderReportCheck.State.DONE, ""
+    _ingest_missing(check)
+    return check
+
+
+def _ingest_missing(check: OrderReportCheck) -> None:
+    """Read the check's missing orders with getOrder and ingest them (the orders app's own service); what still is
+    not in Ledgerline afterwards is an exception on the check (its Reprocess button tries again)."""
+    account, marketplace_id, day = check.seller_account, check.marketplace_id, check.day
+    missing = sorted(set(check.missing_ids) - order_ids_known(amazon_order_ids=check.missing_ids))
     notes = ""
     if missing:
-        from orders.services import amazon_orders_refresh  # the orders app's own ingestion (getOrder)
+        from orders.services import amazon_orders_refresh  # getOrder (2026-01-01), stored raw, then ingested
 
         result = amazon_orders_refresh(account=account, marketplace_id=marketplace_id, amazon_order_ids=missing)
-        still_missing = sorted(set(missing) - order_ids_known(amazon_order_ids=missing))
         summary = getattr(result, "summary", None)
         notes = summary() if callable(summary) else str(result)
-    check.ingested = len(missing) - len(still_missing)
-    check.state, check.error = OrderReportCheck.State.DONE, ""
+    still_missing = sorted(set(check.missing_ids) - order_ids_known(amazon_order_ids=check.missing_ids))
+    check.ingested = len(check.missing_ids) - len(still_missing)
     check.save()
-    if still_missing:
-        exception_open(
-            kind=ExceptionItem.Kind.ORDER_MISSING,
-            source=check,
-            summary=f"{account.name} {day}: {len(still_missing)} order(s) Amazon has could not be ingested",
-            detail=f"Amazon's order report for {day} ({marketplace_id}) lists orders Ledgerline does not have; "
-            f"reading them with getOrder left these out:\n  "
-            + "\n  ".join(still_missing[:SHOWN])
-            + (f"\n{notes}" if notes else ""),
-            reference=account.selling_partner_id,
+    if not still_missing:
+        exceptions_resolve_for(
+            source=check, kinds=[ExceptionItem.Kind.ORDER_MISSING], actor=ACTOR, note="every order ingested"
         )
-    return check
+        return
+    exception_open(
+        kind=ExceptionItem.Kind.ORDER_MISSING,
+        source=check,
+        summary=f"{account.name} {day}: {len(still_missing)} order(s) Amazon has could not be ingested",
+        detail=f"Amazon's order report for {day} ({marketplace_id}) lists orders Ledgerline does not have; reading "
+        "them with getOrder left these out:\n  "
+        + "\n  ".join(still_missing[:SHOWN])
+        + (f"\n{notes}" if notes else "")
+        + "\nReprocess this item to read them again.",
+        reference=account.selling_partner_id,
+    )
+
+
+@register_reprocessor(OrderReportCheck)
+def _reprocess_check(check: models.Model, actor: str) -> None:
+    assert isinstance(check, OrderReportCheck)
+    _ingest_missing(check)
 
 
 def order_report_checks_due(*, today: date | None = None) -> list[OrderReportCheck]:
