@@ -188,3 +188,33 @@ def test_a_settlement_imported_before_the_close_takes_the_order_out_of_the_accru
     accounting_period_close(period=period, actor="user:finance")
     with pytest.raises(ApplicationError, match="is closed"):
         period_accruals_run(account=november, period=period, actor="test")
+
+
+def test_the_admin_shows_each_period_with_its_settlements_journals_accruals_and_exceptions(
+    november: SellerAccount, admin_client: Any
+) -> None:
+    from django.urls import reverse
+
+    from reconciliation.models import AccountingPeriod, Settlement
+    from reconciliation.services.completeness import unsettled_orders_check
+    from tests.reconciliation.test_periods import spanning
+
+    period = accounting_period_for(day=NOVEMBER)
+    period_accruals_run(account=november, period=period, actor="test")
+    import_text(spanning("7700009"))  # March / April: two entries
+    unsettled_orders_check(now=datetime(2027, 1, 15, tzinfo=UTC))  # November's shipments are 45+ days old by then
+    page = admin_client.get(reverse("admin:reconciliation_accountingperiod_change", args=[period.pk])).content.decode()
+    assert "8800001" in page  # the settlement with lines in November
+    assert "Accrual (shipped, not yet settled)" in page and "2026-12-01" in page  # the accrual and its reversal's date
+    assert "in no settlement" in page  # the open completeness exception
+    listing = admin_client.get(reverse("admin:reconciliation_accountingperiod_changelist")).content.decode()
+    assert "2026-11" in listing and "2026-03" in listing
+    settlement = Settlement.objects.get(settlement_id="7700009")
+    page = admin_client.get(reverse("admin:reconciliation_settlement_change", args=[settlement.pk])).content.decode()
+    assert "Journal entries by accounting period" in page and "2026-03" in page and "2026-04" in page
+    assert "110.79" in page  # the clearing shares' total: the payout
+    entry = settlement.journals.order_by("period_start").first()
+    assert entry is not None
+    page = admin_client.get(reverse("admin:reconciliation_journalentry_change", args=[entry.pk])).content.decode()
+    assert "this entry" in page and "2026-04 (2026-04-10)" in page
+    assert AccountingPeriod.objects.filter(start=date(2026, 3, 1)).exists()
