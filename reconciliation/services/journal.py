@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -95,12 +95,17 @@ class _Part:
     first_posted: date | None
     last_posted: date | None
     with_undated: bool  # lines without a posted date go to the fallback day's period
+    whole: bool = False  # every line of the settlement (it is in one period): no filter to apply
 
     def lines_q(self) -> Q:
+        if self.whole:
+            return Q()
         q = Q(posted_at__gte=_midnight(self.start), posted_at__lt=_midnight(self.end + timedelta(days=1)))
         return q | Q(posted_at__isnull=True) if self.with_undated else q
 
     def sql(self) -> tuple[str, list[Any]]:
+        if self.whole:
+            return "TRUE", []
         condition = "(l.posted_at >= %s AND l.posted_at < %s)"
         if self.with_undated:
             condition = f"({condition} OR l.posted_at IS NULL)"
@@ -109,6 +114,16 @@ class _Part:
 
 def settlement_periods(*, settlement: Settlement) -> list[_Part]:
     """The accounting periods a settlement's lines fall in, by each line's posted date (UTC), oldest first."""
+    span = settlement.lines.aggregate(first=Min("posted_at"), last=Max("posted_at"))
+    fallback = _fallback_day(settlement)
+    if span["first"] is not None:
+        first, last = span["first"].astimezone(UTC).date(), span["last"].astimezone(UTC).date()
+        undated = settlement.lines.filter(posted_at__isnull=True).exists()
+        bounds = period_bounds(first)
+        if bounds == period_bounds(last) and (not undated or bounds == period_bounds(fallback)):
+            # The usual case: one period. Two index-free aggregates instead of sorting every line's day.
+            return [_Part(start=bounds[0], end=bounds[1], first_posted=first, last_posted=last, with_undated=undated,
+                          whole=True)]  # fmt: skip
     days = set(
         settlement.lines.filter(posted_at__isnull=False)
         .annotate(day=TruncDate("posted_at", tzinfo=UTC))
@@ -116,7 +131,6 @@ def settlement_periods(*, settlement: Settlement) -> list[_Part]:
         .distinct()
     )
     undated = settlement.lines.filter(posted_at__isnull=True).exists()
-    fallback = _fallback_day(settlement)
     by_period: dict[tuple[date, date], list[date]] = defaultdict(list)
     for day in days:
         by_period[period_bounds(day)].append(day)
