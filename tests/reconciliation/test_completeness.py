@@ -172,3 +172,15 @@ def test_the_simulators_order_report_lists_what_the_searches_hide(
     cells = dict(zip(header.split("\t"), row.split("\t"), strict=True))
     assert cells["amazon-order-id"] == "202-7200000-0000001" and cells["item-price"] == "5.00"
     assert cells["order-status"] == "Shipped" and cells["sku"] == "SKU-0001"
+
+
+def test_the_dashboard_counts_orders_found_missing_and_ingested(admin_client: Any, account: SellerAccount) -> None:
+    yesterday = timezone.now().date() - timedelta(days=1)
+    OrderReportCheck.objects.create(
+        seller_account=account, marketplace_id=UK, day=yesterday, state="done", amazon_orders=57,
+        missing_ids=["202-7300000-0000001", "202-7300000-0000002"], ingested=2,
+    )  # fmt: skip
+    page = admin_client.get("/admin/dashboard/").content.decode()
+    assert "Order completeness" in page
+    row = page.split(f"<td>{yesterday:%Y-%m-%d}</td>", 1)[1].split("</tr>", 1)[0]
+    assert "Acme UK" in row and "<td>57</td>" in row and "<strong>2</strong>" in row and "<td>2</td>" in row
