@@ -218,3 +218,15 @@ def test_the_admin_shows_each_period_with_its_settlements_journals_accruals_and_
     page = admin_client.get(reverse("admin:reconciliation_journalentry_change", args=[entry.pk])).content.decode()
     assert "this entry" in page and "2026-04 (2026-04-10)" in page
     assert AccountingPeriod.objects.filter(start=date(2026, 3, 1)).exists()
+
+
+def test_the_api_lists_accruals_and_a_settlements_entries(november: SellerAccount, admin_client: Any) -> None:
+    period_accruals_run(account=november, period=accounting_period_for(day=NOVEMBER), actor="test")
+    body = admin_client.get("/api/v1/reconciliation/journal-entries/", {"kind": "accrual"}).json()
+    [accrual] = body["results"]
+    assert accrual["settlement_id"] is None and accrual["period_start"] == "2026-11-01"
+    assert accrual["date"] == "2026-11-30" and accrual["kind"] == "accrual"
+    reversal = admin_client.get("/api/v1/reconciliation/journal-entries/", {"kind": "reversal"}).json()["results"]
+    assert reversal[0]["reverses"] == accrual["id"] and reversal[0]["date"] == "2026-12-01"
+    [settlement] = admin_client.get("/api/v1/reconciliation/settlements/").json()["results"]
+    assert settlement["journal_entry_ids"] == [settlement["journal_entry_id"]]
