@@ -220,6 +220,8 @@ def period_accruals_run(
     base = settings.LEDGER_BASE_CURRENCY
     rounding = account_by_code(settings.LEDGER_ROUNDING_ACCOUNT, "LEDGER_ROUNDING_ACCOUNT")
     with transaction.atomic():
+        # Two runs for one account (the schedule and an operator) take turns: the second sees the first's entries.
+        SellerAccount.objects.select_for_update().filter(pk=account.pk).first()
         live = {
             e.currency: e
             for e in JournalEntry.objects.select_for_update()
