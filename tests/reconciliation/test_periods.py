@@ -129,3 +129,12 @@ def test_closing_april_too_moves_both_parts_to_may() -> None:
         (date(2026, 4, 1), date(2026, 5, 1)),
     ]
     assert "period 2026-03, 2026-04 is closed" in entries[0].note
+
+
+def test_an_unknown_period_setting_is_refused_at_start_up(settings: object) -> None:
+    from reconciliation.apps import check_ledger_period
+
+    assert check_ledger_period() == []
+    settings.LEDGER_PERIOD = "fortnight"  # type: ignore[attr-defined]
+    [error] = check_ledger_period()
+    assert error.id == "ledgerline.R001" and "month" in str(error.hint)
