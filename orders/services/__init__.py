@@ -7,7 +7,9 @@ from orders.services.amazon_ingest import (
     amazon_snapshots_store,
 )
 from orders.services.amazon_sync import (
+    RefreshResult,
     SyncResult,
+    amazon_orders_refresh,
     amazon_orders_sync,
     amazon_orders_sync_account,
     sync_cursor_acquire,
@@ -31,7 +33,9 @@ from orders.services.status import (
 
 __all__ = [
     "IngestStats",
+    "RefreshResult",
     "SyncResult",
+    "amazon_orders_refresh",
     "amazon_orders_sync",
     "amazon_orders_sync_account",
     "amazon_snapshot_reprocess",

@@ -153,8 +153,7 @@ def _ingest_missing(check: OrderReportCheck) -> None:
     missing = sorted(set(check.missing_ids) - order_ids_known(amazon_order_ids=check.missing_ids))
     notes = ""
     if missing:
-        # getOrder (2026-01-01), stored raw, then ingested: the orders app's service (issue 15; the ignore goes with it)
-        from orders.services import amazon_orders_refresh  # type: ignore[attr-defined, unused-ignore]
+        from orders.services import amazon_orders_refresh  # getOrder (2026-01-01), stored raw first, then ingested
 
         result = amazon_orders_refresh(account=account, marketplace_id=marketplace_id, amazon_order_ids=missing)
         summary = getattr(result, "summary", None)

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-import orders.services
 from config.common.models import ExceptionItem
 from orders.models import Order, OrderEvent, SellerAccount
 from reconciliation.models import OrderReportCheck
@@ -80,11 +79,6 @@ def amazon(spapi_url: str, settings: Any, account: SellerAccount) -> Iterator[Sp
         yield sim
 
 
-@pytest.mark.skipif(
-    not hasattr(orders.services, "amazon_orders_refresh"),
-    reason="orders.services.amazon_orders_refresh (issue 15, the lead's getOrder 2026-01-01 ingestion) is not in "
-    "this branch yet: the check calls it with (account, marketplace_id, amazon_order_ids)",
-)
 def test_an_order_hidden_from_the_order_search_but_in_amazons_report_is_found_and_ingested_once(
     amazon: SpApiSimulatorControl, account: SellerAccount, mapped_skus: list[str]
 ) -> None:

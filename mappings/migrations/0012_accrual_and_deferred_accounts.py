@@ -53,5 +53,5 @@ def remove_defaults(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("mappings", "0010_mappingsuggestion")]
+    dependencies = [("mappings", "0011_orders_2026_status_mappings")]
     operations = [migrations.RunPython(add_defaults, remove_defaults)]
