@@ -209,7 +209,7 @@ SP_API_SYNC_LEASE = timedelta(seconds=env.int("SP_API_SYNC_LEASE_SECONDS", defau
 SP_API_ORDERS_POLL_MINUTES = env.int("SP_API_ORDERS_POLL_MINUTES", default=2)
 # A searchOrders page that fails (5xx, timeout, bad gateway) is asked again this many times within a cycle before the
 # cycle gives up and backs off: with one page per call, a retry costs one call, and holds back nothing else.
-SP_API_ORDERS_PAGE_RETRIES = env.int("SP_API_ORDERS_PAGE_RETRIES", default=3)
+SP_API_ORDERS_PAGE_RETRIES = env.int("SP_API_ORDERS_PAGE_RETRIES", default=5)
 # getOrder re-reads (orders a page did not fully describe, stored v0 orders without items) per polling cycle.
 SP_API_ORDERS_REREADS_PER_CYCLE = env.int("SP_API_ORDERS_REREADS_PER_CYCLE", default=30)
 # Amazon may trail our own facts (still Unshipped after our shipment confirmation): recorded on the order at once,
@@ -340,8 +340,10 @@ SP_API_MAX_THROTTLE_WAIT_SECONDS = env.float("SP_API_MAX_THROTTLE_WAIT_SECONDS",
 OPAYO_RATE_LIMITS = env.json("OPAYO_RATE_LIMITS", default={})
 OPAYO_MAX_THROTTLE_WAIT_SECONDS = env.float("OPAYO_MAX_THROTTLE_WAIT_SECONDS", default=5.0)
 # A provider (per account) that fails this many times in a row is left alone for the cool-down, doubled after
-# each failed probe up to the maximum.
-CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
+# each failed probe up to the maximum. Ten, not five: a provider failing a third of its answers at random must not
+# stop the work (0.3^10 ≈ 6e-6 per call; 0.3^5 made a 10,000-order backlog trip it one run in five), while one that
+# is down trips it within seconds all the same.
+CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=10)
 CIRCUIT_COOLDOWN_SECONDS = env.float("CIRCUIT_COOLDOWN_SECONDS", default=30.0)
 CIRCUIT_MAX_COOLDOWN_SECONDS = env.float("CIRCUIT_MAX_COOLDOWN_SECONDS", default=600.0)
 # Prometheus scraping of /metrics: set a token to allow it from other hosts (Authorization: Bearer <token>).

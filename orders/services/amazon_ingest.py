@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from config.common.db import bulk_update_rows, without_nul
@@ -626,7 +627,17 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
         snap.state, snap.error, snap.processed_at = AmazonOrderSnapshot.State.PROCESSED, "", now
         snap.order = orders.get(snap.amazon_order_id)
         snap.attempts += 1
-    bulk_update_rows(done, ["state", "error", "processed_at", "order", "attempts"])
+    # One set-based UPDATE: every snapshot of the page gets the same state, and its order by id.
+    AmazonOrderSnapshot.objects.filter(pk__in=[snap.pk for snap in done]).update(
+        state=AmazonOrderSnapshot.State.PROCESSED,
+        error="",
+        processed_at=now,
+        updated_at=now,
+        attempts=F("attempts") + 1,
+        order_id=Subquery(
+            Order.objects.filter(channel=Order.Channel.AMAZON, external_id=OuterRef("amazon_order_id")).values("pk")[:1]
+        ),
+    )
     return _ApplyResult(stats=stats, processed=processed)
 
 

@@ -402,3 +402,35 @@ def amazon_orders_refresh(
     result.stats = amazon_snapshots_process(snapshots=ready, actor=actor, force=True)
     result.refreshed = [s.amazon_order_id for s in ready]
     return result
+
+
+def orders_refresh_from_amazon(*, order_ids: Sequence[int], actor: str) -> list[str]:
+    """The operator's "Refresh from Amazon" on selected orders: one getOrder each (grouped by seller account and
+    marketplace), applied. Returns what happened, in words, per group; orders that are not Amazon's are named."""
+    from orders.models import Order
+
+    orders = list(Order.objects.filter(pk__in=order_ids).select_related("seller_account").order_by("pk"))
+    lines = [
+        f"{o.external_id}: not an Amazon order"
+        for o in orders
+        if o.channel != Order.Channel.AMAZON or not o.seller_account
+    ]
+    groups: dict[tuple[int, str], list[Order]] = {}
+    for order in orders:
+        if order.channel == Order.Channel.AMAZON and order.seller_account is not None:
+            groups.setdefault((order.seller_account.pk, order.marketplace_id), []).append(order)
+    for (_, marketplace_id), group in groups.items():
+        account = group[0].seller_account
+        assert account is not None
+        try:
+            result = amazon_orders_refresh(
+                account=account,
+                marketplace_id=marketplace_id,
+                amazon_order_ids=[o.external_id for o in group],
+                actor=actor,
+            )
+        except DemoCredentialsRefused as exc:
+            lines.append(f"{account.name}: {exc.message}")
+            continue
+        lines.append(f"{account.name} {marketplace_id}: {result.summary()}")
+    return lines

@@ -27,8 +27,9 @@ Page = list[tuple[dict[str, Any], list[dict[str, Any]] | None, dict[str, Any] | 
 
 
 def ingest(account: SellerAccount, page: Page, **kwargs: Any) -> IngestStats:
-    """What one polling page does: store raw, process."""
-    raw = [order_2026(o, items, address, **kwargs) for o, items, address in page]
+    """What one polling page does: store raw, process. An entry without an address gets the full ship-to Amazon sends
+    an app with the delivery role (`roles=()` to have it withheld)."""
+    raw = [order_2026(o, items, address or full_address(), **kwargs) for o, items, address in page]
     return ingest_raw(account, raw)
 
 
