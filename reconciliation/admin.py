@@ -7,8 +7,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet, Sum
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import URLPattern, path, reverse
@@ -20,10 +22,14 @@ from import_export.admin import ExportMixin
 from config.common.access import PolicyAdminMixin, policy_action, policy_view
 from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link
 from config.common.errors import ApplicationError
+from config.common.models import ExceptionItem
 from reconciliation.models import (
+    AccountingPeriod,
     AnomalyFlag,
+    FinancesTransaction,
     JournalEntry,
     JournalLine,
+    OrderReportCheck,
     ReconciliationHint,
     Settlement,
     SettlementFile,
@@ -36,6 +42,7 @@ from reconciliation.selectors import (
     settlement_lines_with_orders,
 )
 from reconciliation.services import (
+    accounting_period_close,
     anomaly_flag_confirm,
     anomaly_flag_dismiss,
     journal_entries_post,
@@ -45,6 +52,8 @@ from reconciliation.services import (
     settlement_hints_refresh,
     settlement_reconcile,
 )
+from reconciliation.services.accruals import period_accruals_run
+from reconciliation.services.completeness import order_report_check
 from reconciliation.services.export import COLUMNS, JournalFilter, csv_safe, journal_csv_chunks
 
 INLINE_LINES = 200
@@ -167,7 +176,7 @@ class SettlementAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = (
         "settlement_id", "status", "problem", "seller_account", "start_date", "end_date", "deposit_date",
         "total_amount", "lines_total", "currency", "line_count", "matched_count", "unmatched_count", "unmapped_count",
-        "journal_link", "by_match", "by_account", "by_type", "hints_table",
+        "journal_link", "journal_split", "by_match", "by_account", "by_type", "hints_table",
     )  # fmt: skip
     readonly_fields = fields
 
@@ -176,8 +185,34 @@ class SettlementAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Journal")
     def journal_link(self, obj: Settlement) -> SafeString | str:
-        journal = JournalEntry.objects.filter(settlement=obj).first()
-        return admin_link(journal, f"{journal.line_count} lines, {journal.total_debit}") if journal else "-"
+        entries = list(JournalEntry.objects.filter(settlement=obj).order_by("period_start"))
+        if not entries:
+            return "-"
+        if len(entries) == 1:
+            return admin_link(entries[0], f"{entries[0].line_count} lines, {entries[0].total_debit}")
+        return format_html_join(", ", "{}", ((admin_link(e, f"{e.period_start:%Y-%m} ({e.date})"),) for e in entries))
+
+    @admin.display(description="Journal entries by accounting period")
+    def journal_split(self, obj: Settlement) -> SafeString | str:
+        """One entry per period the lines fall in (by posted date), each with its share of the clearing account."""
+        entries = list(JournalEntry.objects.filter(settlement=obj).order_by("period_start"))
+        if not entries:
+            return "-"
+        clearing = dict(
+            JournalLine.objects.filter(entry__in=entries, gl_account__code=settings.LEDGER_CLEARING_ACCOUNT)
+            .values_list("entry_id")
+            .annotate(net=Sum("debit") - Sum("credit"))
+            .order_by()
+        )
+        rows: list[tuple[Any, ...]] = [
+            (admin_link(e, str(e.pk)), f"{e.period_start:%Y-%m}", e.date, e.get_status_display(), e.total_debit,
+             clearing.get(e.pk, Decimal(0)), e.memo, e.note or "")
+            for e in entries
+        ]  # fmt: skip
+        total = sum((clearing.get(e.pk, Decimal(0)) for e in entries), Decimal(0))
+        rows.append(("", "", "", "", "Total", total, f"payout {obj.total_amount} {obj.currency}", ""))
+        head = ["Entry", "Period", "Dated", "Status", "Debits", "Clearing (payout share)", "Memo", "Note"]
+        return _table(head, rows)
 
     @admin.display(description="Lines by kind")
     def by_match(self, obj: Settlement) -> SafeString:
@@ -344,18 +379,19 @@ class JournalLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 @admin.register(JournalEntry)
 class JournalEntryAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
-        "date", "settlement", "currency", "total_debit", "total_credit", "base_currency", "base_total_debit",
-        "base_total_credit", "line_count", "status",
+        "date", "kind", "period_start", "settlement", "seller_account", "currency", "total_debit", "total_credit",
+        "base_currency", "base_total_debit", "base_total_credit", "line_count", "status", "moved",
     ]  # fmt: skip
-    list_filter = ["status", "currency"]
-    search_fields = ["settlement__settlement_id", "memo"]
+    list_filter = ["kind", "status", "currency", "period_start"]
+    search_fields = ["settlement__settlement_id", "memo", "note"]
     date_hierarchy = "date"
-    list_select_related = ["settlement"]
+    list_select_related = ["settlement", "seller_account"]
     actions = ["download_csv", "mark_posted"]
     inlines = [JournalLineInline]
     fields = (
-        "settlement", "date", "status", "currency", "total_debit", "total_credit", "base_currency", "rate",
-        "base_total_debit", "base_total_credit", "line_count", "memo", "all_lines",
+        "kind", "settlement", "seller_account", "period_start", "date", "status", "split", "reverses_link",
+        "reversal_link", "currency", "total_debit", "total_credit", "base_currency", "rate", "base_total_debit",
+        "base_total_credit", "line_count", "memo", "note", "all_lines",
     )  # fmt: skip
     readonly_fields = fields
 
@@ -365,6 +401,33 @@ class JournalEntryAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         # A line-level journal can have a million lines: those are browsed in the journal line list instead.
         return [JournalLineInline] if obj is not None and obj.line_count <= INLINE_LINES else []
+
+    @admin.display(description="Dated outside its period", boolean=True)
+    def moved(self, obj: JournalEntry) -> bool:
+        """A closed period's amounts dated at the first open date (the note says why)."""
+        return bool(obj.note) and obj.kind == JournalEntry.Kind.SETTLEMENT
+
+    @admin.display(description="The settlement's entries (one per accounting period)")
+    def split(self, obj: JournalEntry) -> SafeString | str:
+        if obj.settlement is None:
+            return "-"
+        entries = list(JournalEntry.objects.filter(settlement=obj.settlement).order_by("period_start"))
+        if len(entries) == 1:
+            return "One entry: all its lines are in one period."
+        return format_html_join(
+            ", ", "{}",
+            (((format_html("<strong>{}</strong>", f"{e.period_start:%Y-%m} ({e.date}, this entry)") if e.pk == obj.pk
+               else admin_link(e, f"{e.period_start:%Y-%m} ({e.date})")),) for e in entries),
+        )  # fmt: skip
+
+    @admin.display(description="Reverses")
+    def reverses_link(self, obj: JournalEntry) -> SafeString | str:
+        return admin_link(obj.reverses) if obj.reverses_id else "-"
+
+    @admin.display(description="Reversed by")
+    def reversal_link(self, obj: JournalEntry) -> SafeString | str:
+        reversal = JournalEntry.objects.filter(reverses=obj).first()
+        return admin_link(reversal) if reversal else "-"
 
     @admin.display(description="Lines")
     def all_lines(self, obj: JournalEntry) -> SafeString:
@@ -407,7 +470,7 @@ class JournalLineResource(resources.ModelResource):
 class JournalLineAdmin(ExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     resource_classes = [JournalLineResource]
     list_display = ["entry", "position", "gl_account", "description", "reference", "debit", "credit", "currency"]
-    list_filter = ["gl_account", "currency", "entry__status"]
+    list_filter = ["gl_account", "currency", "entry__status", "entry__kind"]
     search_fields = ["reference", "description", "entry__settlement__settlement_id"]
     list_select_related = ["entry__settlement", "gl_account"]
     show_full_result_count = False
@@ -508,3 +571,188 @@ class ReconciliationHintAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Why")
     def why(self, obj: ReconciliationHint) -> str:
         return "; ".join(obj.reasons)
+
+
+COMPLETENESS_KINDS = [
+    ExceptionItem.Kind.ORDER_UNSETTLED, ExceptionItem.Kind.ORDER_MISSING, ExceptionItem.Kind.SETTLEMENT_UNMATCHED,
+]  # fmt: skip
+
+
+def _period_settlements(period: AccountingPeriod) -> QuerySet[Settlement]:
+    """Settlements with lines in the period (an entry for it) or deposited in it."""
+    with_lines = JournalEntry.objects.filter(kind=JournalEntry.Kind.SETTLEMENT, period_start=period.start)
+    return Settlement.objects.filter(
+        Q(pk__in=with_lines.values("settlement_id")) | Q(deposit_date__date__range=(period.start, period.end))
+    ).order_by("deposit_date", "pk")
+
+
+def _period_exceptions(period: AccountingPeriod) -> QuerySet[ExceptionItem]:
+    """Open completeness exceptions of the period: shipped orders in no settlement (per account, current), orders
+    Amazon's report had that could not be ingested (checks of the period's days), and the period's settlements'
+    lines without their order."""
+    checks = OrderReportCheck.objects.filter(day__range=(period.start, period.end))
+    settlements = _period_settlements(period)
+    return ExceptionItem.objects.filter(status=ExceptionItem.Status.OPEN).filter(
+        Q(kind=ExceptionItem.Kind.ORDER_UNSETTLED)
+        | Q(kind=ExceptionItem.Kind.ORDER_MISSING, source_type=ContentType.objects.get_for_model(OrderReportCheck),
+            source_id__in=[str(pk) for pk in checks.values_list("pk", flat=True)])
+        | Q(kind=ExceptionItem.Kind.SETTLEMENT_UNMATCHED, source_type=ContentType.objects.get_for_model(Settlement),
+            source_id__in=[str(pk) for pk in settlements.values_list("pk", flat=True)])
+    ).order_by("-last_seen_at")  # fmt: skip
+
+
+@admin.register(AccountingPeriod)
+class AccountingPeriodAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Per period: its settlements, journals, accruals and open completeness exceptions; close it; run accruals."""
+
+    list_display = [
+        "__str__", "start", "end", "status", "settlements", "journals", "accrued_orders", "open_exceptions",
+        "closed_by", "closed_at",
+    ]  # fmt: skip
+    list_filter = ["status"]
+    actions = ["close", "run_accruals"]
+    fields = (
+        "start", "end", "status", "closed_by", "closed_at", "note", "settlements_table", "journals_table",
+        "accruals_table", "exceptions_table",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("reconciliation.change_accountingperiod"))
+
+    @admin.display(description="Settlements")
+    def settlements(self, obj: AccountingPeriod) -> int:
+        return _period_settlements(obj).count()
+
+    @admin.display(description="Journal entries dated in it")
+    def journals(self, obj: AccountingPeriod) -> int:
+        return JournalEntry.objects.filter(date__range=(obj.start, obj.end)).exclude(status="void").count()
+
+    @admin.display(description="Orders accrued")
+    def accrued_orders(self, obj: AccountingPeriod) -> int:
+        return (
+            JournalLine.objects.filter(entry__kind="accrual", entry__period_start=obj.start)
+            .exclude(entry__status="void")
+            .values("reference")
+            .distinct()
+            .count()
+        )
+
+    @admin.display(description="Open completeness exceptions")
+    def open_exceptions(self, obj: AccountingPeriod) -> int:
+        return _period_exceptions(obj).count()
+
+    @admin.display(description="Settlements (lines posted in the period, or deposited in it)")
+    def settlements_table(self, obj: AccountingPeriod) -> SafeString:
+        rows = [
+            (admin_link(s, s.settlement_id), s.deposit_date.date() if s.deposit_date else "-", s.total_amount,
+             s.currency, s.get_status_display(),
+             ", ".join(f"{e.period_start:%Y-%m}: {e.date}" for e in s.journals.order_by("period_start")) or "-")
+            for s in _period_settlements(obj)
+        ]  # fmt: skip
+        return _table(["Settlement", "Deposit", "Total", "Currency", "Status", "Entries (period: dated)"], rows)
+
+    @admin.display(description="Journal entries dated in the period")
+    def journals_table(self, obj: AccountingPeriod) -> SafeString:
+        entries = (
+            JournalEntry.objects.filter(date__range=(obj.start, obj.end))
+            .exclude(status="void")
+            .select_related("settlement", "seller_account")
+            .order_by("date", "pk")
+        )
+        rows = [
+            (admin_link(e, str(e.pk)), e.date, e.get_kind_display(), e.source_reference, f"{e.period_start:%Y-%m}",
+             e.total_debit, e.currency, e.get_status_display(), e.note or "")
+            for e in entries
+        ]  # fmt: skip
+        head = ["Entry", "Date", "Kind", "Of", "Amounts of period", "Debits", "Currency", "Status", "Note"]
+        return _table(head, rows)
+
+    @admin.display(description="Accruals (shipped, not yet settled) and their reversals")
+    def accruals_table(self, obj: AccountingPeriod) -> SafeString | str:
+        accruals = (
+            JournalEntry.objects.filter(kind="accrual", period_start=obj.start)
+            .select_related("seller_account")
+            .order_by("seller_account__name", "currency", "-pk")
+        )
+        rows = []
+        for entry in accruals:
+            orders = entry.lines.values("reference").distinct().count()
+            reversal = JournalEntry.objects.filter(reverses=entry).first()
+            rows.append((
+                admin_link(entry, str(entry.pk)), entry.seller_account, entry.currency, orders, entry.total_debit,
+                entry.get_status_display(), admin_link(reversal, f"{reversal.date}") if reversal else "-",
+                format_html('<a href="{}">lines</a>', reverse("admin:reconciliation_journalline_changelist")
+                            + f"?entry__id__exact={entry.pk}"),
+            ))  # fmt: skip
+        if not rows:
+            return "None yet: select the period in the list and run “Run the period-end accruals now”."
+        return _table(["Accrual", "Account", "Currency", "Orders", "Debits", "Status", "Reversal", ""], rows)
+
+    @admin.display(description="Open completeness exceptions")
+    def exceptions_table(self, obj: AccountingPeriod) -> SafeString:
+        rows = [(admin_link(e, e.get_kind_display()), e.summary, e.last_seen_at) for e in _period_exceptions(obj)]
+        return _table(["Exception", "Summary", "Last seen"], rows)
+
+    @policy_action("periods.close", description="Close the period (no journal may be dated in it any more)")
+    def close(self, request: HttpRequest, queryset: QuerySet[AccountingPeriod]) -> None:
+        for period in queryset.order_by("start"):
+            try:
+                period = accounting_period_close(period=period, actor=actor_for(request))
+            except ApplicationError as exc:
+                messages.error(request, f"{period}: {exc.message}")
+                continue
+            messages.success(request, f"{period}: closed by {period.closed_by}")
+
+    @policy_action("accruals.run", description="Run the period-end accruals now (same figures: nothing changes)")
+    def run_accruals(self, request: HttpRequest, queryset: QuerySet[AccountingPeriod]) -> None:
+        from config.common.errors import ConnectorError
+        from orders.models import SellerAccount
+
+        for period in queryset.order_by("start"):
+            for account in SellerAccount.objects.filter(is_active=True).order_by("pk"):
+                try:
+                    run = period_accruals_run(account=account, period=period, actor=actor_for(request))
+                except (ApplicationError, ConnectorError) as exc:
+                    messages.error(request, f"{account.name} {period}: {getattr(exc, 'message', exc)}")
+                    continue
+                messages.info(request, str(run))
+
+
+@admin.register(FinancesTransaction)
+class FinancesTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["posted_at", "seller_account", "amazon_order_id", "transaction_type", "transaction_status",
+                    "total_amount", "currency", "has_breakdown"]  # fmt: skip
+    list_filter = ["transaction_status", "transaction_type", "has_breakdown", "seller_account"]
+    search_fields = ["=amazon_order_id", "=transaction_id"]
+    list_select_related = ["seller_account"]
+
+
+@admin.register(OrderReportCheck)
+class OrderReportCheckAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["day", "seller_account", "marketplace_id", "state", "amazon_orders", "missing", "ingested",
+                    "report_id"]  # fmt: skip
+    list_filter = ["state", "seller_account", "marketplace_id"]
+    date_hierarchy = "day"
+    list_select_related = ["seller_account"]
+    actions = ["check_now"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("reconciliation.change_orderreportcheck"))
+
+    @admin.display(description="Missing in Ledgerline")
+    def missing(self, obj: OrderReportCheck) -> str:
+        return ", ".join(obj.missing_ids[:10]) + (" ..." if len(obj.missing_ids) > 10 else "") or "0"
+
+    @policy_action("completeness.check", description="Compare with Amazon's order report again now (if not done)")
+    def check_now(self, request: HttpRequest, queryset: QuerySet[OrderReportCheck]) -> None:
+        from config.common.errors import ConnectorError
+
+        for check in queryset.select_related("seller_account"):
+            try:
+                check = order_report_check(account=check.seller_account, marketplace_id=check.marketplace_id,
+                                           day=check.day)  # fmt: skip
+            except ConnectorError as exc:
+                messages.error(request, f"{check}: {exc}")
+                continue
+            messages.info(request, f"{check} ({check.get_state_display()}, {check.ingested} ingested)")

@@ -20,18 +20,24 @@ from reconciliation.services.export import JournalFilter, journal_csv_chunks
 
 class SettlementOutputSerializer(serializers.ModelSerializer[Settlement]):
     journal_entry_id = serializers.SerializerMethodField()
+    journal_entry_ids = serializers.SerializerMethodField()
 
     class Meta:
         model = Settlement
         fields = [
             "settlement_id", "status", "problem", "start_date", "end_date", "deposit_date", "total_amount",
             "lines_total", "currency", "line_count", "matched_count", "unmatched_count", "unmapped_count",
-            "journal_entry_id",
+            "journal_entry_id", "journal_entry_ids",
         ]  # fmt: skip
 
+    def get_journal_entry_ids(self, obj: Settlement) -> list[int]:
+        """One per accounting period the settlement's lines fall in, oldest period first."""
+        return [entry.pk for entry in sorted(obj.journals.all(), key=lambda e: e.period_start)]
+
     def get_journal_entry_id(self, obj: Settlement) -> int | None:
-        journal = getattr(obj, "journal", None)
-        return journal.pk if journal is not None else None
+        """The first of journal_entry_ids (the only one unless the settlement spans periods)."""
+        ids = self.get_journal_entry_ids(obj)
+        return ids[0] if ids else None
 
 
 class SettlementFilter(django_filters.FilterSet):
@@ -49,17 +55,18 @@ class SettlementListApi(generics.ListAPIView):
     operation = "reconciliation.settlements.list"
     serializer_class = SettlementOutputSerializer
     filterset_class = SettlementFilter
-    queryset = Settlement.objects.select_related("journal").order_by("-deposit_date", "-pk")
+    queryset = Settlement.objects.prefetch_related("journals").order_by("-deposit_date", "-pk")
 
 
 class JournalEntryOutputSerializer(serializers.ModelSerializer[JournalEntry]):
-    settlement_id = serializers.CharField(source="settlement.settlement_id")
+    settlement_id = serializers.CharField(source="settlement.settlement_id", default=None, allow_null=True)
 
     class Meta:
         model = JournalEntry
         fields = [
-            "id", "settlement_id", "date", "status", "currency", "total_debit", "total_credit", "base_currency",
-            "rate", "base_total_debit", "base_total_credit", "line_count", "memo",
+            "id", "kind", "settlement_id", "period_start", "date", "status", "currency", "total_debit", "total_credit",
+            "base_currency", "rate", "base_total_debit", "base_total_credit", "line_count", "memo", "note",
+            "reverses",
         ]  # fmt: skip
 
 
@@ -69,11 +76,12 @@ class JournalEntryFilter(django_filters.FilterSet):
 
     class Meta:
         model = JournalEntry
-        fields = ["status", "currency"]
+        fields = ["status", "currency", "kind"]
 
 
 class JournalEntryListApi(generics.ListAPIView):
-    """Journal entries (one per settlement, balanced in its currency and in the base currency)."""
+    """Journal entries (a settlement's per accounting period, accruals and their reversals), each balanced in its
+    currency and in the base currency."""
 
     operation = "reconciliation.journal_entries.list"
     serializer_class = JournalEntryOutputSerializer

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from django.db import models
 from django.db.models import Q
 
@@ -140,14 +142,72 @@ class SettlementLine(models.Model):
         return self.amazon_order_id or self.merchant_order_id
 
 
+class AccountingPeriod(TimeStampedModel):
+    """One accounting period (`LEDGER_PERIOD`: calendar month by default), made when first needed. Closed by Finance
+    (`accounting_period_close`): no journal entry may then be dated in it (the service refuses, and on PostgreSQL a
+    trigger refuses the row too); a late settlement's part for it is dated at the first open date, with a note."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    start = models.DateField(unique=True, help_text="First day.")
+    end = models.DateField(unique=True, help_text="Last day (inclusive).")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.CharField(max_length=150, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-start"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="accounting_period_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(status="open", closed_at__isnull=True)
+                | (Q(status="closed") & Q(closed_at__isnull=False) & ~Q(closed_by="")),
+                name="accounting_period_closed_by_someone",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.start:%Y-%m}"
+            if self.start.day == 1 and self.end.month == self.start.month
+            else (f"{self.start} – {self.end}")
+        )
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
 class JournalEntry(TimeStampedModel):
-    """The accounting of one settlement: balanced (debits = credits in the settlement currency and in base)."""
+    """A balanced entry (debits = credits in its currency and in base): a settlement's lines of one accounting
+    period, a period-end accrual of orders no settlement contains yet, or that accrual's reversal."""
+
+    class Kind(models.TextChoices):
+        SETTLEMENT = "settlement", "Settlement"
+        ACCRUAL = "accrual", "Accrual (shipped, not yet settled)"
+        REVERSAL = "reversal", "Reversal of an accrual"
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         POSTED = "posted", "Posted"
+        VOID = "void", "Void (replaced before posting)"
 
-    settlement = models.OneToOneField(Settlement, on_delete=models.PROTECT, related_name="journal")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.SETTLEMENT, db_index=True)
+    settlement = models.ForeignKey(Settlement, on_delete=models.PROTECT, null=True, blank=True, related_name="journals")
+    seller_account = models.ForeignKey(
+        "orders.SellerAccount", on_delete=models.PROTECT, null=True, blank=True, related_name="journal_entries",
+        help_text="Accruals and reversals: whose orders.",
+    )  # fmt: skip
+    period_start = models.DateField(
+        help_text="First day of the accounting period the entry's amounts belong to (its lines' posted dates; an "
+        "accrual's period). Its date is in that period unless the period was closed (see the memo)."
+    )
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversal",
+        help_text="The accrual this entry reverses.",
+    )  # fmt: skip
     date = models.DateField()
     currency = models.CharField(max_length=3)
     base_currency = models.CharField(max_length=3)
@@ -159,6 +219,7 @@ class JournalEntry(TimeStampedModel):
     base_total_credit = money_field(default=0)
     line_count = models.PositiveIntegerField(default=0)
     memo = models.CharField(max_length=300, blank=True)
+    note = models.TextField(blank=True, help_text="Why it is dated where it is (a closed period), what was accrued.")
     posted_at = models.DateTimeField(null=True, blank=True, help_text="When it was marked as posted to the ledger.")
     posted_by = models.CharField(max_length=150, blank=True)
 
@@ -174,16 +235,46 @@ class JournalEntry(TimeStampedModel):
                 condition=Q(currency__regex=r"^[A-Z]{3}$") & Q(base_currency__regex=r"^[A-Z]{3}$"),
                 name="journal_entry_currency_codes",
             ),
+            models.CheckConstraint(
+                condition=(Q(kind="settlement") & Q(settlement__isnull=False) & Q(reverses__isnull=True))
+                | (Q(kind="accrual") & Q(settlement__isnull=True) & Q(reverses__isnull=True))
+                | (Q(kind="reversal") & Q(settlement__isnull=True) & Q(reverses__isnull=False)),
+                name="journal_entry_kind_links",
+            ),
+            models.CheckConstraint(condition=Q(date__gte=models.F("period_start")), name="journal_entry_not_before"),
+            # A settlement has one entry per period its lines fall in.
+            models.UniqueConstraint(
+                fields=["settlement", "period_start"],
+                condition=Q(settlement__isnull=False),
+                name="journal_entry_settlement_period_unique",
+            ),
+            # One live accrual per account, currency and period (a re-run voids a draft and builds anew).
+            models.UniqueConstraint(
+                fields=["seller_account", "currency", "period_start"],
+                condition=Q(kind="accrual") & ~Q(status="void"),
+                name="journal_entry_accrual_unique",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"Journal {self.date} {self.settlement.settlement_id}"
+        if self.settlement is not None:
+            return f"Journal {self.date} settlement {self.settlement.settlement_id}"
+        return f"Journal {self.date} {self.get_kind_display().lower()} {self.currency}"
+
+    @property
+    def source_reference(self) -> str:
+        """What the entry is of: the settlement id, or the accrual's period and account."""
+        if self.settlement is not None:
+            return self.settlement.settlement_id
+        return f"{self.kind}:{self.period_start:%Y-%m}"
 
 
-# Posted is final: a posted entry is in the ledger, corrections are new entries (reversals), never edits.
+# Posted is final: a posted entry is in the ledger, corrections are new entries (reversals), never edits. A draft
+# accrual that a later run replaces is voided (kept, with its lines, for the trail).
 JOURNAL_TRANSITIONS: dict[str, set[str]] = {
-    JournalEntry.Status.DRAFT: {JournalEntry.Status.POSTED},
+    JournalEntry.Status.DRAFT: {JournalEntry.Status.POSTED, JournalEntry.Status.VOID},
     JournalEntry.Status.POSTED: set(),
+    JournalEntry.Status.VOID: set(),
 }
 
 
@@ -331,3 +422,61 @@ class ReconciliationHint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_reference} #{self.rank} ({self.score})"
+
+
+class FinancesTransaction(TimeStampedModel):
+    """A transaction of the Finances API (2024-06-19 listTransactions) as Amazon sent it, kept per seller account
+    and refreshed when read again (its status moves DEFERRED → DEFERRED_RELEASED). Accruals are built from these
+    rows, so a run can be repeated and explained without calling Amazon again."""
+
+    seller_account = models.ForeignKey("orders.SellerAccount", on_delete=models.PROTECT, related_name="+")
+    transaction_id = models.CharField(max_length=200)
+    transaction_type = models.CharField(max_length=60, blank=True)
+    transaction_status = models.CharField(max_length=30, blank=True, db_index=True)
+    amazon_order_id = models.CharField(max_length=64, blank=True, db_index=True)
+    marketplace_id = models.CharField(max_length=20, blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+    total_amount = money_field(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    has_breakdown = models.BooleanField(default=False)
+    payload = models.JSONField(help_text="The Transaction object as received.")
+
+    class Meta:
+        ordering = ["-posted_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["seller_account", "transaction_id"], name="finances_transaction_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_type} {self.transaction_status} {self.amazon_order_id} {self.total_amount}"
+
+
+class OrderReportCheck(TimeStampedModel):
+    """One daily completeness check: Amazon's own order report for a day (Reports API,
+    GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL) against the orders Ledgerline has. The order ids Amazon
+    has and we did not are fetched (getOrder) and ingested; the counts are kept for the dashboard."""
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", "Report requested"
+        DONE = "done", "Compared"
+        FAILED = "failed", "Failed (see error; tried again)"
+
+    seller_account = models.ForeignKey("orders.SellerAccount", on_delete=models.PROTECT, related_name="+")
+    marketplace_id = models.CharField(max_length=20)
+    day = models.DateField(help_text="The day (UTC) of last updates the report covers.")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.REQUESTED, db_index=True)
+    report_id = models.CharField(max_length=40, blank=True)
+    document_path = models.CharField(max_length=500, blank=True, help_text="Amazon's report as downloaded.")
+    amazon_orders = models.PositiveIntegerField(default=0, help_text="Distinct order ids in Amazon's report.")
+    missing_ids = models.JSONField(default=list, blank=True, help_text="Order ids Amazon has and we had not.")
+    ingested = models.PositiveIntegerField(default=0, help_text="Of the missing, how many were fetched and ingested.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-day", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["seller_account", "marketplace_id", "day"], name="order_report_check_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order report {self.day} {self.marketplace_id}: {len(self.missing_ids)} missing"

@@ -99,7 +99,7 @@ def test_the_auditor_runs_no_admin_action(settlement: SettlementFile, account: S
     assert response.status_code == 403
     assert OrmQ.objects.count() == queued  # no poll queued
     # Reading the journal as CSV is reading: allowed.
-    entry = settlement.settlement.journal  # type: ignore[union-attr]
+    entry = settlement.settlement.journals.get()  # type: ignore[union-attr]
     csv = auditor.post(
         "/admin/reconciliation/journalentry/", {"action": "download_csv", "_selected_action": [entry.pk], "index": 0}
     )
@@ -408,6 +408,8 @@ ACTION_OPERATIONS = {
     "reconciliation.JournalEntry": {"download_csv": "reconciliation.journal_csv",
                                     "mark_posted": "journals.mark_posted"},
     "reconciliation.AnomalyFlag": {"dismiss": "anomalies.decide", "confirm": "anomalies.decide"},
+    "reconciliation.AccountingPeriod": {"close": "periods.close", "run_accruals": "accruals.run"},
+    "reconciliation.OrderReportCheck": {"check_now": "completeness.check"},
 }  # fmt: skip
 
 

@@ -161,6 +161,9 @@ POLICY: dict[str, Rule] = {
     "settlements.download": R("Download a raw settlement file", roles=(FINANCE, AUDITOR), writes=False),
     "settlements.reconcile": R("Match, map and journal a settlement again; refresh hints", roles=(FINANCE,)),
     "journals.mark_posted": R("Mark journal entries posted", roles=(FINANCE,)),
+    "periods.close": R("Close an accounting period (no journal may be dated in it)", roles=(FINANCE,)),
+    "accruals.run": R("Run the period-end accruals (shipped, not yet settled) now", roles=(FINANCE,)),
+    "completeness.check": R("Compare with Amazon's order report now (ingests what is missing)", roles=(FINANCE,)),
     "anomalies.decide": R("Dismiss / confirm anomaly flags", roles=(FINANCE, OPERATIONS)),
 }
 

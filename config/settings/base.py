@@ -298,6 +298,13 @@ LEDGER_CLEARING_ACCOUNT = env("LEDGER_CLEARING_ACCOUNT", default="1205")
 LEDGER_ROUNDING_ACCOUNT = env("LEDGER_ROUNDING_ACCOUNT", default="7960")
 # "summary": one journal line per GL account and marketplace; "line": one per settlement line (audit detail).
 LEDGER_JOURNAL_DETAIL = env("LEDGER_JOURNAL_DETAIL", default="summary")
+# Accounting periods: "month" (calendar months, the default) or "quarter". A settlement's lines go to the period of
+# their posted date (UTC); a settlement spanning periods becomes one balanced journal entry per period.
+LEDGER_PERIOD = env("LEDGER_PERIOD", default="month")
+# Completeness: Amazon orders shipped this many days ago or more that no imported settlement contains are listed
+# in one exception per seller account (Amazon settles about every 14 days and defers payouts until 7 days after
+# delivery; invoiced business orders longer).
+SETTLEMENT_UNSETTLED_DAYS = env.int("SETTLEMENT_UNSETTLED_DAYS", default=30)
 # Anomaly flags (reconciliation.services.anomalies): per account and SKU, a value is compared with the median of
 # the last ANOMALY_WINDOW_DAYS and flagged when it is more than ANOMALY_Z_THRESHOLD usual spreads away (robust z;
 # the spread is MAD / 0.6745, never less than ANOMALY_MIN_SPREAD × the median). Groups with fewer than
@@ -357,6 +364,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     {"model": "orders.selleraccount", "exclude_fields": ["lwa_client_secret", "refresh_token"]},
     {"model": "common.apiclient", "exclude_fields": ["token_hash"]},
     "reconciliation.journalentry",
+    "reconciliation.accountingperiod",
 )  # fmt: skip (orders and exceptions keep their own history: OrderEvent, resolved_by)
 
 # --- Inbound size limits (bytes, by path prefix; the longest matching prefix wins) ------------------------
