@@ -68,7 +68,7 @@ class JournalFilter:
     entry_ids: tuple[int, ...] | None = None
 
     def entries(self) -> QuerySet[JournalEntry]:
-        qs = JournalEntry.objects.select_related("settlement")
+        qs = JournalEntry.objects.select_related("settlement", "bank_match__line")
         if self.date_from:
             qs = qs.filter(date__gte=self.date_from)
         if self.date_to:
@@ -114,7 +114,8 @@ def _entry_copy_sql(entry: JournalEntry, accounts: list[tuple[int, str, str]]) -
         WHERE l.entry_id = %s
         ORDER BY l.position
     """  # noqa: S608 (fixed identifiers; values are bound by the driver)
-    params: list[object] = [entry.date, csv_safe(entry.settlement.settlement_id)]
+    # A bank deposit's entry has no settlement: its column carries the entry's own reference.
+    params: list[object] = [entry.date, csv_safe(entry.source_reference)]
     params += [csv_safe(code) for _, code, _ in accounts] + [csv_safe(name) for _, _, name in accounts]
     params += [entry.base_currency, entry.rate, entry.pk]
     return sql, params
