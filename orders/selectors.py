@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -81,3 +82,23 @@ def order_get_by_number(*, number: str, channel: str | None = None, selling_part
 def order_open_holds(*, order_id: int) -> dict[str, str]:
     """The holds open on an order (code → reason), whichever the order shows."""
     return dict(OrderHold.objects.filter(order_id=order_id, released_at__isnull=True).values_list("code", "reason"))
+
+
+def orders_purchased_between(
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    channel: str | None = None,
+    order_ids: list[int] | None = None,
+) -> QuerySet[Order]:
+    """Orders bought in [start, end) and/or with these ids, oldest first, without lines (reconciliation's view)."""
+    qs = Order.objects.all()
+    if start is not None:
+        qs = qs.filter(purchased_at__gte=start)
+    if end is not None:
+        qs = qs.filter(purchased_at__lt=end)
+    if order_ids is not None:
+        qs = qs.filter(pk__in=order_ids)
+    if channel:
+        qs = qs.filter(channel=channel)
+    return qs.order_by("purchased_at", "pk")

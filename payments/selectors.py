@@ -141,3 +141,7 @@ def payment_transactions_for_orders(*, order_ids: list[int]) -> QuerySet[Payment
         .select_related("payment")
         .order_by("payment__order_id", "pk")
     )
+
+
+def opayo_batch_totals_for_batches(*, batch_ids: set[int]) -> QuerySet[OpayoBatchTotal]:
+    return OpayoBatchTotal.objects.filter(batch_id__in=batch_ids).select_related("batch")

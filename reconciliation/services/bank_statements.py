@@ -102,7 +102,9 @@ def bank_statement_import(*, file_id: int, actor: str = ACTOR) -> ImportResult:
     """Read the stored file and keep its new lines, then match the deposits among them. Safe to run twice."""
     try:
         with transaction.atomic():
-            file = BankStatementFile.objects.select_for_update().select_related("bank_account").get(pk=file_id)
+            file = (
+                BankStatementFile.objects.select_for_update(of=("self",)).select_related("bank_account").get(pk=file_id)
+            )
             if file.state == BankStatementFile.State.IMPORTED:
                 return ImportResult(file=file, new_line_ids=[])
             kind, parsed = _parse(file)
