@@ -52,3 +52,11 @@ def settlement_anomalies_scan_task(settlement_id: int) -> str:
     if settlement is None:
         return f"settlement {settlement_id} no longer exists"
     return str(settlement_anomalies_scan(settlement=settlement))
+
+
+def bank_deposits_check_task() -> str:
+    """Daily: open deposits matched again (settlements and batches that arrived since); those still unmatched
+    BANK_UNMATCHED_DAYS after booking become exceptions."""
+    from reconciliation.services.bank_match import bank_lines_overdue_check
+
+    return str(bank_lines_overdue_check())

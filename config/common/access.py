@@ -137,6 +137,23 @@ POLICY: dict[str, Rule] = {
         scope="reconciliation:read",
         writes=False,
     ),
+    "reconciliation.bank_statements.upload": R(
+        "POST /api/v1/reconciliation/bank-statements/ (CAMT.053, OFX, CSV)", roles=(FINANCE,)
+    ),
+    "reconciliation.bank_lines.list": R(
+        "GET /api/v1/reconciliation/bank-lines/ (deposits and their match)",
+        roles=(FINANCE, AUDITOR),
+        client_kinds=(ERP,),
+        scope="reconciliation:read",
+        writes=False,
+    ),
+    "reconciliation.three_way": R(
+        "Three-way match per order and period (API, admin page)",
+        roles=(FINANCE, AUDITOR),
+        client_kinds=(ERP,),
+        scope="reconciliation:read",
+        writes=False,
+    ),
     # Admin actions and custom admin views
     "exceptions.reprocess": R("Reprocess exceptions (action, button)", roles=(FINANCE, OPERATIONS)),
     "exceptions.close": R("Mark exceptions resolved / discard them", roles=(FINANCE, OPERATIONS)),
@@ -160,6 +177,11 @@ POLICY: dict[str, Rule] = {
     "settlements.download": R("Download a raw settlement file", roles=(FINANCE, AUDITOR), writes=False),
     "settlements.reconcile": R("Match, map and journal a settlement again; refresh hints", roles=(FINANCE,)),
     "journals.mark_posted": R("Mark journal entries posted", roles=(FINANCE,)),
+    "bank.statements.upload": R("Upload a bank statement (admin)", roles=(FINANCE,)),
+    "bank.statements.import": R("Import a bank statement file now (again)", roles=(FINANCE,)),
+    "bank.statements.download": R("Download a raw bank statement file", roles=(FINANCE, AUDITOR), writes=False),
+    "bank.lines.match": R("Match bank deposits again", roles=(FINANCE,)),
+    "bank.lines.ignore": R("Ignore a bank line (not a deposit to match)", roles=(FINANCE,)),
     "anomalies.decide": R("Dismiss / confirm anomaly flags", roles=(FINANCE, OPERATIONS)),
 }
 
