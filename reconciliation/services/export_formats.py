@@ -106,7 +106,9 @@ def _blank_zero(value: Decimal) -> Decimal | str:
 
 
 def _narration(entry: JournalEntry) -> str:
-    return f"{entry.memo or 'Journal'} ({entry.source_reference})"
+    """One per journal, carrying our reference (Xero groups rows by narration and date)."""
+    memo, reference = entry.memo or "Journal", entry.source_reference
+    return memo if reference in memo else f"{memo} ({reference})"
 
 
 def _xero(entry: JournalEntry, lines: list[Line]) -> Iterable[list[Any]]:
