@@ -214,7 +214,7 @@ def test_command_api_and_admin_give_each_format(
     for fmt in ("generic", "xero", "qbo", "sage", "dynamics-sl"):
         response = client.get(f"/api/v1/reconciliation/journal-lines.csv?format={fmt}")
         assert response.status_code == 200, (fmt, response.content[:200])
-        assert b"".join(response.streaming_content) == export(fmt)
+        assert b"".join(response.streaming_content) == export(fmt)  # type: ignore[attr-defined]
     bad = client.get("/api/v1/reconciliation/journal-lines.csv?format=lotus")
     assert bad.status_code == 400 and "format" in bad.json()["extra"]["fields"]
     ids = [e.pk for e in journals]
