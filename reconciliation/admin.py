@@ -568,8 +568,26 @@ class BankUploadForm(forms.Form):
     format = forms.ChoiceField(choices=[("", "Detect"), *BankStatementFile.Format.choices], required=False)
 
 
+class BankAccountForm(forms.ModelForm):
+    class Meta:
+        model = BankAccount
+        fields = ["name", "account_id", "currency", "gl_account", "csv_mapping", "is_active"]
+
+    def clean_csv_mapping(self) -> Any:
+        mapping = self.cleaned_data.get("csv_mapping") or {}
+        if not isinstance(mapping, dict):
+            raise forms.ValidationError('A JSON object, e.g. {"date": "Date", "amount": "Amount"}')
+        if mapping and (problems := csv_mapping_problems(mapping)):
+            raise forms.ValidationError("; ".join(problems))
+        return mapping
+
+    def clean_account_id(self) -> str:
+        return str(self.cleaned_data["account_id"]).replace(" ", "")
+
+
 @admin.register(BankAccount)
 class BankAccountAdmin(PolicyAdminMixin, admin.ModelAdmin):
+    form = BankAccountForm
     list_display = ["name", "account_id", "currency", "gl_account", "is_active"]
     list_filter = ["currency", "is_active"]
     search_fields = ["name", "account_id"]
@@ -580,12 +598,6 @@ class BankAccountAdmin(PolicyAdminMixin, admin.ModelAdmin):
             # The default bank GL account from the migration; Finance picks another per account if needed.
             form.base_fields["gl_account"].initial = GlAccount.objects.filter(code="1200").first()
         return form
-
-    def save_model(self, request: HttpRequest, obj: BankAccount, form: Any, change: bool) -> None:
-        obj.account_id = obj.account_id.replace(" ", "")
-        if obj.csv_mapping and csv_mapping_problems(obj.csv_mapping):
-            messages.warning(request, "CSV mapping: " + "; ".join(csv_mapping_problems(obj.csv_mapping)))
-        super().save_model(request, obj, form, change)
 
 
 @admin.register(BankStatementFile)

@@ -227,7 +227,9 @@ def _amazon_rows(orders: list[Order]) -> list[ThreeWayRow]:
             row.stages.append(Stage("settlement", False, charged, ", ".join(ids), detail))
         else:
             more = f", refunds {_money(refunded, order.currency)}" if refunded else ""
-            detail = f"settled {_money(charged, order.currency)}, fees {_money(fees, order.currency)}{more}"
+            detail = (
+                f"settled {_money(charged, order.currency)}, fees and withholdings {_money(fees, order.currency)}{more}"
+            )
             row.stages.append(Stage("settlement", True, charged, ", ".join(ids), detail))
         for pk in sorted({s for s, *_ in lines}):
             s = settlements[pk]

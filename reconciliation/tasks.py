@@ -55,7 +55,7 @@ def settlement_anomalies_scan_task(settlement_id: int) -> str:
 
 
 def bank_deposits_check_task() -> str:
-    """Daily: open deposits matched again (settlements and batches that arrived since); those still unmatched
+    """Hourly: open deposits matched again (settlements and batches that arrived since); those still unmatched
     BANK_UNMATCHED_DAYS after booking become exceptions."""
     from reconciliation.services.bank_match import bank_lines_overdue_check
 

@@ -41,7 +41,7 @@ STATIC_SCHEDULES = [
     # Rejected settlement files whose next try is due (Reports API files are downloaded again).
     ("reconciliation.settlement_retry", "reconciliation.tasks.settlement_files_retry_task", 5),
     # Bank deposits: matched again, and unmatched ones past BANK_UNMATCHED_DAYS become exceptions.
-    ("reconciliation.bank_deposits", "reconciliation.tasks.bank_deposits_check_task", 24 * 60),
+    ("reconciliation.bank_deposits", "reconciliation.tasks.bank_deposits_check_task", 60),
     # Anomaly flags: unit prices of recent Amazon orders, fee and refund rates of newly imported settlements.
     ("reconciliation.anomalies", "reconciliation.tasks.anomalies_scan_task", 60),
     # Mapping suggestions for unknown SKUs, unmapped settlement amount types and custom fields (never applied).

@@ -439,7 +439,7 @@ def bank_lines_match(*, line_ids: Sequence[int] | None = None, actor: str = ACTO
 
 
 def bank_lines_overdue_check(*, today: date | None = None, actor: str = ACTOR) -> MatchSummary:
-    """Daily: try every open deposit again (settlements and batches may have arrived since); what is still
+    """Hourly: try every open deposit again (settlements and batches may have arrived since); what is still
     unmatched BANK_UNMATCHED_DAYS after booking becomes an exception."""
     summary = bank_lines_match(actor=actor)
     today = today or timezone.localdate()

@@ -114,8 +114,9 @@ def _entry_copy_sql(entry: JournalEntry, accounts: list[tuple[int, str, str]]) -
         WHERE l.entry_id = %s
         ORDER BY l.position
     """  # noqa: S608 (fixed identifiers; values are bound by the driver)
-    # A bank deposit's entry has no settlement: its column carries the entry's own reference.
-    params: list[object] = [entry.date, csv_safe(entry.source_reference)]
+    # A bank deposit's entry has no settlement (its lines carry the deposit's reference), as in the Python writer.
+    settlement_id = entry.settlement.settlement_id if entry.settlement is not None else None  # NULL: an empty cell
+    params: list[object] = [entry.date, csv_safe(settlement_id)]
     params += [csv_safe(code) for _, code, _ in accounts] + [csv_safe(name) for _, _, name in accounts]
     params += [entry.base_currency, entry.rate, entry.pk]
     return sql, params

@@ -223,3 +223,15 @@ def test_command_api_and_admin_give_each_format(
     assert response.status_code == 200
     assert rows_of(b"".join(response.streaming_content))[0] == DOCUMENTED["qbo"]
     assert "qbo-journal-entries.csv" in response["Content-Disposition"]
+
+
+def test_the_generic_csv_writers_agree_with_a_bank_deposit_entry(journals: list[JournalEntry]) -> None:
+    from reconciliation.services.export import journal_csv_chunks
+
+    by_copy = b"".join(journal_csv_chunks(filters=JournalFilter(), use_copy=True))
+    by_python = b"".join(journal_csv_chunks(filters=JournalFilter(), use_copy=False))
+    assert by_copy == by_python
+    deposit = [r for r in csv.DictReader(io.StringIO(by_copy.decode())) if r["reference"] == "B-9"]
+    assert [(r["account_code"], r["debit"], r["credit"], r["settlement_id"]) for r in deposit] == [
+        ("1200", "100.00", "0.00", ""), ("1205", "0.00", "100.00", ""),
+    ]  # fmt: skip

@@ -88,7 +88,7 @@ def test_amazon_order_to_settlement_to_payout_to_bank_with_breaks(bank: BankAcco
     settlement = payout()  # the order's 100.00 less 15.00 commission: pays 85.00
     row = three_way_order(order_id=order.pk)
     assert [s.name for s in row.stages] == ["order", "settlement", "payout", "bank"]
-    assert "settled 100.00 GBP, fees -15.00 GBP" in row.stages[1].detail
+    assert "settled 100.00 GBP, fees and withholdings -15.00 GBP" in row.stages[1].detail
     assert row.breaks == ["bank: Amazon settlement 6100001 is in no bank deposit yet"]
     deposit("85.00", f"AMAZON {settlement.settlement_id}", timezone.localdate(), "A-1")
     row = three_way_order(order_id=order.pk)
@@ -136,3 +136,16 @@ def test_bank_statement_upload_api_and_admin(bank: BankAccount, admin_client: An
                 "/admin/reconciliation/bankaccount/", "/admin/reconciliation/bankmatch/",
                 f"/admin/reconciliation/bankstatementline/{BankStatementLine.objects.first().pk}/change/"):  # type: ignore[union-attr]  # fmt: skip
         assert admin_client.get(url).status_code == 200, url
+
+
+def test_bank_account_form_checks_the_csv_mapping(admin_client: Any) -> None:
+    gl = GlAccount.objects.get(code="1200")
+    data = {"name": "CSV bank", "account_id": "GB12 3456", "currency": "GBP", "gl_account": gl.pk, "is_active": "on",
+            "csv_mapping": '{"amount": "Amount", "colour": "x"}'}  # fmt: skip
+    page = admin_client.post("/admin/reconciliation/bankaccount/add/", data).content.decode()
+    assert "unknown key &#x27;colour&#x27;" in page and "&quot;date&quot; (the booking date column) is required" in page
+    data["csv_mapping"] = '{"date": "Date", "amount": "Amount", "date_format": "%d/%m/%Y"}'
+    assert admin_client.post("/admin/reconciliation/bankaccount/add/", data).status_code == 302
+    assert BankAccount.objects.get(name="CSV bank").account_id == "GB123456"
+    form = admin_client.get("/admin/reconciliation/bankaccount/add/").content.decode()
+    assert f'<option value="{gl.pk}" selected>' in form  # the default bank GL account from the migration
