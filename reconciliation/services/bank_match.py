@@ -24,10 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from config.common.models import ExceptionItem
@@ -395,6 +396,15 @@ def _apply(line: BankStatementLine, decision: Decision, actor: str) -> str:
                 ]
             )
             entry = _journal(match, line, decision.items)
+            for item in decision.items:
+                paid = item.settlement or (item.batch_total.batch if item.batch_total else None)
+                if paid is not None:  # its "no deposit" exception, if it had one, is answered
+                    exceptions_resolve_for(
+                        source=paid,
+                        kinds=[ExceptionItem.Kind.BANK_DEPOSIT],
+                        actor=actor,
+                        note=f"paid in {match.reference}",
+                    )
             bank_line_status_set(
                 line=line, to=BankStatementLine.Status.MATCHED, actor=actor,
                 reason=f"{decision.reason} Journal {entry.pk}: clearing → {line.bank_account.gl_account.code}.",
@@ -457,7 +467,47 @@ def bank_lines_overdue_check(*, today: date | None = None, actor: str = ACTOR) -
                 f"(BANK_UNMATCHED_DAYS = {settings.BANK_UNMATCHED_DAYS}). {line.match_reason}",
             )  # fmt: skip
         summary.by_status["exception"] = summary.by_status.get("exception", 0) + 1
+    missing = payouts_without_deposit_check(today=today)
+    if missing:
+        summary.by_status["payout without deposit"] = missing
     return summary
+
+
+def payouts_without_deposit_check(*, today: date) -> int:
+    """Money that should have arrived and did not: an Amazon payout or an Opayo batch with no deposit
+    BANK_UNMATCHED_DAYS after its window closed, while the bank statements in its currency already run past that
+    window (no statements in a currency yet: nothing can be said). One exception each, on the settlement or batch."""
+    grace = settings.BANK_UNMATCHED_DAYS
+    covered = dict(BankStatementLine.objects.values_list("currency").annotate(last=Max("booking_date")).order_by())
+    due: list[tuple[Any, str, str, Decimal, date, int]] = []
+    for s in Settlement.objects.filter(total_amount__gt=0, bank_items__isnull=True, deposit_date__isnull=False):
+        day = timezone.localdate(s.deposit_date)
+        due.append((s, f"Amazon settlement {s.settlement_id}", s.currency, s.total_amount, day,
+                    settings.BANK_AMAZON_WINDOW_DAYS))  # fmt: skip
+    start = today - timedelta(days=90)
+    for currency in covered:
+        for total in opayo_batch_totals_between(currency=currency, start=start, end=today).filter(
+            bank_items__isnull=True
+        ):
+            item = _batch_item(total)
+            if item.expected > 0 and total.batch.batch_date:
+                due.append((total.batch, f"Opayo batch {total.batch.batch_id} {currency}", currency, item.expected,
+                            total.batch.batch_date, settings.BANK_OPAYO_WINDOW_DAYS))  # fmt: skip
+    opened = 0
+    for source, what, currency, amount, day, window in due:
+        closes = day + timedelta(days=window)
+        last = covered.get(currency)
+        if last is None or last < closes or today < closes + timedelta(days=grace):
+            continue
+        exception_open(
+            kind=ExceptionItem.Kind.BANK_DEPOSIT, source=source, reference=what[:100],
+            summary=f"No bank deposit for {what}: {_money(amount, currency)} due from {day} to {closes}; the "
+            f"{currency} bank statements up to {last} show none",
+            detail="Match the deposit if it came in under another reference (select its line, Match again), or ask "
+            "Amazon / the acquirer where the money is.",
+        )  # fmt: skip
+        opened += 1
+    return opened
 
 
 def bank_line_ignore(*, line: BankStatementLine, actor: str, note: str) -> None:

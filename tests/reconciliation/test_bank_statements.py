@@ -319,3 +319,31 @@ def test_import_bank_statement_command(account: BankAccount, tmp_path: Any) -> N
     bad.write_bytes(camt053(STATEMENT)[:900])
     with pytest.raises(Exception, match="1 file\\(s\\) rejected"):
         call_command("import_bank_statement", str(bad), stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_a_payout_with_no_deposit_is_an_exception_once_the_statements_pass_its_window(
+    account: BankAccount, settings: Any
+) -> None:
+    settings.BANK_UNMATCHED_DAYS, settings.BANK_AMAZON_WINDOW_DAYS = 5, 5
+    payout()  # deposit date 2026-11-17: due in the bank from then to 2026-11-22
+
+    def missing() -> ExceptionItem | None:
+        return ExceptionItem.objects.filter(kind="bank_deposit", reference="Amazon settlement 6100001").first()
+
+    load(camt053([Tx("42.00", date(2026, 11, 21), "OTHER", name="J SMITH", bank_ref="X1")]))
+    bank_lines_overdue_check(today=date(2026, 11, 30))
+    assert missing() is None  # the statements stop before the window closes: nothing can be said yet
+    load(camt053([Tx("-1.00", date(2026, 11, 25), "FEE", bank_ref="X2")], statement_id="S2"))
+    bank_lines_overdue_check(today=date(2026, 11, 26))
+    assert missing() is None  # not BANK_UNMATCHED_DAYS past the window yet
+    bank_lines_overdue_check(today=date(2026, 11, 27))
+    item = missing()
+    assert item is not None and item.status == "open"
+    assert item.summary == (
+        "No bank deposit for Amazon settlement 6100001: 85.00 GBP due from 2026-11-17 to 2026-11-22; the GBP bank "
+        "statements up to 2026-11-25 show none"
+    )
+    # It turns up late under its reference: matched, and the exception answers itself.
+    load(camt053([Tx("85.00", date(2026, 11, 28), "AMAZON 6100001", bank_ref="X3")], statement_id="S3"))
+    item.refresh_from_db()
+    assert item.status == "resolved" and item.resolution_note == "paid in X3"
