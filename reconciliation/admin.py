@@ -59,7 +59,12 @@ from reconciliation.services import (
     settlement_hints_refresh,
     settlement_reconcile,
 )
-from reconciliation.services.bank_match import InvalidBankTransition, bank_line_ignore, bank_lines_match
+from reconciliation.services.bank_match import (
+    InvalidBankTransition,
+    bank_line_accept_difference,
+    bank_line_ignore,
+    bank_lines_match,
+)
 from reconciliation.services.bank_statements import bank_statement_import, bank_statement_store
 from reconciliation.services.export import COLUMNS, JournalFilter, csv_safe, journal_csv_chunks
 from reconciliation.services.export_formats import export_filename, journal_export_chunks
@@ -689,7 +694,7 @@ class BankLineEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 class BankIgnoreForm(ActionForm):
-    note = forms.CharField(required=False, label="Reason (for Ignore)", max_length=300)
+    note = forms.CharField(required=False, label="Reason (for Accept / Ignore)", max_length=300)
 
 
 @admin.register(BankStatementLine)
@@ -700,7 +705,7 @@ class BankStatementLineAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAd
     search_fields = ["reference", "description", "bank_reference", "counterparty"]
     date_hierarchy = "booking_date"
     list_select_related = ["bank_account"]
-    actions = ["match_again", "ignore"]
+    actions = ["match_again", "accept_difference", "ignore"]
     action_form = BankIgnoreForm
     inlines = [BankLineEventInline]
     fields = ("bank_account", "booking_date", "value_date", "amount", "currency", "reference", "description",
@@ -727,6 +732,20 @@ class BankStatementLineAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAd
     def match_again(self, request: HttpRequest, queryset: QuerySet[BankStatementLine]) -> None:
         summary = bank_lines_match(line_ids=list(queryset.values_list("pk", flat=True)), actor=actor_for(request))
         messages.info(request, f"Matched again: {summary}")
+
+    @policy_action(
+        "bank.lines.accept_difference",
+        description="Accept a short deposit: matched, the difference to the differences account (reason below)",
+    )
+    def accept_difference(self, request: HttpRequest, queryset: QuerySet[BankStatementLine]) -> None:
+        note = request.POST.get("note", "")
+        for line in queryset:
+            try:
+                line = bank_line_accept_difference(line=line, actor=actor_for(request), note=note)
+            except ApplicationError as exc:
+                messages.error(request, f"{line}: {exc.message}")
+                continue
+            messages.success(request, f"{line}: {line.match_reason}")
 
     @policy_action("bank.lines.ignore", description="Ignore: not a deposit to match (give the reason below)")
     def ignore(self, request: HttpRequest, queryset: QuerySet[BankStatementLine]) -> None:

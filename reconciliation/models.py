@@ -529,6 +529,10 @@ class BankMatch(TimeStampedModel):
     amount = money_field(help_text="The deposit.")
     expected = money_field(help_text="What the matched items should pay in (after fees).")
     fees = money_field(default=0, help_text="Acquirer fees deducted from the batches (net credit billing).")
+    difference = money_field(
+        default=0,
+        help_text="Deposit − expected, accepted by Finance (a short deposit): posted to the differences account.",
+    )
     reason = models.TextField()
     matched_by = models.CharField(max_length=150)
 
@@ -537,7 +541,9 @@ class BankMatch(TimeStampedModel):
         verbose_name_plural = "bank matches"
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=["amazon", "opayo"]), name="bank_match_kind"),
-            models.CheckConstraint(condition=Q(amount=models.F("expected")), name="bank_match_amount_is_expected"),
+            models.CheckConstraint(
+                condition=Q(amount=models.F("expected") + models.F("difference")), name="bank_match_amount_adds_up"
+            ),
             models.CheckConstraint(condition=Q(fees__gte=0), name="bank_match_fees_not_negative"),
         ]
 

@@ -442,7 +442,8 @@ ACTION_OPERATIONS = {
                                     "download_dynamics_sl": "reconciliation.journal_csv",
                                     "mark_posted": "journals.mark_posted"},
     "reconciliation.BankStatementFile": {"import_now": "bank.statements.import"},
-    "reconciliation.BankStatementLine": {"match_again": "bank.lines.match", "ignore": "bank.lines.ignore"},
+    "reconciliation.BankStatementLine": {"match_again": "bank.lines.match", "ignore": "bank.lines.ignore",
+                                         "accept_difference": "bank.lines.accept_difference"},
     "reconciliation.AnomalyFlag": {"dismiss": "anomalies.decide", "confirm": "anomalies.decide"},
 }  # fmt: skip
 

@@ -182,6 +182,7 @@ POLICY: dict[str, Rule] = {
     "bank.statements.download": R("Download a raw bank statement file", roles=(FINANCE, AUDITOR), writes=False),
     "bank.lines.match": R("Match bank deposits again", roles=(FINANCE,)),
     "bank.lines.ignore": R("Ignore a bank line (not a deposit to match)", roles=(FINANCE,)),
+    "bank.lines.accept_difference": R("Accept a short bank deposit with its difference", roles=(FINANCE,)),
     "anomalies.decide": R("Dismiss / confirm anomaly flags", roles=(FINANCE, OPERATIONS)),
 }
 

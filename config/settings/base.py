@@ -300,6 +300,8 @@ LEDGER_JOURNAL_DETAIL = env("LEDGER_JOURNAL_DETAIL", default="summary")
 # account; fees it deducts before paying (net credit billing) are debited to the card fees account.
 LEDGER_OPAYO_CLEARING_ACCOUNT = env("LEDGER_OPAYO_CLEARING_ACCOUNT", default="1206")
 LEDGER_CARD_FEES_ACCOUNT = env("LEDGER_CARD_FEES_ACCOUNT", default="5040")
+# A short (or over) deposit Finance accepts: the difference goes here until it is explained.
+LEDGER_BANK_DIFFERENCE_ACCOUNT = env("LEDGER_BANK_DIFFERENCE_ACCOUNT", default="7970")
 # A deposit line still unmatched this many days after its booking date becomes an exception.
 BANK_UNMATCHED_DAYS = env.int("BANK_UNMATCHED_DAYS", default=5)
 # Amazon's transfer reaches the bank from the settlement's deposit-date up to this many days after.

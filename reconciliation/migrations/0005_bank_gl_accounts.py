@@ -6,6 +6,7 @@ ACCOUNTS = [
     ("1200", "Bank current account", "asset"),
     ("1206", "Card acquirer clearing (Opayo)", "asset"),
     ("5040", "Card processing fees", "expense"),
+    ("7970", "Bank deposit differences", "expense"),
 ]
 
 

@@ -302,8 +302,9 @@ def _account(code: str, what: str) -> GlAccount:
 
 
 def _journal(match: BankMatch, line: BankStatementLine, items: list[Item]) -> JournalEntry:
-    """Bank debited with the deposit, each item's clearing account credited with what it pays, fees debited;
-    balanced in the deposit's currency and, with a rounding line if needed, in base."""
+    """Bank debited with the deposit, each item's clearing account credited with what it pays, fees debited, an
+    accepted difference on the differences account; balanced in the deposit's currency and, with a rounding line if
+    needed, in base."""
     base = settings.LEDGER_BASE_CURRENCY
     rate = _rate(line.currency, base, line.booking_date)
     bank = line.bank_account.gl_account
@@ -334,6 +335,11 @@ def _journal(match: BankMatch, line: BankStatementLine, items: list[Item]) -> Jo
             assert item.batch_total is not None
             source = f"Opayo batch {item.batch_total.batch.batch_id} {item.batch_total.currency}"
         rows.append((clearing, f"{source} paid", Decimal(0), item.amount))
+    if match.difference:
+        account = _account(settings.LEDGER_BANK_DIFFERENCE_ACCOUNT, "LEDGER_BANK_DIFFERENCE_ACCOUNT")
+        debit, credit = max(-match.difference, Decimal(0)), max(match.difference, Decimal(0))
+        said = "short" if debit else "over"
+        rows.append((account, f"Deposit {said} (accepted by {match.matched_by})"[:300], debit, credit))
     if fees:
         rows.append(
             (
@@ -369,8 +375,8 @@ def _journal(match: BankMatch, line: BankStatementLine, items: list[Item]) -> Jo
     return entry
 
 
-def _apply(line: BankStatementLine, decision: Decision, actor: str) -> str:
-    if decision.status != BankStatementLine.Status.MATCHED:
+def _apply(line: BankStatementLine, decision: Decision, actor: str, accept_difference: bool = False) -> str:
+    if decision.status != BankStatementLine.Status.MATCHED and not accept_difference:
         if line.status == BankStatementLine.Status.EXCEPTION and decision.status == BankStatementLine.Status.UNMATCHED:
             bank_line_status_set(line=line, to=line.status, actor=actor, reason=decision.reason)  # still overdue
             return line.status
@@ -381,7 +387,8 @@ def _apply(line: BankStatementLine, decision: Decision, actor: str) -> str:
             expected = sum((i.expected for i in decision.items), Decimal(0))
             match = BankMatch.objects.create(
                 line=line, kind=decision.kind, currency=line.currency, amount=line.amount, expected=expected,
-                fees=sum((i.fees for i in decision.items), Decimal(0)), reason=decision.reason, matched_by=actor[:150],
+                fees=sum((i.fees for i in decision.items), Decimal(0)), difference=line.amount - expected,
+                reason=decision.reason, matched_by=actor[:150],
             )  # fmt: skip
             BankMatchItem.objects.bulk_create(
                 [
@@ -519,3 +526,34 @@ def bank_line_ignore(*, line: BankStatementLine, actor: str, note: str) -> None:
     bank_line_status_set(
         line=line, to=BankStatementLine.Status.IGNORED, actor=actor, reason=f"Ignored by {actor}: {note}"
     )
+
+
+def bank_line_accept_difference(*, line: BankStatementLine, actor: str, note: str) -> BankStatementLine:
+    """Finance accepts a short (or over) deposit as paying what it names: matched, and the difference posted to
+    LEDGER_BANK_DIFFERENCE_ACCOUNT in its journal, with who and why on the line."""
+    from config.common.errors import ApplicationError
+
+    if not note.strip():
+        raise ApplicationError("Say why the difference is accepted (kept on the line and in its history).")
+    with transaction.atomic():
+        line = (
+            BankStatementLine.objects.select_for_update(of=("self",))
+            .select_related("bank_account__gl_account")
+            .get(pk=line.pk)
+        )
+        if line.status != BankStatementLine.Status.SHORT:
+            raise ApplicationError(f"Only a short deposit's difference can be accepted; this one is {line.status}.")
+        decision = _decide(line)
+        if decision.status != BankStatementLine.Status.SHORT or not decision.items:
+            raise ApplicationError(f"It no longer names one payout: {decision.reason}")
+        expected = sum((i.expected for i in decision.items), Decimal(0))
+        difference = line.amount - expected
+        decision.reason = (
+            f"{decision.reason} Accepted by {actor} with a difference of {_money(difference, line.currency)} "
+            f"(to {settings.LEDGER_BANK_DIFFERENCE_ACCOUNT}): {note.strip()}"
+        )
+        if _apply(line, decision, actor, accept_difference=True) != BankStatementLine.Status.MATCHED:
+            line.refresh_from_db()
+            raise ApplicationError(f"Not matched: {line.match_reason}")
+    line.refresh_from_db()
+    return line

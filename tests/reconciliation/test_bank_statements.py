@@ -347,3 +347,22 @@ def test_a_payout_with_no_deposit_is_an_exception_once_the_statements_pass_its_w
     load(camt053([Tx("85.00", date(2026, 11, 28), "AMAZON 6100001", bank_ref="X3")], statement_id="S3"))
     item.refresh_from_db()
     assert item.status == "resolved" and item.resolution_note == "paid in X3"
+
+
+def test_finance_accepts_a_short_deposit_with_its_difference(account: BankAccount) -> None:
+    from config.common.errors import ApplicationError
+    from reconciliation.services.bank_match import bank_line_accept_difference
+
+    payout()
+    line = deposits(load(camt053([Tx("80.00", DEPOSIT_DAY, "AMAZON 6100001", bank_ref="B-1")])))[0]
+    with pytest.raises(ApplicationError, match="Say why"):
+        bank_line_accept_difference(line=line, actor="finance@example.com", note=" ")
+    line = bank_line_accept_difference(line=line, actor="finance@example.com", note="Amazon held 5.00 for a claim")
+    assert line.status == BankStatementLine.Status.MATCHED
+    assert "Accepted by finance@example.com with a difference of -5.00 GBP (to 7970): Amazon held" in line.match_reason
+    sides = sorted((x.gl_account.code, x.debit, x.credit) for x in line.match.journal.lines.all())
+    assert sides == [("1200", Decimal("80.00"), 0), ("1205", 0, Decimal("85.00")), ("7970", Decimal("5.00"), 0)]
+    assert line.match.difference == Decimal("-5.00")
+    assert ExceptionItem.objects.get(kind=ExceptionItem.Kind.BANK_DEPOSIT).status == ExceptionItem.Status.RESOLVED
+    with pytest.raises(ApplicationError, match="Only a short deposit"):
+        bank_line_accept_difference(line=line, actor="finance@example.com", note="again")
