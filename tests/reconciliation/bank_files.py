@@ -139,3 +139,25 @@ def bank_csv(txs: Sequence[Tx], *, with_ids: bool = True) -> bytes:
         tx_id = (tx.bank_ref or f"T{n:05d}") if with_ids else ""
         lines.append(f"{tx.booked.strftime('%d/%m/%Y')},{tx.name},{tx.reference},{paid_in},{paid_out},{tx_id}")
     return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def ofx2(txs: Sequence[Tx], *, account: str = "55555555", currency: str = "GBP") -> bytes:
+    """The same statement as OFX 2.2 XML (the spec's XML form: a processing-instruction header, every element
+    closed)."""
+    rows = "".join(
+        f"<STMTTRN><TRNTYPE>{'DEBIT' if tx.amount.startswith('-') else 'CREDIT'}</TRNTYPE>"
+        f"<DTPOSTED>{tx.booked.strftime('%Y%m%d')}120000</DTPOSTED><TRNAMT>{tx.amount}</TRNAMT>"
+        f"<FITID>{tx.bank_ref or f'X{n}'}</FITID><NAME>{tx.name[:32]}</NAME><MEMO>{tx.reference}</MEMO></STMTTRN>"
+        for n, tx in enumerate(txs, 1)
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8" standalone="no"?>
+<?OFX OFXHEADER="200" VERSION="220" SECURITY="NONE" OLDFILEUID="NONE" NEWFILEUID="NONE"?>
+<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>0</CODE><SEVERITY>INFO</SEVERITY></STATUS>
+<DTSERVER>20261130060000</DTSERVER><LANGUAGE>ENG</LANGUAGE></SONRS></SIGNONMSGSRSV1>
+<BANKMSGSRSV1><STMTTRNRS><TRNUID>1001</TRNUID><STATUS><CODE>0</CODE><SEVERITY>INFO</SEVERITY></STATUS>
+<STMTRS><CURDEF>{currency}</CURDEF><BANKACCTFROM><BANKID>202015</BANKID><ACCTID>{account}</ACCTID>
+<ACCTTYPE>CHECKING</ACCTTYPE></BANKACCTFROM><BANKTRANLIST><DTSTART>20261101</DTSTART><DTEND>20261130</DTEND>
+{rows}
+</BANKTRANLIST><LEDGERBAL><BALAMT>1000.00</BALAMT><DTASOF>20261130</DTASOF></LEDGERBAL></STMTRS></STMTTRNRS>
+</BANKMSGSRSV1></OFX>
+""".encode()

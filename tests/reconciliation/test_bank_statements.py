@@ -28,7 +28,7 @@ from reconciliation.models import (
 from reconciliation.services import journal_entries_post, settlement_file_import, settlement_file_store
 from reconciliation.services.bank_match import bank_lines_match, bank_lines_overdue_check
 from reconciliation.services.bank_statements import bank_statement_import, bank_statement_store
-from tests.reconciliation.bank_files import CSV_MAPPING, IBAN, Tx, bank_csv, camt053, ofx
+from tests.reconciliation.bank_files import CSV_MAPPING, IBAN, Tx, bank_csv, camt053, ofx, ofx2
 from tests.reconciliation.files import amount_row, settlement_file
 
 pytestmark = pytest.mark.django_db
@@ -101,9 +101,10 @@ STATEMENT = [
     [
         (lambda: camt053(STATEMENT), {}),
         (lambda: ofx(STATEMENT, account="55555555"), {"ofx": True}),
+        (lambda: ofx2(STATEMENT, account="55555555"), {"ofx": True}),
         (lambda: bank_csv(STATEMENT), {"csv": True}),
     ],
-    ids=["camt053", "ofx", "csv"],
+    ids=["camt053", "ofx1-sgml", "ofx2-xml", "csv"],
 )
 def test_each_format_is_read_into_the_same_lines(
     make: Any, kwargs: dict[str, bool], account: BankAccount, ofx_account: BankAccount
