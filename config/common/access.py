@@ -164,6 +164,7 @@ POLICY: dict[str, Rule] = {
     "mappings.suggestions.refresh": R("Refresh mapping suggestions now", roles=(FINANCE, OPERATIONS)),
     "orders.poll_now": R("Poll orders now (seller accounts)", roles=(OPERATIONS,)),
     "orders.hold": R("Put orders on hold / release them", roles=(OPERATIONS,)),
+    "orders.refresh": R("Refresh orders from Amazon (getOrder)", roles=(OPERATIONS,)),
     "orders.reprocess_snapshot": R("Reprocess raw Amazon payloads", roles=(OPERATIONS,)),
     "fraud.review": R("Fraud review: release, reject (void/refund), re-assess", roles=(OPERATIONS, FINANCE)),
     "payments.refresh": R("Re-read a payment's status from Opayo", roles=(FINANCE, OPERATIONS)),

@@ -199,7 +199,7 @@ PROCESS_STOP_GRACE_SECONDS = env.float("PROCESS_STOP_GRACE_SECONDS", default=10.
 SP_API_ENDPOINT = env("SP_API_ENDPOINT", default="")
 SP_API_LWA_ENDPOINT = env("SP_API_LWA_ENDPOINT", default="")
 SP_API_TIMEOUT_SECONDS = env.float("SP_API_TIMEOUT_SECONDS", default=20.0)
-# Amazon only guarantees getOrders data two minutes after a change; we stay three minutes behind (clock skew).
+# Amazon only guarantees searchOrders data two minutes after a change; we stay three minutes behind (clock skew).
 SP_API_ORDERS_SETTLE_DELAY = timedelta(seconds=env.int("SP_API_ORDERS_SETTLE_DELAY_SECONDS", default=180))
 # Each window starts this far before the previous window's end, so nothing at a boundary is missed.
 SP_API_ORDERS_OVERLAP = timedelta(seconds=env.int("SP_API_ORDERS_OVERLAP_SECONDS", default=600))
@@ -208,8 +208,11 @@ SP_API_ORDERS_MAX_PAGES_PER_CYCLE = env.int("SP_API_ORDERS_MAX_PAGES_PER_CYCLE",
 # A poller holds its cursor's lease this long (renewed every page); a dead worker's lease simply expires.
 SP_API_SYNC_LEASE = timedelta(seconds=env.int("SP_API_SYNC_LEASE_SECONDS", default=300))
 SP_API_ORDERS_POLL_MINUTES = env.int("SP_API_ORDERS_POLL_MINUTES", default=2)
-# Order items are fetched concurrently (one getOrderItems call per changed order).
-SP_API_ITEM_FETCH_CONCURRENCY = env.int("SP_API_ITEM_FETCH_CONCURRENCY", default=4)
+# A searchOrders page that fails (5xx, timeout, bad gateway) is asked again this many times within a cycle before the
+# cycle gives up and backs off: with one page per call, a retry costs one call, and holds back nothing else.
+SP_API_ORDERS_PAGE_RETRIES = env.int("SP_API_ORDERS_PAGE_RETRIES", default=5)
+# getOrder re-reads (orders a page did not fully describe, stored v0 orders without items) per polling cycle.
+SP_API_ORDERS_REREADS_PER_CYCLE = env.int("SP_API_ORDERS_REREADS_PER_CYCLE", default=30)
 # Amazon may trail our own facts (still Unshipped after our shipment confirmation): recorded on the order at once,
 # an exception when it lasts this long.
 ORDER_CHANNEL_LAG_HOURS = env.int("ORDER_CHANNEL_LAG_HOURS", default=24)
@@ -354,8 +357,10 @@ SP_API_MAX_THROTTLE_WAIT_SECONDS = env.float("SP_API_MAX_THROTTLE_WAIT_SECONDS",
 OPAYO_RATE_LIMITS = env.json("OPAYO_RATE_LIMITS", default={})
 OPAYO_MAX_THROTTLE_WAIT_SECONDS = env.float("OPAYO_MAX_THROTTLE_WAIT_SECONDS", default=5.0)
 # A provider (per account) that fails this many times in a row is left alone for the cool-down, doubled after
-# each failed probe up to the maximum.
-CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
+# each failed probe up to the maximum. Ten, not five: a provider failing a third of its answers at random must not
+# stop the work (0.3^10 ≈ 6e-6 per call; 0.3^5 made a 10,000-order backlog trip it one run in five), while one that
+# is down trips it within seconds all the same.
+CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=10)
 CIRCUIT_COOLDOWN_SECONDS = env.float("CIRCUIT_COOLDOWN_SECONDS", default=30.0)
 CIRCUIT_MAX_COOLDOWN_SECONDS = env.float("CIRCUIT_MAX_COOLDOWN_SECONDS", default=600.0)
 # Prometheus scraping of /metrics: set a token to allow it from other hosts (Authorization: Bearer <token>).

@@ -50,13 +50,12 @@ PROVIDER = "amazon"
 T = TypeVar("T")
 
 # Amazon's published default usage plans (requests per second, burst) of the operations our clients call, from the
-# Orders v0, Fulfillment Outbound 2020-07-01, Reports 2021-06-30, Listings Items 2021-08-01, Feeds 2021-06-30 and
-# FBA Inventory v1 references. Amazon reports the rate that applies to a seller in x-amzn-RateLimit-Limit (it can be
-# higher); the burst is only published.
+# Orders 2026-01-01 and v0 (confirmShipment), Fulfillment Outbound 2020-07-01, Reports 2021-06-30, Listings Items
+# 2021-08-01, Feeds 2021-06-30 and FBA Inventory v1 references. Amazon reports the rate that applies to a seller in
+# x-amzn-RateLimit-Limit (it can be higher); the burst is only published.
 USAGE_PLANS: dict[str, tuple[float, float]] = {
-    "getOrders": (0.0167, 20),
-    "getOrderItems": (0.5, 30),
-    "getOrderAddress": (0.5, 30),
+    "searchOrders": (0.0056, 20),  # Orders 2026-01-01
+    "getOrder": (0.5, 30),
     "confirmShipment": (2.0, 10),
     "createFulfillmentOrder": (2.0, 30),
     "getFulfillmentOrder": (2.0, 30),
