@@ -120,3 +120,23 @@ def order_ids_known(*, amazon_order_ids: list[str]) -> set[str]:
     found = Order.objects.filter(channel=Order.Channel.AMAZON, external_id__in=amazon_order_ids)
     raw = AmazonOrderSnapshot.objects.filter(amazon_order_id__in=amazon_order_ids)
     return set(found.values_list("external_id", flat=True)) | set(raw.values_list("amazon_order_id", flat=True))
+
+
+def orders_purchased_between(
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    channel: str | None = None,
+    order_ids: list[int] | None = None,
+) -> QuerySet[Order]:
+    """Orders bought in [start, end) and/or with these ids, oldest first, without lines (reconciliation's view)."""
+    qs = Order.objects.all()
+    if start is not None:
+        qs = qs.filter(purchased_at__gte=start)
+    if end is not None:
+        qs = qs.filter(purchased_at__lt=end)
+    if order_ids is not None:
+        qs = qs.filter(pk__in=order_ids)
+    if channel:
+        qs = qs.filter(channel=channel)
+    return qs.order_by("purchased_at", "pk")

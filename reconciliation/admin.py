@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -9,11 +10,13 @@ from urllib.parse import urlencode
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from import_export import fields, resources
@@ -23,9 +26,18 @@ from config.common.access import PolicyAdminMixin, policy_action, policy_view
 from config.common.admin import ReadOnlyAdminMixin, actor_for, admin_link
 from config.common.errors import ApplicationError
 from config.common.models import ExceptionItem
+from mappings.models import GlAccount
+from orders.models import Order
+from reconciliation.bank_formats import csv_mapping_problems
 from reconciliation.models import (
     AccountingPeriod,
     AnomalyFlag,
+    BankAccount,
+    BankLineEvent,
+    BankMatch,
+    BankMatchItem,
+    BankStatementFile,
+    BankStatementLine,
     FinancesTransaction,
     JournalEntry,
     JournalLine,
@@ -40,6 +52,8 @@ from reconciliation.selectors import (
     settlement_lines_matched_filter,
     settlement_lines_unmatched,
     settlement_lines_with_orders,
+    three_way_order,
+    three_way_period,
 )
 from reconciliation.services import (
     accounting_period_close,
@@ -53,8 +67,16 @@ from reconciliation.services import (
     settlement_reconcile,
 )
 from reconciliation.services.accruals import period_accruals_run
+from reconciliation.services.bank_match import (
+    InvalidBankTransition,
+    bank_line_accept_difference,
+    bank_line_ignore,
+    bank_lines_match,
+)
+from reconciliation.services.bank_statements import bank_statement_import, bank_statement_store
 from reconciliation.services.completeness import order_report_check
 from reconciliation.services.export import COLUMNS, JournalFilter, csv_safe, journal_csv_chunks
+from reconciliation.services.export_formats import export_filename, journal_export_chunks
 
 INLINE_LINES = 200
 HINT_REFERENCES_SHOWN = 50
@@ -379,19 +401,19 @@ class JournalLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 @admin.register(JournalEntry)
 class JournalEntryAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
-        "date", "kind", "period_start", "settlement", "seller_account", "currency", "total_debit", "total_credit",
+        "date", "kind", "period_start", "source", "seller_account", "currency", "total_debit", "total_credit",
         "base_currency", "base_total_debit", "base_total_credit", "line_count", "status", "moved",
     ]  # fmt: skip
     list_filter = ["kind", "status", "currency", "period_start"]
     search_fields = ["settlement__settlement_id", "memo", "note"]
     date_hierarchy = "date"
-    list_select_related = ["settlement", "seller_account"]
-    actions = ["download_csv", "mark_posted"]
+    list_select_related = ["settlement", "seller_account", "bank_match__line"]
+    actions = ["download_csv", "download_xero", "download_qbo", "download_sage", "download_dynamics_sl", "mark_posted"]
     inlines = [JournalLineInline]
     fields = (
-        "kind", "settlement", "seller_account", "period_start", "date", "status", "split", "reverses_link",
-        "reversal_link", "currency", "total_debit", "total_credit", "base_currency", "rate", "base_total_debit",
-        "base_total_credit", "line_count", "memo", "note", "all_lines",
+        "kind", "settlement", "bank_match", "seller_account", "period_start", "date", "status", "split",
+        "reverses_link", "reversal_link", "currency", "total_debit", "total_credit", "base_currency", "rate",
+        "base_total_debit", "base_total_credit", "line_count", "memo", "note", "all_lines",
     )  # fmt: skip
     readonly_fields = fields
 
@@ -405,7 +427,7 @@ class JournalEntryAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Dated outside its period", boolean=True)
     def moved(self, obj: JournalEntry) -> bool:
         """A closed period's amounts dated at the first open date (the note says why)."""
-        return bool(obj.note) and obj.kind == JournalEntry.Kind.SETTLEMENT
+        return bool(obj.note) and obj.kind in (JournalEntry.Kind.SETTLEMENT, JournalEntry.Kind.BANK)
 
     @admin.display(description="The settlement's entries (one per accounting period)")
     def split(self, obj: JournalEntry) -> SafeString | str:
@@ -429,6 +451,12 @@ class JournalEntryAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         reversal = JournalEntry.objects.filter(reverses=obj).first()
         return admin_link(reversal) if reversal else "-"
 
+    @admin.display(description="Source")
+    def source(self, obj: JournalEntry) -> str:
+        if obj.settlement_id is not None:
+            return f"Amazon settlement {obj.source_reference}"
+        return f"Bank deposit {obj.source_reference}" if obj.bank_match_id else obj.source_reference
+
     @admin.display(description="Lines")
     def all_lines(self, obj: JournalEntry) -> SafeString:
         url = reverse("admin:reconciliation_journalline_changelist") + f"?entry__id__exact={obj.pk}"
@@ -440,6 +468,28 @@ class JournalEntryAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         response = StreamingHttpResponse(chunks, content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="journal-lines.csv"'
         return response
+
+    def _download(self, queryset: QuerySet[JournalEntry], fmt: str) -> StreamingHttpResponse:
+        filters = JournalFilter(entry_ids=tuple(queryset.values_list("pk", flat=True)))
+        response = StreamingHttpResponse(journal_export_chunks(filters=filters, format=fmt), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="{export_filename(fmt)}"'
+        return response
+
+    @policy_action("reconciliation.journal_csv", description="Download for Xero (manual journal import)")
+    def download_xero(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> StreamingHttpResponse:
+        return self._download(queryset, "xero")
+
+    @policy_action("reconciliation.journal_csv", description="Download for QuickBooks Online (journal entries)")
+    def download_qbo(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> StreamingHttpResponse:
+        return self._download(queryset, "qbo")
+
+    @policy_action("reconciliation.journal_csv", description="Download for Sage 50 (audit trail journals)")
+    def download_sage(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> StreamingHttpResponse:
+        return self._download(queryset, "sage")
+
+    @policy_action("reconciliation.journal_csv", description="Download for Dynamics SL (GL transaction import)")
+    def download_dynamics_sl(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> StreamingHttpResponse:
+        return self._download(queryset, "dynamics-sl")
 
     @policy_action("journals.mark_posted", description="Mark as posted to the ledger")
     def mark_posted(self, request: HttpRequest, queryset: QuerySet[JournalEntry]) -> None:
@@ -756,3 +806,251 @@ class OrderReportCheckAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
                 messages.error(request, f"{check}: {exc}")
                 continue
             messages.info(request, f"{check} ({check.get_state_display()}, {check.ingested} ingested)")
+
+
+# --- bank statements, deposits, three-way view -------------------------------------------------------------------
+
+
+class BankUploadForm(forms.Form):
+    file = forms.FileField(help_text="CAMT.053 (XML), OFX, or a CSV export of the bank account chosen below.")
+    bank_account = forms.ModelChoiceField(
+        queryset=BankAccount.objects.filter(is_active=True), required=False,
+        help_text="Required for CSV (its column mapping reads the file); CAMT.053 and OFX name their account.",
+    )  # fmt: skip
+    format = forms.ChoiceField(choices=[("", "Detect"), *BankStatementFile.Format.choices], required=False)
+
+
+class BankAccountForm(forms.ModelForm):
+    class Meta:
+        model = BankAccount
+        fields = ["name", "account_id", "currency", "gl_account", "csv_mapping", "is_active"]
+
+    def clean_csv_mapping(self) -> Any:
+        mapping = self.cleaned_data.get("csv_mapping") or {}
+        if not isinstance(mapping, dict):
+            raise forms.ValidationError('A JSON object, e.g. {"date": "Date", "amount": "Amount"}')
+        if mapping and (problems := csv_mapping_problems(mapping)):
+            raise forms.ValidationError("; ".join(problems))
+        return mapping
+
+    def clean_account_id(self) -> str:
+        return str(self.cleaned_data["account_id"]).replace(" ", "")
+
+
+@admin.register(BankAccount)
+class BankAccountAdmin(PolicyAdminMixin, admin.ModelAdmin):
+    form = BankAccountForm
+    list_display = ["name", "account_id", "currency", "gl_account", "is_active"]
+    list_filter = ["currency", "is_active"]
+    search_fields = ["name", "account_id"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None and "gl_account" in form.base_fields:
+            # The default bank GL account from the migration; Finance picks another per account if needed.
+            form.base_fields["gl_account"].initial = GlAccount.objects.filter(code="1200").first()
+        return form
+
+
+@admin.register(BankStatementFile)
+class BankStatementFileAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "name",
+        "format",
+        "bank_account",
+        "state",
+        "lines_new",
+        "lines_seen",
+        "error_location",
+        "created_at",
+    ]
+    list_filter = ["state", "format", "bank_account"]
+    search_fields = ["name", "sha256"]
+    list_select_related = ["bank_account"]
+    actions = ["import_now"]
+    fields = ("name", "state", "format", "bank_account", "source", "size", "sha256", "download", "lines_new",
+              "lines_seen", "error_location", "error", "imported_at", "created_at")  # fmt: skip
+    readonly_fields = fields
+    change_list_template = "admin/reconciliation/bankstatementfile/change_list.html"
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("reconciliation.change_bankstatementfile"))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BankStatementFile]:
+        return super().get_queryset(request).defer("raw")
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path("upload/", self.admin_site.admin_view(policy_view("bank.statements.upload", self.upload_view)),
+                 name="reconciliation_bankstatementfile_upload"),
+            path("<int:pk>/download/",
+                 self.admin_site.admin_view(policy_view("bank.statements.download", self.download_view)),
+                 name="reconciliation_bankstatementfile_download"),
+        ]  # fmt: skip
+        return own + super().get_urls()
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        form = BankUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                file, _ = bank_statement_store(
+                    data=upload.read(), name=upload.name, source=f"upload by {request.user}"[:100],
+                    bank_account=form.cleaned_data["bank_account"], format=form.cleaned_data["format"] or "",
+                )  # fmt: skip
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+                return HttpResponseRedirect(reverse("admin:reconciliation_bankstatementfile_upload"))
+            file = bank_statement_import(file_id=file.pk, actor=actor_for(request)).file
+            _bank_file_message(request, file)
+            return HttpResponseRedirect(reverse("admin:reconciliation_bankstatementfile_change", args=[file.pk]))
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Upload a bank statement"}
+        return render(request, "admin/reconciliation/bankstatementfile/upload.html", context)
+
+    def download_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        file = get_object_or_404(BankStatementFile, pk=pk)
+        response = HttpResponse(bytes(file.raw), content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="{file.name}"'
+        return response
+
+    @admin.display(description="Raw file")
+    def download(self, obj: BankStatementFile) -> SafeString:
+        url = reverse("admin:reconciliation_bankstatementfile_download", args=[obj.pk])
+        return format_html('<a href="{}">Download as received</a>', url)
+
+    @policy_action("bank.statements.import", description="Import now (again, if rejected)")
+    def import_now(self, request: HttpRequest, queryset: QuerySet[BankStatementFile]) -> None:
+        for file in queryset:
+            _bank_file_message(request, bank_statement_import(file_id=file.pk, actor=actor_for(request)).file)
+
+
+def _bank_file_message(request: HttpRequest, file: BankStatementFile) -> None:
+    if file.state == BankStatementFile.State.REJECTED:
+        where = f"{file.error_location}: " if file.error_location else ""
+        messages.error(request, f"{file.name}: rejected, nothing kept. {where}{file.error}")
+    else:
+        messages.success(request, f"{file.name}: {file.lines_new} new line(s), {file.lines_seen} seen before.")
+
+
+class BankLineEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = BankLineEvent
+    extra = 0
+    max_num = 0
+    fields = ("created_at", "from_status", "to_status", "actor", "reason")
+    readonly_fields = fields
+
+
+class BankIgnoreForm(ActionForm):
+    note = forms.CharField(required=False, label="Reason (for Accept / Ignore)", max_length=300)
+
+
+@admin.register(BankStatementLine)
+class BankStatementLineAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["booking_date", "bank_account", "amount", "currency", "reference", "counterparty", "status",
+                    "match_reason"]  # fmt: skip
+    list_filter = ["status", "bank_account", "currency"]
+    search_fields = ["reference", "description", "bank_reference", "counterparty"]
+    date_hierarchy = "booking_date"
+    list_select_related = ["bank_account"]
+    actions = ["match_again", "accept_difference", "ignore"]
+    action_form = BankIgnoreForm
+    inlines = [BankLineEventInline]
+    fields = ("bank_account", "booking_date", "value_date", "amount", "currency", "reference", "description",
+              "counterparty", "bank_reference", "status", "match_reason", "match_link", "file", "location",
+              "line_key", "raw")  # fmt: skip
+    readonly_fields = fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("reconciliation.change_bankstatementline"))
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(policy_view("reconciliation.three_way", three_way_view))
+        return [path("three-way/", view, name="reconciliation_three_way"), *super().get_urls()]
+
+    @admin.display(description="Match and journal")
+    def match_link(self, obj: BankStatementLine) -> SafeString | str:
+        match = BankMatch.objects.filter(line=obj).first()
+        if match is None:
+            return "-"
+        journal = JournalEntry.objects.filter(bank_match=match).first()
+        return format_html("{} · {}", admin_link(match), admin_link(journal) if journal else "no journal")
+
+    @policy_action("bank.lines.match", description="Match again (settlements and batches that arrived since)")
+    def match_again(self, request: HttpRequest, queryset: QuerySet[BankStatementLine]) -> None:
+        summary = bank_lines_match(line_ids=list(queryset.values_list("pk", flat=True)), actor=actor_for(request))
+        messages.info(request, f"Matched again: {summary}")
+
+    @policy_action(
+        "bank.lines.accept_difference",
+        description="Accept a short deposit: matched, the difference to the differences account (reason below)",
+    )
+    def accept_difference(self, request: HttpRequest, queryset: QuerySet[BankStatementLine]) -> None:
+        note = request.POST.get("note", "")
+        for line in queryset:
+            try:
+                line = bank_line_accept_difference(line=line, actor=actor_for(request), note=note)
+            except ApplicationError as exc:
+                messages.error(request, f"{line}: {exc.message}")
+                continue
+            messages.success(request, f"{line}: {line.match_reason}")
+
+    @policy_action("bank.lines.ignore", description="Ignore: not a deposit to match (give the reason below)")
+    def ignore(self, request: HttpRequest, queryset: QuerySet[BankStatementLine]) -> None:
+        note = request.POST.get("note", "")
+        for line in queryset:
+            try:
+                bank_line_ignore(line=line, actor=actor_for(request), note=note)
+            except (ApplicationError, InvalidBankTransition) as exc:
+                messages.error(request, f"{line}: {getattr(exc, 'message', exc)}")
+                return
+        messages.info(request, f"{queryset.count()} line(s) ignored")
+
+
+class BankMatchItemInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = BankMatchItem
+    extra = 0
+    max_num = 0
+    fields = ("settlement", "opayo_batch_total", "amount", "fees")
+    readonly_fields = fields
+
+
+@admin.register(BankMatch)
+class BankMatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["line", "kind", "amount", "currency", "fees", "matched_by", "created_at"]
+    list_filter = ["kind", "currency"]
+    inlines = [BankMatchItemInline]
+    fields = ("line", "kind", "amount", "expected", "fees", "currency", "reason", "matched_by", "created_at")
+    readonly_fields = fields
+
+
+class ThreeWayForm(forms.Form):
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    channel = forms.ChoiceField(choices=[("", "All channels"), ("amazon", "Amazon"), ("ecommerce", "eCommerce")],
+                                required=False)  # fmt: skip
+    only_breaks = forms.BooleanField(required=False, label="Only orders with a break")
+    order = forms.IntegerField(required=False, label="Order id")
+
+
+def three_way_view(request: HttpRequest) -> HttpResponse:
+    """Every order of a period (or one order) followed to the bank: order total ↔ capture ↔ batch ↔ deposit, or
+    Amazon order ↔ settlement lines ↔ payout ↔ deposit; each break with its reason."""
+    form = ThreeWayForm(request.GET or None)
+    today = timezone.localdate()
+    period = None
+    rows: list[Any] = []
+    if form.is_valid() and form.cleaned_data.get("order"):
+        try:
+            rows = [three_way_order(order_id=form.cleaned_data["order"])]
+        except Order.DoesNotExist:
+            messages.error(request, f"No order {form.cleaned_data['order']}")
+    else:
+        data = form.cleaned_data if form.is_valid() else {}
+        period = three_way_period(
+            date_from=data.get("date_from") or today - timedelta(days=30), date_to=data.get("date_to") or today,
+            channel=data.get("channel") or None, only_breaks=bool(data.get("only_breaks")), limit=500,
+        )  # fmt: skip
+        rows = period.rows
+    context = {**admin.site.each_context(request), "title": "Three-way match: order → payment → bank",
+               "form": form, "period": period, "rows": rows}  # fmt: skip
+    return render(request, "admin/reconciliation/three_way.html", context)

@@ -76,3 +76,11 @@ def completeness_check_task() -> str:
     ingested = sum(c.ingested for c in checks)
     waiting = sum(c.state != "done" for c in checks)
     return f"{unsettled}; {len(checks)} order report check(s): {found} missing, {ingested} ingested, {waiting} waiting"
+
+
+def bank_deposits_check_task() -> str:
+    """Hourly: open deposits matched again (settlements and batches that arrived since); those still unmatched
+    BANK_UNMATCHED_DAYS after booking become exceptions."""
+    from reconciliation.services.bank_match import bank_lines_overdue_check
+
+    return str(bank_lines_overdue_check())

@@ -306,6 +306,30 @@ def completeness(world: World) -> Callable[[Any], None]:
     return check
 
 
+def bank_deposits(world: World) -> Callable[[Any], None]:
+    """A deposit booked longer ago than BANK_UNMATCHED_DAYS that pays nothing we know: an exception, with why."""
+    from mappings.models import GlAccount
+    from reconciliation.models import BankAccount, BankStatementLine
+    from reconciliation.services.bank_statements import bank_statement_import, bank_statement_store
+    from tests.reconciliation.bank_files import IBAN, Tx, camt053
+
+    BankAccount.objects.create(
+        name="Bank", account_id=IBAN, currency="GBP", gl_account=GlAccount.objects.get(code="1200")
+    )
+    booked = timezone.localdate() - timedelta(days=world.settings.BANK_UNMATCHED_DAYS + 1)
+    file, _ = bank_statement_store(
+        data=camt053([Tx("42.00", booked, "TRANSFER", bank_ref="S-1")]), name="s.xml", source="t"
+    )
+    bank_statement_import(file_id=file.pk)
+
+    def check(result: Any) -> None:
+        assert result == "1 exception, 1 unmatched", result
+        assert BankStatementLine.objects.get().status == "exception"
+        assert ExceptionItem.objects.filter(kind="bank_deposit", reference="S-1", status="open").exists()
+
+    return check
+
+
 # Keyed by schedule name; per-account schedules by their name's prefix.
 SCENARIOS: dict[str, Scenario] = {
     POLL_PREFIX: poll_account,
@@ -320,6 +344,7 @@ SCENARIOS: dict[str, Scenario] = {
     "reconciliation.settlement_reports": settlement_reports,
     "reconciliation.settlement_retry": settlement_retry,
     "reconciliation.anomalies": anomalies,
+    "reconciliation.bank_deposits": bank_deposits,
     "mappings.suggestions": suggestions,
     "orders.lags_check": lags_check,
     "reconciliation.accruals": accruals,

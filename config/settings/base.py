@@ -1,6 +1,7 @@
 """Settings shared by every environment; everything deployment-specific comes from the environment."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from config.env import BASE_DIR, DEV_FIELD_ENCRYPTION_KEY, DEV_SECRET_KEY, env
 
@@ -305,6 +306,29 @@ LEDGER_PERIOD = env("LEDGER_PERIOD", default="month")
 # in one exception per seller account (Amazon settles about every 14 days and defers payouts until 7 days after
 # delivery; invoiced business orders longer).
 SETTLEMENT_UNSETTLED_DAYS = env.int("SETTLEMENT_UNSETTLED_DAYS", default=30)
+# Bank deposits (reconciliation/services/bank_match.py): the card acquirer's money goes through its own clearing
+# account; fees it deducts before paying (net credit billing) are debited to the card fees account.
+LEDGER_OPAYO_CLEARING_ACCOUNT = env("LEDGER_OPAYO_CLEARING_ACCOUNT", default="1206")
+LEDGER_CARD_FEES_ACCOUNT = env("LEDGER_CARD_FEES_ACCOUNT", default="5040")
+# A short (or over) deposit Finance accepts: the difference goes here until it is explained.
+LEDGER_BANK_DIFFERENCE_ACCOUNT = env("LEDGER_BANK_DIFFERENCE_ACCOUNT", default="7970")
+# A deposit line still unmatched this many days after its booking date becomes an exception.
+BANK_UNMATCHED_DAYS = env.int("BANK_UNMATCHED_DAYS", default=5)
+# Amazon's transfer reaches the bank from the settlement's deposit-date up to this many days after.
+BANK_AMAZON_WINDOW_DAYS = env.int("BANK_AMAZON_WINDOW_DAYS", default=5)
+# The acquirer pays a batch from its settlement day up to this many days after (weekends, bank holidays).
+BANK_OPAYO_WINDOW_DAYS = env.int("BANK_OPAYO_WINDOW_DAYS", default=5)
+# Net credit billing: the acquirer's charge as a percentage of each batch's payments (0 = gross settle: fees are
+# invoiced monthly and each batch is paid in full).
+BANK_OPAYO_FEE_PERCENT = Decimal(env("BANK_OPAYO_FEE_PERCENT", default="0"))
+BANK_STATEMENT_MAX_BYTES = env.int("BANK_STATEMENT_MAX_BYTES", default=20 * 1024 * 1024)
+# Journal export layouts (reconciliation/services/export_formats.py): the tax rate or code of lines that carry no
+# tax of their own (our journals post tax to its own GL account), and Dynamics SL's company and subaccount.
+EXPORT_XERO_TAX_RATE = env("EXPORT_XERO_TAX_RATE", default="No VAT")
+EXPORT_SAGE_TAX_CODE = env("EXPORT_SAGE_TAX_CODE", default="T9")
+EXPORT_QBO_DATE_FORMAT = env("EXPORT_QBO_DATE_FORMAT", default="%d/%m/%Y")
+EXPORT_DYNAMICS_SL_COMPANY = env("EXPORT_DYNAMICS_SL_COMPANY", default="0060")
+EXPORT_DYNAMICS_SL_SUBACCOUNT = env("EXPORT_DYNAMICS_SL_SUBACCOUNT", default="000000")
 # Anomaly flags (reconciliation.services.anomalies): per account and SKU, a value is compared with the median of
 # the last ANOMALY_WINDOW_DAYS and flagged when it is more than ANOMALY_Z_THRESHOLD usual spreads away (robust z;
 # the spread is MAD / 0.6745, never less than ANOMALY_MIN_SPREAD × the median). Groups with fewer than
