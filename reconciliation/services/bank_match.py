@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from config.common.models import ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_for
-from mappings.models import CurrencyRate, GlAccount
+from mappings.models import GlAccount
 from payments.models import OpayoBatchTotal
 from payments.selectors import opayo_batch_totals_between
 from reconciliation.models import (
@@ -46,7 +46,7 @@ from reconciliation.models import (
     JournalLine,
     Settlement,
 )
-from reconciliation.services.journal import JournalNotReady
+from reconciliation.services.journal import JournalNotReady, rate_on
 from reconciliation.services.periods import journal_date_open, period_bounds
 
 logger = logging.getLogger(__name__)
@@ -281,20 +281,6 @@ def _decide(line: BankStatementLine) -> Decision:
 # --- applying -----------------------------------------------------------------------------------------------------
 
 
-def _rate(currency: str, base: str, day: date) -> Decimal:
-    if currency == base:
-        return Decimal(1)
-    rate = (
-        CurrencyRate.objects.filter(currency=currency, base_currency=base, date__lte=day)
-        .order_by("-date")
-        .values_list("rate", flat=True)
-        .first()
-    )
-    if rate is None:
-        raise JournalNotReady(f"no {currency}→{base} rate on or before {day} (Mappings → currency rates)")
-    return rate
-
-
 def _account(code: str, what: str) -> GlAccount:
     account = GlAccount.objects.filter(code=code, is_active=True).first()
     if account is None:
@@ -307,7 +293,7 @@ def _journal(match: BankMatch, line: BankStatementLine, items: list[Item]) -> Jo
     accepted difference on the differences account; balanced in the deposit's currency and, with a rounding line if
     needed, in base."""
     base = settings.LEDGER_BASE_CURRENCY
-    rate = _rate(line.currency, base, line.booking_date)
+    rate = rate_on(currency=line.currency, base=base, day=line.booking_date)
     bank = line.bank_account.gl_account
     if not bank.is_active:
         raise JournalNotReady(f"the bank account's GL account {bank.code} is inactive")

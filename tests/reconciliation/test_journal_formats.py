@@ -83,7 +83,12 @@ def journals() -> list[JournalEntry]:
         data=camt053([Tx("100.00", date(2026, 11, 18), "AMAZON 5000003", bank_ref="B-9")]), name="s", source="t"
     )
     bank_statement_import(file_id=file.pk)
-    entries = [gbp.journals.get(), eur.journals.get(), pay.journals.get(), JournalEntry.objects.get(bank_match__isnull=False)]
+    entries = [
+        gbp.journals.get(),
+        eur.journals.get(),
+        pay.journals.get(),
+        JournalEntry.objects.get(bank_match__isnull=False),
+    ]
     return entries
 
 
