@@ -90,7 +90,7 @@ def insert_rows_returning(objs: Sequence[models.Model]) -> None:
             if hasattr(obj, stamp):
                 setattr(obj, stamp, now)
         params.append([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
-    with connection.cursor() as wrapper:
+    with connection.cursor() as wrapper, connection.wrap_database_errors:  # IntegrityError as Django's, for retries
         cursor = wrapper.cursor  # psycopg's own: Django's wrapper has no executemany(..., returning=True)
         cursor.executemany(sql, params, returning=True)
         for obj in objs:
