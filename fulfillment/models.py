@@ -68,11 +68,15 @@ FULFILLMENT_TRANSITIONS: dict[str, set[str]] = {
 
 
 class Shipment(TimeStampedModel):
-    """Goods that left a warehouse for an order: from Amazon (FBA) or reported by the ERP (merchant-fulfilled)."""
+    """Goods that left a warehouse for an order: from Amazon (FBA), reported by the ERP (merchant-fulfilled), or a
+    merchant-fulfilled package Amazon knows of that was shipped outside Ledgerline."""
 
     class Source(models.TextChoices):
         FBA = "fba", "Amazon FBA"
         ERP = "erp", "ERP / own warehouse"
+        # A merchant-fulfilled package Amazon reports (Orders 2026-01-01 packages) that Ledgerline did not confirm:
+        # shipped with Amazon's labels (Buy Shipping, Easy Ship) or confirmed from Seller Central.
+        AMAZON = "amazon", "Amazon-reported package (merchant-fulfilled)"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

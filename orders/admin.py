@@ -30,8 +30,10 @@ from orders.services import (
     order_poll_schedules_sync,
     order_polls_enqueue,
     order_release,
+    orders_refresh_from_amazon,
 )
 
+REFRESH_LIMIT = 50  # synchronous: getOrder's burst is 30, then two a second
 _SECRET_HELP = "Write-only: leave empty to keep the stored value. Stored encrypted; never displayed."
 
 
@@ -202,7 +204,7 @@ class OrderAdmin(PolicyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "purchased_at"
     list_select_related = ["seller_account"]
     inlines = [OrderHoldInline, OrderLineInline, AddressInline, OrderEventInline]
-    actions = ["hold", "release", "fraud_release", "fraud_reject"]
+    actions = ["hold", "release", "refresh_from_amazon", "fraud_release", "fraud_reject"]
     readonly_fields = [
         "channel", "external_id", "seller_account", "marketplace_id", "status", "hold_code", "hold_reason",
         "source_status", "fulfillment_channel", "sales_channel", "order_type", "ship_service_level",
@@ -275,6 +277,17 @@ class OrderAdmin(PolicyAdminMixin, admin.ModelAdmin):
             done="order(s): operator hold released (other open holds still show).",
         )
 
+    @policy_action("orders.refresh", description="Refresh the selected orders from Amazon (getOrder, now)")
+    def refresh_from_amazon(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        ids = list(queryset.values_list("pk", flat=True)[: REFRESH_LIMIT + 1])
+        if len(ids) > REFRESH_LIMIT:
+            self.message_user(
+                request, f"Select at most {REFRESH_LIMIT} orders: each is one getOrder call.", messages.WARNING
+            )
+            return
+        for line in orders_refresh_from_amazon(order_ids=ids, actor=actor_for(request)):
+            self.message_user(request, line, messages.INFO)
+
     def _fraud(self, request: HttpRequest, queryset: QuerySet[Order], decide: Any, verb: str) -> None:
         from payments.models import FraudAssessment  # payments builds on orders, not the other way round
 
@@ -307,17 +320,18 @@ class AmazonOrderSnapshotAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.Model
         "amazon_order_id",
         "account",
         "marketplace_id",
+        "api_version",
         "state",
         "last_update_date",
         "short_error",
         "order_link",
     ]
-    list_filter = ["state", "account", "marketplace_id"]
+    list_filter = ["state", "api_version", "account", "marketplace_id"]
     search_fields = ["amazon_order_id"]
     list_select_related = ["account", "order"]
     actions = ["reprocess"]
     fields = (
-        "amazon_order_id", "account", "marketplace_id", "state", "error", "attempts", "last_update_date",
+        "amazon_order_id", "account", "marketplace_id", "api_version", "state", "error", "attempts", "last_update_date",
         "order_link", "created_at", "updated_at", "processed_at", "order_json", "items_json", "address_json",
     )  # fmt: skip
     readonly_fields = fields
@@ -339,17 +353,21 @@ class AmazonOrderSnapshotAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.Model
     def order_link(self, obj: AmazonOrderSnapshot) -> SafeString | str:
         return admin_link(obj.order)
 
-    @admin.display(description="getOrders payload")
+    @admin.display(description="Order payload (searchOrders/getOrder 2026-01-01; v0: getOrders)")
     def order_json(self, obj: AmazonOrderSnapshot) -> SafeString:
         return pretty_json(obj.order_payload)
 
-    @admin.display(description="getOrderItems payload")
-    def items_json(self, obj: AmazonOrderSnapshot) -> SafeString:
+    @admin.display(description="v0 getOrderItems payload")
+    def items_json(self, obj: AmazonOrderSnapshot) -> SafeString | str:
+        if obj.items_payload is None:
+            return format_html("<em>{}</em>", "in the order payload" if obj.api_version != "v0" else "not fetched")
         return pretty_json(obj.items_payload)
 
-    @admin.display(description="getOrderAddress payload")
+    @admin.display(description="v0 getOrderAddress payload")
     def address_json(self, obj: AmazonOrderSnapshot) -> SafeString | str:
-        return pretty_json(obj.address_payload) if obj.address_payload else format_html("<em>{}</em>", "not fetched")
+        if obj.address_payload is None:
+            return format_html("<em>{}</em>", "in the order payload" if obj.api_version != "v0" else "not fetched")
+        return pretty_json(obj.address_payload)
 
     @policy_action("orders.reprocess_snapshot", description="Reprocess the selected payloads")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[AmazonOrderSnapshot]) -> None:

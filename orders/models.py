@@ -148,13 +148,19 @@ class SyncCursor(TimeStampedModel):
 
 
 class AmazonOrderSnapshot(TimeStampedModel):
-    """The raw Amazon order as last received (getOrders + getOrderItems + getOrderAddress), stored first.
+    """The raw Amazon order as last received, stored first: an Orders 2026-01-01 `Order` (searchOrders/getOrder with
+    items, ship-to, proceeds and packages in one object), or, stored before the switch, v0's getOrders order with
+    getOrderItems and getOrderAddress beside it.
 
     Processing turns it into the canonical Order; a failure leaves it here, flagged and reprocessable.
     """
 
+    class ApiVersion(models.TextChoices):
+        V0 = "v0", "Orders v0"
+        V2026 = "2026-01-01", "Orders 2026-01-01"
+
     class State(models.TextChoices):
-        RECEIVED = "received", "Received (details not fetched yet)"
+        RECEIVED = "received", "Received (waiting to be processed, or for a re-read)"
         FETCHED = "fetched", "Fetched (waiting to be processed)"
         PROCESSED = "processed", "Processed"
         FAILED = "failed", "Failed"
@@ -167,7 +173,13 @@ class AmazonOrderSnapshot(TimeStampedModel):
         unique=True,
         help_text="AmazonOrderId; for a payload without one, a hash of its content.",
     )
-    last_update_date = models.DateTimeField(null=True, blank=True, help_text="LastUpdateDate of the payload.")
+    api_version = models.CharField(
+        "API version", max_length=12, choices=ApiVersion.choices, default=ApiVersion.V2026,
+        help_text="The Orders API version the payload was read with; it decides how it is parsed.",
+    )  # fmt: skip
+    last_update_date = models.DateTimeField(
+        null=True, blank=True, help_text="lastUpdatedTime (v0: LastUpdateDate) of the payload."
+    )
     order_payload = models.JSONField()
     items_payload = models.JSONField(null=True, blank=True)
     address_payload = models.JSONField(null=True, blank=True)

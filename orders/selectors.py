@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from config.common.errors import ApplicationError
 from orders.filters import OrderFilter
-from orders.models import Address, Order, OrderEvent, OrderHold
+from orders.models import Address, AmazonOrderSnapshot, Order, OrderEvent, OrderHold
 
 
 def order_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Order]:
@@ -81,3 +82,61 @@ def order_get_by_number(*, number: str, channel: str | None = None, selling_part
 def order_open_holds(*, order_id: int) -> dict[str, str]:
     """The holds open on an order (code → reason), whichever the order shows."""
     return dict(OrderHold.objects.filter(order_id=order_id, released_at__isnull=True).values_list("code", "reason"))
+
+
+SHIPPED_STATUSES = (Order.Status.SHIPPED, Order.Status.DELIVERED)
+
+
+def orders_shipped(
+    *,
+    seller_account_id: int | None = None,
+    shipped_from: datetime | None = None,
+    shipped_before: datetime | None = None,
+) -> QuerySet[Order]:
+    """Amazon orders Ledgerline has as shipped or delivered now, annotated with `shipped_at` (when Ledgerline's own
+    history first recorded the order reaching shipped or delivered: its OrderEvent, the date accounting goes by),
+    shipped in [shipped_from, shipped_before), oldest shipment first."""
+    first_shipped = (
+        OrderEvent.objects.filter(
+            order=OuterRef("pk"), kind=OrderEvent.Kind.STATUS_CHANGED, to_status__in=SHIPPED_STATUSES
+        )
+        .order_by("created_at", "pk")
+        .values("created_at")[:1]
+    )
+    qs = Order.objects.filter(channel=Order.Channel.AMAZON, status__in=SHIPPED_STATUSES)
+    if seller_account_id is not None:
+        qs = qs.filter(seller_account_id=seller_account_id)
+    annotated = qs.annotate(shipped_at=Subquery(first_shipped)).filter(shipped_at__isnull=False)
+    if shipped_from is not None:
+        annotated = annotated.filter(shipped_at__gte=shipped_from)
+    if shipped_before is not None:
+        annotated = annotated.filter(shipped_at__lt=shipped_before)
+    return annotated.order_by("shipped_at", "external_id")
+
+
+def order_ids_known(*, amazon_order_ids: list[str]) -> set[str]:
+    """Which of these Amazon order ids Ledgerline has: as orders, or as raw payloads it could not process yet (those
+    are in the exception queue already)."""
+    found = Order.objects.filter(channel=Order.Channel.AMAZON, external_id__in=amazon_order_ids)
+    raw = AmazonOrderSnapshot.objects.filter(amazon_order_id__in=amazon_order_ids)
+    return set(found.values_list("external_id", flat=True)) | set(raw.values_list("amazon_order_id", flat=True))
+
+
+def orders_purchased_between(
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    channel: str | None = None,
+    order_ids: list[int] | None = None,
+) -> QuerySet[Order]:
+    """Orders bought in [start, end) and/or with these ids, oldest first, without lines (reconciliation's view)."""
+    qs = Order.objects.all()
+    if start is not None:
+        qs = qs.filter(purchased_at__gte=start)
+    if end is not None:
+        qs = qs.filter(purchased_at__lt=end)
+    if order_ids is not None:
+        qs = qs.filter(pk__in=order_ids)
+    if channel:
+        qs = qs.filter(channel=channel)
+    return qs.order_by("purchased_at", "pk")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
@@ -10,7 +10,14 @@ from django.utils import timezone
 from config.common.models import OutboundRequest
 from orders.facts import register_order_facts
 from orders.models import Order
-from payments.models import FraudAssessment, OpayoBatchTransaction, Payment, PaymentEvent, PaymentTransaction
+from payments.models import (
+    FraudAssessment,
+    OpayoBatchTotal,
+    OpayoBatchTransaction,
+    Payment,
+    PaymentEvent,
+    PaymentTransaction,
+)
 
 
 def payment_get(*, payment_id: int) -> Payment:
@@ -103,3 +110,38 @@ def payment_order_facts(order_ids: list[int]) -> dict[int, dict[str, str]]:
     """The payment ledger's status per order (raw; the orders app maps it through the payment status map)."""
     rows = Payment.objects.filter(order_id__in=order_ids).values_list("order_id", "status")
     return {order_id: {"payment_status_raw": status} for order_id, status in rows}
+
+
+# --- settlement batches (read by reconciliation's bank matching and three-way view) ----------------------------
+
+
+def opayo_batch_totals_between(*, currency: str, start: date, end: date) -> QuerySet[OpayoBatchTotal]:
+    """Per-currency totals of the batches that settle from `start` to `end` (UK days), with their batch."""
+    return (
+        OpayoBatchTotal.objects.filter(currency=currency, batch__batch_date__gte=start, batch__batch_date__lte=end)
+        .select_related("batch")
+        .order_by("batch__batch_date", "batch__batch_id")
+    )
+
+
+def opayo_batch_lines_for_orders(*, order_ids: list[int]) -> QuerySet[OpayoBatchTransaction]:
+    """Batch lines matched (or compared) to the transactions of these orders' payments, with batch and order."""
+    return (
+        OpayoBatchTransaction.objects.filter(payment_transaction__payment__order_id__in=order_ids)
+        .select_related("batch", "payment_transaction__payment")
+        .order_by("batch__batch_date", "pk")
+    )
+
+
+def payment_transactions_for_orders(*, order_ids: list[int]) -> QuerySet[PaymentTransaction]:
+    """The money-moving transactions (captured payments, released deferreds, refunds) of these orders' payments."""
+    return (
+        PaymentTransaction.objects.filter(SETTLEABLE, payment__order_id__in=order_ids)
+        .annotate(captured_at=payment_transaction_captured_at())
+        .select_related("payment")
+        .order_by("payment__order_id", "pk")
+    )
+
+
+def opayo_batch_totals_for_batches(*, batch_ids: set[int]) -> QuerySet[OpayoBatchTotal]:
+    return OpayoBatchTotal.objects.filter(batch_id__in=batch_ids).select_related("batch")

@@ -52,3 +52,35 @@ def settlement_anomalies_scan_task(settlement_id: int) -> str:
     if settlement is None:
         return f"settlement {settlement_id} no longer exists"
     return str(settlement_anomalies_scan(settlement=settlement))
+
+
+def period_accruals_task() -> str:
+    """Daily: the last ended period's accruals (and reversals) for every active account; unchanged when run again."""
+    from reconciliation.services.accruals import accruals_due_run
+
+    return "; ".join(accruals_due_run(actor="system:accruals"))
+
+
+def completeness_check_task() -> str:
+    """Daily: shipped orders in no settlement (one exception per account), and yesterday's Amazon order report
+    against our orders (missing ones ingested)."""
+    from reconciliation.services.completeness import order_report_checks_due, unsettled_orders_check
+
+    unsettled = unsettled_orders_check()
+    try:
+        checks = order_report_checks_due()
+    except ConnectorError as exc:
+        logger.warning("order report check: %s (next run tries again)", exc)
+        return f"{unsettled}; order report check: {exc}"
+    found = sum(len(c.missing_ids) for c in checks)
+    ingested = sum(c.ingested for c in checks)
+    waiting = sum(c.state != "done" for c in checks)
+    return f"{unsettled}; {len(checks)} order report check(s): {found} missing, {ingested} ingested, {waiting} waiting"
+
+
+def bank_deposits_check_task() -> str:
+    """Hourly: open deposits matched again (settlements and batches that arrived since); those still unmatched
+    BANK_UNMATCHED_DAYS after booking become exceptions."""
+    from reconciliation.services.bank_match import bank_lines_overdue_check
+
+    return str(bank_lines_overdue_check())

@@ -88,3 +88,41 @@ def full_address(**extra: Any) -> dict[str, Any]:
     }
     address.update(extra)
     return address
+
+
+# --- Orders 2026-01-01 --------------------------------------------------------------------------------------------
+
+ALL_ROLES = ("DIRECT_TO_CONSUMER_DELIVERY", "TAX_INVOICING", "TAX_REMITTANCE")
+INCLUDED = frozenset({"FULFILLMENT", "RECIPIENT", "PROCEEDS", "PACKAGES"})
+
+
+def order_2026(
+    order: dict[str, Any],
+    items: list[dict[str, Any]] | None,
+    address: dict[str, Any] | None = None,
+    *,
+    roles: tuple[str, ...] = ALL_ROLES,
+    included: frozenset[str] = INCLUDED,
+) -> dict[str, Any]:
+    """The Orders 2026-01-01 `Order` Amazon serves for a v0 order + items + address: the SP-API simulator's own mapping
+    (simulators/spapi/orders2026.py), so tests build payloads the way they are written above. Pending orders show no
+    money, as the simulator's store hides it."""
+    from types import SimpleNamespace
+
+    from simulators.spapi.orders2026 import Orders2026
+    from simulators.spapi.state import State, StoredOrder
+
+    served = dict(order)
+    served_items = [dict(i) for i in items or []]
+    if order.get("OrderStatus") == "Pending":
+        served.pop("OrderTotal", None)
+        for item in served_items:
+            for key in ("ItemPrice", "ItemTax", "PromotionDiscount"):
+                item.pop(key, None)
+    stored = StoredOrder(
+        key=str(order.get("AmazonOrderId", "")), seller="A1TEST", marketplace_id=str(order.get("MarketplaceId", UK)),
+        updated=0.0, created=0.0, order=served, items=served_items, address=address, source=order,
+        source_items=items or [], raw=False,
+    )  # fmt: skip
+    mapper = Orders2026(SimpleNamespace(state=State()))  # type: ignore[arg-type]
+    return mapper.order_json(stored, included, frozenset(roles))

@@ -12,6 +12,7 @@ import io
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,7 @@ def test_the_auditor_runs_no_admin_action(settlement: SettlementFile, account: S
     assert response.status_code == 403
     assert OrmQ.objects.count() == queued  # no poll queued
     # Reading the journal as CSV is reading: allowed.
-    entry = settlement.settlement.journal  # type: ignore[union-attr]
+    entry = settlement.settlement.journals.get()  # type: ignore[union-attr]
     csv = auditor.post(
         "/admin/reconciliation/journalentry/", {"action": "download_csv", "_selected_action": [entry.pk], "index": 0}
     )
@@ -328,7 +329,13 @@ def _calls(w: World) -> dict[str, Callable[[], list[Call]]]:
         "erp-shipments": lambda: [("post", "/api/v1/erp/shipments/", shipment)],
         "settlement-list": lambda: [("get", "/api/v1/reconciliation/settlements/", None)],
         "journal-entry-list": lambda: [("get", "/api/v1/reconciliation/journal-entries/", None)],
-        "journal-lines-csv": lambda: [("get", "/api/v1/reconciliation/journal-lines.csv", None)],
+        "journal-lines-csv": lambda: [("get", "/api/v1/reconciliation/journal-lines.csv?format=xero", None)],
+        "bank-statement-upload": lambda: [("post", "/api/v1/reconciliation/bank-statements/", {})],
+        "bank-line-list": lambda: [("get", "/api/v1/reconciliation/bank-lines/", None)],
+        "three-way-period": lambda: [
+            ("get", "/api/v1/reconciliation/three-way/?date_from=2026-11-01&date_to=2026-11-30", None)
+        ],
+        "three-way-order": lambda: [("get", f"/api/v1/reconciliation/three-way/orders/{o}/", None)],
         "opayo-server-notification": lambda: [("form", "/webhooks/opayo/server/", {"VPSProtocol": "4.00"})],
         # The admin's own and custom views
         "index": lambda: [("get", "/admin/", None)],
@@ -344,7 +351,23 @@ def _calls(w: World) -> dict[str, Callable[[], list[Call]]]:
         "reconciliation_settlementfile_download": lambda: [
             ("get", f"/admin/reconciliation/settlementfile/{w.settlement_file.pk}/download/", None)
         ],
+        "reconciliation_bankstatementfile_upload": lambda: [
+            ("get", "/admin/reconciliation/bankstatementfile/upload/", None),
+            ("form", "/admin/reconciliation/bankstatementfile/upload/", {}),
+        ],
+        "reconciliation_bankstatementfile_download": lambda: [
+            ("get", f"/admin/reconciliation/bankstatementfile/{_bank_file().pk}/download/", None)
+        ],
+        "reconciliation_three_way": lambda: [("get", "/admin/reconciliation/bankstatementline/three-way/", None)],
     }
+
+
+def _bank_file() -> Any:
+    from reconciliation.services.bank_statements import bank_statement_store
+    from tests.reconciliation.bank_files import Tx, camt053
+
+    file, _ = bank_statement_store(data=camt053([Tx("1.00", date(2026, 11, 2))]), name="m.xml", source="matrix")
+    return file
 
 
 # What each URL and admin action must be, written down here independently of the views' own declarations: a view
@@ -376,6 +399,10 @@ URL_OPERATIONS = {
     "settlement-list": "reconciliation.settlements.list",
     "journal-entry-list": "reconciliation.journal_entries.list",
     "journal-lines-csv": "reconciliation.journal_csv",
+    "bank-statement-upload": "reconciliation.bank_statements.upload",
+    "bank-line-list": "reconciliation.bank_lines.list",
+    "three-way-period": "reconciliation.three_way",
+    "three-way-order": "reconciliation.three_way",
     "opayo-server-notification": "opayo.notification",
     "index": "admin.site",
     "login": "admin.login",
@@ -383,6 +410,9 @@ URL_OPERATIONS = {
     "mappings_mappingsuggestion_refresh": "mappings.suggestions.refresh",
     "reconciliation_settlementfile_upload": "settlements.upload",
     "reconciliation_settlementfile_download": "settlements.download",
+    "reconciliation_bankstatementfile_upload": "bank.statements.upload",
+    "reconciliation_bankstatementfile_download": "bank.statements.download",
+    "reconciliation_three_way": "reconciliation.three_way",
 }
 ACTION_OPERATIONS = {
     "common.ExceptionItem": {"reprocess": "exceptions.reprocess", "mark_resolved": "exceptions.close",
@@ -393,8 +423,8 @@ ACTION_OPERATIONS = {
     "mappings.MappingSuggestion": {"accept_selected": "mappings.suggestions.decide",
                                    "reject_selected": "mappings.suggestions.decide"},
     "orders.SellerAccount": {"poll_now": "orders.poll_now"},
-    "orders.Order": {"hold": "orders.hold", "release": "orders.hold", "fraud_release": "fraud.review",
-                     "fraud_reject": "fraud.review"},
+    "orders.Order": {"hold": "orders.hold", "release": "orders.hold", "refresh_from_amazon": "orders.refresh",
+                     "fraud_release": "fraud.review", "fraud_reject": "fraud.review"},
     "orders.AmazonOrderSnapshot": {"reprocess": "orders.reprocess_snapshot"},
     "payments.Payment": {"capture": "payments.capture", "void": "payments.void", "refresh": "payments.refresh"},
     "payments.OpayoNotification": {"reprocess": "payments.notification_reprocess"},
@@ -406,8 +436,17 @@ ACTION_OPERATIONS = {
     "reconciliation.SettlementFile": {"import_now": "settlements.import"},
     "reconciliation.Settlement": {"reconcile": "settlements.reconcile", "refresh_hints": "settlements.reconcile"},
     "reconciliation.JournalEntry": {"download_csv": "reconciliation.journal_csv",
+                                    "download_xero": "reconciliation.journal_csv",
+                                    "download_qbo": "reconciliation.journal_csv",
+                                    "download_sage": "reconciliation.journal_csv",
+                                    "download_dynamics_sl": "reconciliation.journal_csv",
                                     "mark_posted": "journals.mark_posted"},
+    "reconciliation.BankStatementFile": {"import_now": "bank.statements.import"},
+    "reconciliation.BankStatementLine": {"match_again": "bank.lines.match", "ignore": "bank.lines.ignore",
+                                         "accept_difference": "bank.lines.accept_difference"},
     "reconciliation.AnomalyFlag": {"dismiss": "anomalies.decide", "confirm": "anomalies.decide"},
+    "reconciliation.AccountingPeriod": {"close": "periods.close", "run_accruals": "accruals.run"},
+    "reconciliation.OrderReportCheck": {"check_now": "completeness.check"},
 }  # fmt: skip
 
 

@@ -20,8 +20,8 @@ def data(account: SellerAccount, mapped_skus: list[str]) -> None:
         account,
         [
             (amazon_order("202-0000001-0000001"), [amazon_item()], full_address()),
-            (amazon_order("202-0000002-0000002"), [amazon_item("NEW-SKU")], None),
-            (amazon_order("202-0000003-0000003", total="abc"), [amazon_item()], None),
+            (amazon_order("202-0000002-0000002"), [amazon_item("NEW-SKU")], full_address()),
+            (amazon_order("202-0000003-0000003", total="abc"), [amazon_item()], full_address()),
         ],
     )
 
@@ -55,7 +55,7 @@ def test_order_change_page_shows_lines_events_and_raw_link(admin_client: Any, da
 def test_snapshot_page_shows_payload_escaped(admin_client: Any, data: None) -> None:
     snapshot = AmazonOrderSnapshot.objects.get(amazon_order_id="202-0000003-0000003")
     page = admin_client.get(reverse("admin:orders_amazonordersnapshot_change", args=[snapshot.pk])).content.decode()
-    assert "OrderTotal.Amount" in page and "&quot;abc&quot;" in page
+    assert "grandTotal.amount" in page and "&quot;abc&quot;" in page
 
 
 def test_account_secrets_are_never_rendered(admin_client: Any, account: SellerAccount) -> None:
@@ -115,7 +115,7 @@ def test_exception_queue_reports_still_failing(admin_client: Any, data: None) ->
     )
     assert "still fail after reprocessing" in response.content.decode()
     page = admin_client.get(reverse("admin:common_exceptionitem_change", args=[item.pk])).content.decode()
-    assert "OrderTotal.Amount" in page
+    assert "grandTotal.amount" in page
 
 
 def test_dead_letters_are_discarded_with_a_reason(admin_client: Any, data: None) -> None:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,11 +22,11 @@ from django_q.models import Schedule
 from config.common.models import ExceptionItem, OutboundRequest
 from fulfillment.models import FbaInventory, FulfillmentOrder, ListingSync
 from mappings.models import MappingSuggestion, SkuMapping
-from orders.models import Order, SellerAccount, SellerMarketplace
+from orders.models import Order, OrderEvent, SellerAccount, SellerMarketplace
 from orders.services.schedules import POLL_PREFIX
 from payments.models import PaymentTransaction
 from payments.services import ledger, payment_capture
-from reconciliation.models import Settlement, SettlementFile
+from reconciliation.models import JournalEntry, Settlement, SettlementFile
 from simulators.spapi.control import SpApiSimulatorControl
 from simulators.spapi.settlement_files import settlement_text
 from tests.factories import UK
@@ -271,6 +272,64 @@ def lags_check(world: World) -> Callable[[Any], None]:
     return check
 
 
+def _shipped_order(world: World, order_id: str, at: datetime) -> Order:
+    order = Order.objects.create(
+        channel=Order.Channel.AMAZON, external_id=order_id, seller_account=world.account, marketplace_id=UK,
+        status="shipped", purchased_at=at, currency="GBP", total_amount=Decimal("23.98"),
+    )  # fmt: skip
+    event = OrderEvent.objects.create(order=order, kind="status_changed", to_status="shipped", actor="test")
+    OrderEvent.objects.filter(pk=event.pk).update(created_at=at)
+    return order
+
+
+def accruals(world: World) -> Callable[[Any], None]:
+    """An order shipped last month that no settlement contains: accrued at its totals (not in the Finances API)."""
+    last_month = timezone.now().replace(day=1) - timedelta(days=5)
+    _shipped_order(world, "202-7000000-0000005", last_month)
+
+    def check(result: Any) -> None:
+        assert "1 order(s) accrued (0 at Finances API figures, 1 at order totals); 2 entr" in result, result
+        assert JournalEntry.objects.filter(kind="accrual").count() == 1
+
+    return check
+
+
+def completeness(world: World) -> Callable[[Any], None]:
+    """A shipped order older than SETTLEMENT_UNSETTLED_DAYS in no settlement; yesterday's order report compared."""
+    _shipped_order(world, "202-7000000-0000006", timezone.now() - timedelta(days=45))
+
+    def check(result: Any) -> None:
+        assert result.startswith("1 shipped order(s) in no settlement across 1 account(s)"), result
+        assert "1 order report check(s): 0 missing, 0 ingested, 0 waiting" in result, result
+        assert ExceptionItem.objects.filter(kind="order_unsettled", status="open").count() == 1
+
+    return check
+
+
+def bank_deposits(world: World) -> Callable[[Any], None]:
+    """A deposit booked longer ago than BANK_UNMATCHED_DAYS that pays nothing we know: an exception, with why."""
+    from mappings.models import GlAccount
+    from reconciliation.models import BankAccount, BankStatementLine
+    from reconciliation.services.bank_statements import bank_statement_import, bank_statement_store
+    from tests.reconciliation.bank_files import IBAN, Tx, camt053
+
+    BankAccount.objects.create(
+        name="Bank", account_id=IBAN, currency="GBP", gl_account=GlAccount.objects.get(code="1200")
+    )
+    booked = timezone.localdate() - timedelta(days=world.settings.BANK_UNMATCHED_DAYS + 1)
+    file, _ = bank_statement_store(
+        data=camt053([Tx("42.00", booked, "TRANSFER", bank_ref="S-1")]), name="s.xml", source="t"
+    )
+    bank_statement_import(file_id=file.pk)
+
+    def check(result: Any) -> None:
+        assert result == "1 exception, 1 unmatched", result
+        assert BankStatementLine.objects.get().status == "exception"
+        assert ExceptionItem.objects.filter(kind="bank_deposit", reference="S-1", status="open").exists()
+
+    return check
+
+
 # Keyed by schedule name; per-account schedules by their name's prefix.
 SCENARIOS: dict[str, Scenario] = {
     POLL_PREFIX: poll_account,
@@ -285,8 +344,11 @@ SCENARIOS: dict[str, Scenario] = {
     "reconciliation.settlement_reports": settlement_reports,
     "reconciliation.settlement_retry": settlement_retry,
     "reconciliation.anomalies": anomalies,
+    "reconciliation.bank_deposits": bank_deposits,
     "mappings.suggestions": suggestions,
     "orders.lags_check": lags_check,
+    "reconciliation.accruals": accruals,
+    "reconciliation.completeness": completeness,
 }
 
 

@@ -137,6 +137,23 @@ POLICY: dict[str, Rule] = {
         scope="reconciliation:read",
         writes=False,
     ),
+    "reconciliation.bank_statements.upload": R(
+        "POST /api/v1/reconciliation/bank-statements/ (CAMT.053, OFX, CSV)", roles=(FINANCE,)
+    ),
+    "reconciliation.bank_lines.list": R(
+        "GET /api/v1/reconciliation/bank-lines/ (deposits and their match)",
+        roles=(FINANCE, AUDITOR),
+        client_kinds=(ERP,),
+        scope="reconciliation:read",
+        writes=False,
+    ),
+    "reconciliation.three_way": R(
+        "Three-way match per order and period (API, admin page)",
+        roles=(FINANCE, AUDITOR),
+        client_kinds=(ERP,),
+        scope="reconciliation:read",
+        writes=False,
+    ),
     # Admin actions and custom admin views
     "exceptions.reprocess": R("Reprocess exceptions (action, button)", roles=(FINANCE, OPERATIONS)),
     "exceptions.close": R("Mark exceptions resolved / discard them", roles=(FINANCE, OPERATIONS)),
@@ -147,6 +164,7 @@ POLICY: dict[str, Rule] = {
     "mappings.suggestions.refresh": R("Refresh mapping suggestions now", roles=(FINANCE, OPERATIONS)),
     "orders.poll_now": R("Poll orders now (seller accounts)", roles=(OPERATIONS,)),
     "orders.hold": R("Put orders on hold / release them", roles=(OPERATIONS,)),
+    "orders.refresh": R("Refresh orders from Amazon (getOrder)", roles=(OPERATIONS,)),
     "orders.reprocess_snapshot": R("Reprocess raw Amazon payloads", roles=(OPERATIONS,)),
     "fraud.review": R("Fraud review: release, reject (void/refund), re-assess", roles=(OPERATIONS, FINANCE)),
     "payments.refresh": R("Re-read a payment's status from Opayo", roles=(FINANCE, OPERATIONS)),
@@ -160,6 +178,15 @@ POLICY: dict[str, Rule] = {
     "settlements.download": R("Download a raw settlement file", roles=(FINANCE, AUDITOR), writes=False),
     "settlements.reconcile": R("Match, map and journal a settlement again; refresh hints", roles=(FINANCE,)),
     "journals.mark_posted": R("Mark journal entries posted", roles=(FINANCE,)),
+    "periods.close": R("Close an accounting period (no journal may be dated in it)", roles=(FINANCE,)),
+    "accruals.run": R("Run the period-end accruals (shipped, not yet settled) now", roles=(FINANCE,)),
+    "completeness.check": R("Compare with Amazon's order report now (ingests what is missing)", roles=(FINANCE,)),
+    "bank.statements.upload": R("Upload a bank statement (admin)", roles=(FINANCE,)),
+    "bank.statements.import": R("Import a bank statement file now (again)", roles=(FINANCE,)),
+    "bank.statements.download": R("Download a raw bank statement file", roles=(FINANCE, AUDITOR), writes=False),
+    "bank.lines.match": R("Match bank deposits again", roles=(FINANCE,)),
+    "bank.lines.ignore": R("Ignore a bank line (not a deposit to match)", roles=(FINANCE,)),
+    "bank.lines.accept_difference": R("Accept a short bank deposit with its difference", roles=(FINANCE,)),
     "anomalies.decide": R("Dismiss / confirm anomaly flags", roles=(FINANCE, OPERATIONS)),
 }
 

@@ -49,10 +49,20 @@ def circuit_call(key: str, fn: Callable[[], T], *, provider: str, operation: str
             circuit_failure(key, str(exc), probing=report)
         elif report:
             circuit_success(key)  # the provider answered (a 4xx is an answer): it is up
+        else:
+            _failures_forget(key)
         raise
     if report:
         circuit_success(key)
+    else:
+        _failures_forget(key)  # failures count in a row: an answer ends the row, even while "closed" is trusted
     return result
+
+
+def _failures_forget(key: str) -> None:
+    if key in _failures:
+        with _failures_lock:
+            _failures.pop(key, None)
 
 
 def circuit_allow(key: str, *, provider: str, operation: str) -> bool:

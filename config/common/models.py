@@ -44,6 +44,10 @@ class ExceptionItem(TimeStampedModel):
         SUGGESTION = "suggestion", "Mapping suggestion to accept or reject"
         ORDER_HELD = "order_held", "Order held by a provider's status"
         CHANNEL_LAG = "channel_lag", "Channel has not caught up with the order"
+        ORDER_UNSETTLED = "order_unsettled", "Shipped orders in no settlement"
+        ORDER_MISSING = "order_missing", "Orders Amazon has that Ledgerline missed"
+        BANK_STATEMENT = "bank_statement", "Bank statement file rejected"
+        BANK_DEPOSIT = "bank_deposit", "Bank deposit not matched, or short"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -5,7 +5,7 @@ handful of aggregate queries."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncHour
@@ -37,6 +37,19 @@ class Poll:
 
 
 @dataclass(frozen=True)
+class OrderReportDay:
+    """One day's completeness check: Amazon's order report against our orders."""
+
+    account: str
+    marketplace_id: str
+    day: date
+    state: str
+    amazon_orders: int
+    missing: int  # order ids Amazon had and we had not
+    ingested: int  # of those, fetched and ingested
+
+
+@dataclass(frozen=True)
 class Quota:
     account: str
     operation: str
@@ -58,6 +71,7 @@ class Snapshot:
     quotas: list[Quota] = field(default_factory=list)
     workers: WorkersHealth | None = None
     worker_tasks_claimed: int = 0  # broker rows a cluster has taken and not yet acknowledged
+    order_reports: list[OrderReportDay] = field(default_factory=list)  # the last 14 days' completeness checks
 
     @property
     def error_rate_last_hour(self) -> float:
@@ -69,7 +83,7 @@ class Snapshot:
 def monitoring_snapshot(*, hours: int = 24) -> Snapshot:
     from orders.models import Order, SyncCursor
     from payments.models import OpayoNotification
-    from reconciliation.models import SettlementFile
+    from reconciliation.models import OrderReportCheck, SettlementFile
 
     now = timezone.now()
     snap = Snapshot(taken_at=now)
@@ -140,6 +154,13 @@ def monitoring_snapshot(*, hours: int = 24) -> Snapshot:
         for c in SyncCursor.objects.select_related("account").order_by("account__name", "marketplace_id")
     ]
     snap.quotas = _quotas()
+    snap.order_reports = [
+        OrderReportDay(c.seller_account.name, c.marketplace_id, c.day, c.state, c.amazon_orders, len(c.missing_ids),
+                       c.ingested)
+        for c in OrderReportCheck.objects.filter(day__gte=now.date() - timedelta(days=14))
+        .select_related("seller_account")
+        .order_by("-day", "seller_account__name", "marketplace_id")
+    ]  # fmt: skip
     return snap
 
 

@@ -40,8 +40,14 @@ STATIC_SCHEDULES = [
     ("reconciliation.settlement_reports", "reconciliation.tasks.settlement_reports_fetch_task", 60),
     # Rejected settlement files whose next try is due (Reports API files are downloaded again).
     ("reconciliation.settlement_retry", "reconciliation.tasks.settlement_files_retry_task", 5),
+    # Bank deposits: matched again, and unmatched ones past BANK_UNMATCHED_DAYS become exceptions.
+    ("reconciliation.bank_deposits", "reconciliation.tasks.bank_deposits_check_task", 60),
     # Anomaly flags: unit prices of recent Amazon orders, fee and refund rates of newly imported settlements.
     ("reconciliation.anomalies", "reconciliation.tasks.anomalies_scan_task", 60),
+    # Period-end accruals of shipped orders no settlement contains (the last ended period; reversed next period).
+    ("reconciliation.accruals", "reconciliation.tasks.period_accruals_task", 24 * 60),
+    # Completeness: shipped orders in no settlement; yesterday's Amazon order report against our orders.
+    ("reconciliation.completeness", "reconciliation.tasks.completeness_check_task", 24 * 60),
     # Mapping suggestions for unknown SKUs, unmapped settlement amount types and custom fields (never applied).
     ("mappings.suggestions", "mappings.tasks.mapping_suggestions_refresh_task", 15),
 ]

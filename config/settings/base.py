@@ -2,6 +2,7 @@
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -206,7 +207,7 @@ PROCESS_STOP_GRACE_SECONDS = env.float("PROCESS_STOP_GRACE_SECONDS", default=10.
 SP_API_ENDPOINT = env("SP_API_ENDPOINT", default="")
 SP_API_LWA_ENDPOINT = env("SP_API_LWA_ENDPOINT", default="")
 SP_API_TIMEOUT_SECONDS = env.float("SP_API_TIMEOUT_SECONDS", default=20.0)
-# Amazon only guarantees getOrders data two minutes after a change; we stay three minutes behind (clock skew).
+# Amazon only guarantees searchOrders data two minutes after a change; we stay three minutes behind (clock skew).
 SP_API_ORDERS_SETTLE_DELAY = timedelta(seconds=env.int("SP_API_ORDERS_SETTLE_DELAY_SECONDS", default=180))
 # Each window starts this far before the previous window's end, so nothing at a boundary is missed.
 SP_API_ORDERS_OVERLAP = timedelta(seconds=env.int("SP_API_ORDERS_OVERLAP_SECONDS", default=600))
@@ -215,8 +216,11 @@ SP_API_ORDERS_MAX_PAGES_PER_CYCLE = env.int("SP_API_ORDERS_MAX_PAGES_PER_CYCLE",
 # A poller holds its cursor's lease this long (renewed every page); a dead worker's lease simply expires.
 SP_API_SYNC_LEASE = timedelta(seconds=env.int("SP_API_SYNC_LEASE_SECONDS", default=300))
 SP_API_ORDERS_POLL_MINUTES = env.int("SP_API_ORDERS_POLL_MINUTES", default=2)
-# Order items are fetched concurrently (one getOrderItems call per changed order).
-SP_API_ITEM_FETCH_CONCURRENCY = env.int("SP_API_ITEM_FETCH_CONCURRENCY", default=4)
+# A searchOrders page that fails (5xx, timeout, bad gateway) is asked again this many times within a cycle before the
+# cycle gives up and backs off: with one page per call, a retry costs one call, and holds back nothing else.
+SP_API_ORDERS_PAGE_RETRIES = env.int("SP_API_ORDERS_PAGE_RETRIES", default=5)
+# getOrder re-reads (orders a page did not fully describe, stored v0 orders without items) per polling cycle.
+SP_API_ORDERS_REREADS_PER_CYCLE = env.int("SP_API_ORDERS_REREADS_PER_CYCLE", default=30)
 # Amazon may trail our own facts (still Unshipped after our shipment confirmation): recorded on the order at once,
 # an exception when it lasts this long.
 ORDER_CHANNEL_LAG_HOURS = env.int("ORDER_CHANNEL_LAG_HOURS", default=24)
@@ -303,6 +307,36 @@ LEDGER_CLEARING_ACCOUNT = env("LEDGER_CLEARING_ACCOUNT", default="1205")
 LEDGER_ROUNDING_ACCOUNT = env("LEDGER_ROUNDING_ACCOUNT", default="7960")
 # "summary": one journal line per GL account and marketplace; "line": one per settlement line (audit detail).
 LEDGER_JOURNAL_DETAIL = env("LEDGER_JOURNAL_DETAIL", default="summary")
+# Accounting periods: "month" (calendar months, the default) or "quarter". A settlement's lines go to the period of
+# their posted date (UTC); a settlement spanning periods becomes one balanced journal entry per period.
+LEDGER_PERIOD = env("LEDGER_PERIOD", default="month")
+# Completeness: Amazon orders shipped this many days ago or more that no imported settlement contains are listed
+# in one exception per seller account (Amazon settles about every 14 days and defers payouts until 7 days after
+# delivery; invoiced business orders longer).
+SETTLEMENT_UNSETTLED_DAYS = env.int("SETTLEMENT_UNSETTLED_DAYS", default=30)
+# Bank deposits (reconciliation/services/bank_match.py): the card acquirer's money goes through its own clearing
+# account; fees it deducts before paying (net credit billing) are debited to the card fees account.
+LEDGER_OPAYO_CLEARING_ACCOUNT = env("LEDGER_OPAYO_CLEARING_ACCOUNT", default="1206")
+LEDGER_CARD_FEES_ACCOUNT = env("LEDGER_CARD_FEES_ACCOUNT", default="5040")
+# A short (or over) deposit Finance accepts: the difference goes here until it is explained.
+LEDGER_BANK_DIFFERENCE_ACCOUNT = env("LEDGER_BANK_DIFFERENCE_ACCOUNT", default="7970")
+# A deposit line still unmatched this many days after its booking date becomes an exception.
+BANK_UNMATCHED_DAYS = env.int("BANK_UNMATCHED_DAYS", default=5)
+# Amazon's transfer reaches the bank from the settlement's deposit-date up to this many days after.
+BANK_AMAZON_WINDOW_DAYS = env.int("BANK_AMAZON_WINDOW_DAYS", default=5)
+# The acquirer pays a batch from its settlement day up to this many days after (weekends, bank holidays).
+BANK_OPAYO_WINDOW_DAYS = env.int("BANK_OPAYO_WINDOW_DAYS", default=5)
+# Net credit billing: the acquirer's charge as a percentage of each batch's payments (0 = gross settle: fees are
+# invoiced monthly and each batch is paid in full).
+BANK_OPAYO_FEE_PERCENT = Decimal(env("BANK_OPAYO_FEE_PERCENT", default="0"))
+BANK_STATEMENT_MAX_BYTES = env.int("BANK_STATEMENT_MAX_BYTES", default=20 * 1024 * 1024)
+# Journal export layouts (reconciliation/services/export_formats.py): the tax rate or code of lines that carry no
+# tax of their own (our journals post tax to its own GL account), and Dynamics SL's company and subaccount.
+EXPORT_XERO_TAX_RATE = env("EXPORT_XERO_TAX_RATE", default="No VAT")
+EXPORT_SAGE_TAX_CODE = env("EXPORT_SAGE_TAX_CODE", default="T9")
+EXPORT_QBO_DATE_FORMAT = env("EXPORT_QBO_DATE_FORMAT", default="%d/%m/%Y")
+EXPORT_DYNAMICS_SL_COMPANY = env("EXPORT_DYNAMICS_SL_COMPANY", default="0060")
+EXPORT_DYNAMICS_SL_SUBACCOUNT = env("EXPORT_DYNAMICS_SL_SUBACCOUNT", default="000000")
 # Anomaly flags (reconciliation.services.anomalies): per account and SKU, a value is compared with the median of
 # the last ANOMALY_WINDOW_DAYS and flagged when it is more than ANOMALY_Z_THRESHOLD usual spreads away (robust z;
 # the spread is MAD / 0.6745, never less than ANOMALY_MIN_SPREAD × the median). Groups with fewer than
@@ -338,8 +372,10 @@ SP_API_MAX_THROTTLE_WAIT_SECONDS = env.float("SP_API_MAX_THROTTLE_WAIT_SECONDS",
 OPAYO_RATE_LIMITS = env.json("OPAYO_RATE_LIMITS", default={})
 OPAYO_MAX_THROTTLE_WAIT_SECONDS = env.float("OPAYO_MAX_THROTTLE_WAIT_SECONDS", default=5.0)
 # A provider (per account) that fails this many times in a row is left alone for the cool-down, doubled after
-# each failed probe up to the maximum.
-CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
+# each failed probe up to the maximum. Ten, not five: a provider failing a third of its answers at random must not
+# stop the work (0.3^10 ≈ 6e-6 per call; 0.3^5 made a 10,000-order backlog trip it one run in five), while one that
+# is down trips it within seconds all the same.
+CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=10)
 CIRCUIT_COOLDOWN_SECONDS = env.float("CIRCUIT_COOLDOWN_SECONDS", default=30.0)
 CIRCUIT_MAX_COOLDOWN_SECONDS = env.float("CIRCUIT_MAX_COOLDOWN_SECONDS", default=600.0)
 # Prometheus scraping of /metrics: set a token to allow it from other hosts (Authorization: Bearer <token>).
@@ -360,6 +396,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     {"model": "orders.selleraccount", "exclude_fields": ["lwa_client_secret", "refresh_token"]},
     {"model": "common.apiclient", "exclude_fields": ["token_hash"]},
     "reconciliation.journalentry",
+    "reconciliation.accountingperiod",
 )  # fmt: skip (orders and exceptions keep their own history: OrderEvent, resolved_by)
 
 # --- Inbound size limits (bytes, by path prefix; the longest matching prefix wins) ------------------------

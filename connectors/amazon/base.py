@@ -5,8 +5,8 @@ simulator), makes HTTP failures typed (RetryableConnectorError / ThrottledError 
 instead of the library's "raise only if the body has an errors list", and counts calls per operation. Before each
 call it waits for the operation's quota through the limiter it is given (`for_account` gives the one shared by all
 workers, from `USAGE_PLANS`), tells it the rate Amazon reported, and goes through the account's circuit breaker.
-The API clients (`orders`, `fulfillment_outbound`, `reports`, `inventory`) subclass it and call `_call`; the helpers
-they share are public here. Nothing in the connector touches the database.
+The API clients (`orders`, `fulfillment_outbound`, `reports`, `inventory`, `finances`) subclass it and call
+`_call`; the helpers they share are public here. Nothing in the connector touches the database.
 Docs: https://developer-docs.amazon.com/sp-api/docs/usage-plans-and-rate-limits
 """
 
@@ -50,13 +50,12 @@ PROVIDER = "amazon"
 T = TypeVar("T")
 
 # Amazon's published default usage plans (requests per second, burst) of the operations our clients call, from the
-# Orders v0, Fulfillment Outbound 2020-07-01, Reports 2021-06-30, Listings Items 2021-08-01, Feeds 2021-06-30 and
-# FBA Inventory v1 references. Amazon reports the rate that applies to a seller in x-amzn-RateLimit-Limit (it can be
-# higher); the burst is only published.
+# Orders 2026-01-01 and v0 (confirmShipment), Fulfillment Outbound 2020-07-01, Reports 2021-06-30, Listings Items
+# 2021-08-01, Feeds 2021-06-30, FBA Inventory v1 and Finances 2024-06-19 references. Amazon reports the rate that
+# applies to a seller in x-amzn-RateLimit-Limit (it can be higher); the burst is only published.
 USAGE_PLANS: dict[str, tuple[float, float]] = {
-    "getOrders": (0.0167, 20),
-    "getOrderItems": (0.5, 30),
-    "getOrderAddress": (0.5, 30),
+    "searchOrders": (0.0056, 20),  # Orders 2026-01-01
+    "getOrder": (0.5, 30),
     "confirmShipment": (2.0, 10),
     "createFulfillmentOrder": (2.0, 30),
     "getFulfillmentOrder": (2.0, 30),
@@ -75,6 +74,7 @@ USAGE_PLANS: dict[str, tuple[float, float]] = {
     "getFeed": (2.0, 15),
     "getFeedDocument": (0.0222, 10),
     "getInventorySummaries": (2.0, 2),
+    "listTransactions": (0.5, 10),  # Finances 2024-06-19
     # JSON_LISTINGS_FEED's own limit on top of createFeed's plan: five feeds per five minutes (developer-docs
     # changelog "Feed size and rate limit changes for the JSON_LISTINGS_FEED", 2025-05-06).
     "createFeed.JSON_LISTINGS_FEED": (1 / 60, 5),

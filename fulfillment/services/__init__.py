@@ -25,9 +25,12 @@ from fulfillment.services.mcf import (
     fulfillment_order_status_set,
     order_fulfillment_retry,
 )
-from fulfillment.services.shipments import erp_shipment_report
+from fulfillment.services.shipments import amazon_packages_record, erp_shipment_report
 from orders.models import Order
 from orders.selectors import order_open_holds
+from orders.services.amazon_ingest import register_amazon_packages_handler
+
+register_amazon_packages_handler(amazon_packages_record)
 
 
 @register_reprocessor(Order)
@@ -43,6 +46,7 @@ def _reprocess_order(obj: object, actor: str) -> None:
 
 
 __all__ = [
+    "amazon_packages_record",
     "erp_batch_acknowledge",
     "erp_batch_documents",
     "erp_order_prepare",

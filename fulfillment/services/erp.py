@@ -21,6 +21,7 @@ from config.common.errors import ApplicationError
 from config.common.models import ApiClient, ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_for
 from connectors.amazon.marketplaces import MARKETPLACES
+from connectors.amazon.orders_2026_types import order_v0_view
 from fulfillment.models import ErpBatch, ErpDocument, ErpHandover
 from mappings.models import FieldMappingTemplate, SkuMapping
 from mappings.rules import template_apply
@@ -56,6 +57,16 @@ def _address_lines(address: Address, width: int) -> tuple[list[str], list[str]]:
     return [*lines, ""][:2], problems
 
 
+def _amazon_context(snapshot: Any) -> dict[str, Any]:
+    """The Amazon order as stored; a 2026-01-01 one also under v0's header names (rules written as `amazon.IsPrime`
+    before the switch keep working beside `amazon.programs`)."""
+    if snapshot is None or not isinstance(snapshot.order_payload, dict):
+        return {}
+    if snapshot.api_version == snapshot.ApiVersion.V0:
+        return dict(snapshot.order_payload)
+    return {**order_v0_view(snapshot.order_payload), **snapshot.order_payload}
+
+
 def _context(order: Order) -> dict[str, Any]:
     snapshot = getattr(order, "amazon_snapshot", None)
     payment = getattr(order, "payment", None)
@@ -66,7 +77,7 @@ def _context(order: Order) -> dict[str, Any]:
             "sales_channel": order.sales_channel, "fulfillment_channel": order.fulfillment_channel,
             "metadata": order.metadata or {},
         },
-        "amazon": snapshot.order_payload if snapshot is not None else {},
+        "amazon": _amazon_context(snapshot),
         "payment": {"status": payment.status, "captured": _money(payment.amount_captured)} if payment else {},
     }  # fmt: skip
 

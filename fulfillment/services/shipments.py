@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from config.common.errors import ApplicationError, PermanentConnectorError
 from config.common.models import OutboundRequest
 from config.common.outbound import outbound_enqueue, register_outbound
 from connectors.amazon.orders import AmazonOrdersClient
+from connectors.amazon.orders_2026_types import PACKAGE_SHIPPED, AmazonPackage
 from fulfillment.models import Shipment, ShipmentConfirmation, ShipmentLine
 from fulfillment.selectors import shipped_quantities
 from orders.models import Order, OrderLine
@@ -84,6 +86,87 @@ def erp_shipment_report(
             order_lines_shipped_set(order_id=order.pk, shipped=shipped)
         order_status_refresh(order_id=order.pk, actor=actor, reason=f"shipment {shipment_ref}")
     return shipment, True
+
+
+def amazon_packages_record(packages: Mapping[int, Sequence[AmazonPackage]], actor: str) -> dict[int, list[str]]:
+    """Merchant-fulfilled packages Amazon reports (order id → packages) that Ledgerline did not send become shipments,
+    once each: those of our own confirmShipment (same packageReferenceId) or with the tracking number of one of our
+    shipments are ours already; one that would ship more than was ordered is left out with a note. Set-based: a few
+    queries per page. Returns order id → notes for the order's history."""
+    candidates = {
+        order_id: [p for p in found if p.status in PACKAGE_SHIPPED and p.items] for order_id, found in packages.items()
+    }
+    order_ids = [order_id for order_id, found in candidates.items() if found]
+    if not order_ids:
+        return {}
+    ours = set(
+        ShipmentConfirmation.objects.filter(shipment__order_id__in=order_ids).values_list(
+            "shipment__order_id", "package_reference_id"
+        )
+    )
+    tracking: set[tuple[int, str]] = set()
+    recorded: set[tuple[int, str]] = set()
+    for order_id, source, external_id, number in Shipment.objects.filter(order_id__in=order_ids).values_list(
+        "order_id", "source", "external_id", "tracking_number"
+    ):
+        if source == Shipment.Source.AMAZON:
+            recorded.add((order_id, external_id))
+        elif number:
+            tracking.add((order_id, number))
+    lines = {(line.order_id, line.external_id): line for line in OrderLine.objects.filter(order_id__in=order_ids)}
+    shipped = shipped_quantities(order_ids=order_ids)
+    notes: dict[int, list[str]] = {}
+    new: list[tuple[Shipment, list[tuple[OrderLine, int]]]] = []
+    for order_id in order_ids:
+        sent = dict(shipped.get(order_id, {}))
+        for package in candidates[order_id]:
+            external_id = f"package-{package.reference_id}"
+            if (order_id, package.reference_id) in ours or (order_id, external_id) in recorded:
+                continue
+            if package.tracking_number and (order_id, package.tracking_number) in tracking:
+                continue
+            wanted = [(lines.get((order_id, item_id)), quantity) for item_id, quantity in package.items]
+            fits = all(
+                line is not None and 0 < quantity <= line.quantity_ordered - sent.get(line.pk, 0)
+                for line, quantity in wanted
+            )
+            label = f"{package.carrier} {package.tracking_number}".strip() or "no tracking"
+            if not fits:
+                notes.setdefault(order_id, []).append(
+                    f"Amazon reports package {package.reference_id} ({label}) with more than is left to ship, or an "
+                    "item the order does not have: not recorded as a shipment."
+                )
+                continue
+            for line, quantity in wanted:
+                assert line is not None
+                sent[line.pk] = sent.get(line.pk, 0) + quantity
+            shipment = Shipment(
+                order_id=order_id,
+                source=Shipment.Source.AMAZON,
+                external_id=external_id,
+                status=Shipment.Status.SHIPPED,
+                carrier=package.carrier[:60],
+                tracking_number=package.tracking_number[:100],
+                shipped_at=package.shipped_at,
+                reported_by=actor[:150],
+                payload={
+                    "packageReferenceId": package.reference_id,
+                    "status": package.status,
+                    "shippingService": package.shipping_service,
+                    "items": [list(i) for i in package.items],
+                },
+            )
+            new.append((shipment, [(line, q) for line, q in wanted if line is not None]))
+            notes.setdefault(order_id, []).append(
+                f"Shipped outside Ledgerline, as Amazon reports: package {package.reference_id}, {label}."
+            )
+    Shipment.objects.bulk_create([shipment for shipment, _ in new])
+    ShipmentLine.objects.bulk_create(
+        ShipmentLine(shipment=shipment, order_line=line, quantity=quantity)
+        for shipment, shipment_lines in new
+        for line, quantity in shipment_lines
+    )
+    return notes
 
 
 def _confirm_to_amazon(order: Order, shipment: Shipment, lines: list[tuple[OrderLine, int]]) -> None:

@@ -7,9 +7,12 @@ from orders.services.amazon_ingest import (
     amazon_snapshots_store,
 )
 from orders.services.amazon_sync import (
+    RefreshResult,
     SyncResult,
+    amazon_orders_refresh,
     amazon_orders_sync,
     amazon_orders_sync_account,
+    orders_refresh_from_amazon,
     sync_cursor_acquire,
     sync_cursor_release,
 )
@@ -31,7 +34,9 @@ from orders.services.status import (
 
 __all__ = [
     "IngestStats",
+    "RefreshResult",
     "SyncResult",
+    "amazon_orders_refresh",
     "amazon_orders_sync",
     "amazon_orders_sync_account",
     "amazon_snapshot_reprocess",
@@ -50,6 +55,7 @@ __all__ = [
     "order_release",
     "order_status_refresh",
     "order_status_sync",
+    "orders_refresh_from_amazon",
     "seller_account_upsert",
     "sp_api_client_for",
     "sync_cursor_acquire",

@@ -1,10 +1,13 @@
 """Raw Amazon orders in, canonical orders out.
 
-Two steps, always in this order: `amazon_snapshots_store` keeps exactly what Amazon sent (one row per
-AmazonOrderId, only ever moved forward in LastUpdateDate), then `amazon_snapshots_process` turns stored
-snapshots into Order/OrderLine/Address/OrderEvent rows. Processing works a page at a time with a handful of
-queries, is idempotent (a snapshot already applied at its LastUpdateDate is a no-op) and safe under
-concurrent pollers (page orders are locked in id order; a lost insert race retries the page).
+Two steps, always in this order: `amazon_snapshots_store` keeps exactly what Amazon sent (one row per order id,
+only ever moved forward in its last-updated time), then `amazon_snapshots_process` turns stored snapshots into
+Order/OrderLine/Address/OrderEvent rows (and hands the FBM packages Amazon reports to fulfilment). Processing works a
+page at a time with a handful of queries, is idempotent (a snapshot already applied at its last-updated time is a
+no-op) and safe under concurrent pollers (page orders are locked in id order; a lost insert race retries the page).
+
+Snapshots are Orders 2026-01-01 `Order` objects (items, ship-to, proceeds and packages inside); ones stored before
+the switch are v0 (getOrders + getOrderItems + getOrderAddress) and still process through the v0 parsers.
 """
 
 from __future__ import annotations
@@ -12,19 +15,27 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
-from config.common.db import bulk_update_rows, without_nul
+from config.common.db import bulk_update_rows, insert_rows_returning, without_nul
 from config.common.errors import MalformedPayloadError
 from config.common.models import ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_many
+from connectors.amazon.orders_2026_types import (
+    AmazonPackage,
+    describes_fully,
+    order_key,
+    order_last_updated,
+    parse_order_2026,
+)
 from connectors.amazon.orders_types import (
     AmazonAddress,
     AmazonOrder,
@@ -39,7 +50,7 @@ from mappings.models import StatusMapping
 from mappings.selectors import sku_mappings_resolve, status_map_get
 from orders.facts import Derived, OrderFacts, order_status_derive
 from orders.models import Address as OrderAddress
-from orders.models import AmazonOrderSnapshot, Order, OrderEvent, OrderLine, OrderStatus, SellerAccount
+from orders.models import AmazonOrderSnapshot, Order, OrderEvent, OrderHold, OrderLine, OrderStatus, SellerAccount
 from orders.services.addresses import address_normalize
 from orders.services.status import (
     STATUS_FIELDS,
@@ -52,8 +63,9 @@ from orders.services.status import (
 
 logger = logging.getLogger(__name__)
 ACTOR = "system:amazon"
-# Amazon only has a full address for these states (Pending orders have none; FBA ships it itself).
-ADDRESS_STATUSES = {"Unshipped", "PartiallyShipped", "Shipped", "InvoiceUnconfirmed"}
+V0, V2026 = AmazonOrderSnapshot.ApiVersion.V0, AmazonOrderSnapshot.ApiVersion.V2026
+# The reason of the ERP-data hold for a ship-to Amazon withheld; a later snapshot with the address releases only it.
+PII_HOLD_PREFIX = "Amazon withheld the ship-to address"
 _ORDER_FIELDS = [
     "marketplace_id", "source_status", "fulfillment_channel", "sales_channel", "order_type",
     "ship_service_level", "purchased_at", "earliest_ship_date", "latest_ship_date", "currency",
@@ -90,6 +102,9 @@ class _Parsed:
     address: AmazonAddress | None
     mapped_status: str
     currency: str
+    packages: list[AmazonPackage] = field(default_factory=list)
+    pii_withheld: bool = False
+    unchanged: bool = False  # already applied at this last-updated time
     lines: list[dict[str, Any]] = field(default_factory=list)
     unknown_skus: list[str] = field(default_factory=list)
 
@@ -98,7 +113,11 @@ class _Parsed:
 
 
 def snapshot_key(raw: Any) -> str:
-    """AmazonOrderId, or for a payload without a usable one a content hash (so it is stored once)."""
+    """The order id (2026-01-01 orderId, v0 AmazonOrderId), or for a payload without a usable one a content hash (so
+    it is stored once)."""
+    key = order_key(raw)
+    if key:
+        return key
     if isinstance(raw, dict) and isinstance(raw.get("AmazonOrderId"), str) and raw["AmazonOrderId"].strip():
         return str(raw["AmazonOrderId"]).strip()[:64]
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
@@ -106,19 +125,25 @@ def snapshot_key(raw: Any) -> str:
 
 
 def _last_update(raw: Any) -> datetime | None:
+    if isinstance(raw, dict) and "lastUpdatedTime" in raw:
+        return order_last_updated(raw)
     try:
         return parse_datetime(raw.get("LastUpdateDate"), "LastUpdateDate") if isinstance(raw, dict) else None
     except MalformedPayloadError:
         return None
 
 
+def _ready_state(raw: Any) -> str:
+    """A 2026-01-01 order that describes itself fully is ready to process; one that does not is read again."""
+    return AmazonOrderSnapshot.State.FETCHED if describes_fully(raw) else AmazonOrderSnapshot.State.RECEIVED
+
+
 def amazon_snapshots_store(
     *, account: SellerAccount, marketplace_id: str, raw_orders: Sequence[Any]
 ) -> list[AmazonOrderSnapshot]:
-    """Store one getOrders page as received. Returns the snapshots that still need work.
+    """Store one searchOrders page (2026-01-01 orders) as received. Returns the snapshots that still need work.
 
-    An older or identical payload never replaces what we have (pages overlap and repeat); a newer one
-    replaces it and drops its items, which are fetched again because quantities and prices change.
+    An older or identical payload never replaces what we have (pages overlap and repeat); a newer one replaces it.
     """
     latest: dict[str, tuple[datetime | None, Any]] = {}
     for raw in map(without_nul, raw_orders):
@@ -155,8 +180,10 @@ def _store(
                 account=account,
                 marketplace_id=marketplace_id,
                 amazon_order_id=key,
+                api_version=V2026,
                 last_update_date=lud,
                 order_payload=raw,
+                state=_ready_state(raw),
             )
             to_create.append(snap)
             pending.append(snap)
@@ -166,41 +193,60 @@ def _store(
         if stale or (same and snap.state in (snap.State.PROCESSED, snap.State.FAILED)):
             continue  # nothing new; a failed one waits for an operator's reprocess
         if not same:
-            snap.order_payload, snap.last_update_date = raw, lud
-            snap.items_payload, snap.state, snap.error = None, snap.State.RECEIVED, ""
+            _replace_payload(snap, raw, lud)
             to_update.append(snap)
         pending.append(snap)
-    AmazonOrderSnapshot.objects.bulk_create(to_create)
-    bulk_update_rows(to_update, ["order_payload", "last_update_date", "items_payload", "state", "error"])
+    insert_rows_returning(to_create)  # raw JSON: bulk_create's arrays cost more than the database's work
+    bulk_update_rows(to_update, [*_PAYLOAD_FIELDS, "error"])
     return pending
 
 
-def snapshot_needs_address(snapshot: AmazonOrderSnapshot) -> bool:
-    payload = snapshot.order_payload if isinstance(snapshot.order_payload, dict) else {}
-    return (
-        snapshot.address_payload is None
-        and payload.get("FulfillmentChannel") == "MFN"
-        and payload.get("OrderStatus") in ADDRESS_STATUSES
-    )
+_PAYLOAD_FIELDS = ["order_payload", "api_version", "last_update_date", "items_payload", "address_payload", "state"]
 
 
-def amazon_snapshots_attach_details(
-    *, details: dict[int, tuple[list[dict[str, Any]] | None, dict[str, Any] | None]]
-) -> None:
-    """Store fetched getOrderItems / getOrderAddress results: snapshot pk → (items, address)."""
-    if not details:
+def _replace_payload(snap: AmazonOrderSnapshot, raw: Any, lud: datetime | None) -> None:
+    snap.order_payload, snap.api_version, snap.last_update_date = raw, V2026, lud
+    snap.items_payload = snap.address_payload = None  # v0's side payloads: a 2026 order carries its own
+    snap.state, snap.error = _ready_state(raw), ""
+
+
+def amazon_snapshots_reread(*, orders: Mapping[int, Any]) -> None:
+    """Store what getOrder returned for snapshots a page could not fully describe (or v0 ones whose items were never
+    fetched): snapshot pk → the 2026-01-01 order. An answer older than what we have is ignored."""
+    if not orders:
         return
     with transaction.atomic():
-        snaps = list(AmazonOrderSnapshot.objects.select_for_update().filter(pk__in=list(details)).order_by("pk"))
+        snaps = list(AmazonOrderSnapshot.objects.select_for_update().filter(pk__in=list(orders)).order_by("pk"))
+        changed = []
         for snap in snaps:
-            items, address = without_nul(details[snap.pk])
-            if items is not None:
-                snap.items_payload = items
-            if address is not None:
-                snap.address_payload = address
-            if snap.items_payload is not None and snap.state == snap.State.RECEIVED:
+            raw = without_nul(orders[snap.pk])
+            lud = _last_update(raw)
+            if lud is not None and snap.last_update_date is not None and lud < snap.last_update_date:
+                continue
+            _replace_payload(snap, raw, lud)
+            if snap.state == snap.State.RECEIVED:  # getOrder too left out what we need: processing says what
                 snap.state = snap.State.FETCHED
-        bulk_update_rows(snaps, ["items_payload", "address_payload", "state"])
+            changed.append(snap)
+        bulk_update_rows(changed, [*_PAYLOAD_FIELDS, "error"])
+
+
+def snapshot_needs_reread(snapshot: AmazonOrderSnapshot) -> bool:
+    """A snapshot that cannot be processed as stored: a 2026 order a page did not fully describe, or a v0 order
+    whose items were never fetched (v0's reads are gone: getOrder 2026-01-01 reads it whole)."""
+    return snapshot.state == snapshot.State.RECEIVED and not snapshot.amazon_order_id.startswith("malformed:")
+
+
+# --- FBM packages Amazon reports: fulfilment records them as shipments -----------------------------------
+
+PackagesHandler = Callable[[Mapping[int, Sequence[AmazonPackage]], str], dict[int, list[str]]]
+_PACKAGE_HANDLERS: list[PackagesHandler] = []
+
+
+def register_amazon_packages_handler(fn: PackagesHandler) -> PackagesHandler:
+    """Fulfilment owns shipments; it registers how Amazon's packages (order id → packages) become ones, inside the
+    page's transaction and before the status projection. It returns order id → notes for the order's history."""
+    _PACKAGE_HANDLERS.append(fn)
+    return fn
 
 
 # --- step 2: process -------------------------------------------------------------------------------------
@@ -226,15 +272,22 @@ def _money_value(money: Money | None, currency: str, path: str) -> Decimal | Non
 
 
 def _parse(snapshot: AmazonOrderSnapshot, status_map: dict[str, str]) -> _Parsed:
-    order = parse_order(snapshot.order_payload)
-    if snapshot.items_payload is None:
-        raise MalformedPayloadError("order items were never fetched", path=f"Order[{order.amazon_order_id}]")
-    items = parse_order_items(snapshot.items_payload, amazon_order_id=order.amazon_order_id)
-    address = (
-        parse_address(snapshot.address_payload, f"Address[{order.amazon_order_id}]")
-        if snapshot.address_payload
-        else order.shipping_address
-    )
+    packages: list[AmazonPackage] = []
+    pii_withheld = False
+    if snapshot.api_version == V2026:
+        parsed = parse_order_2026(snapshot.order_payload)
+        order, items, address = parsed.order, parsed.items, parsed.order.shipping_address
+        packages, pii_withheld = parsed.packages, parsed.pii_withheld
+    else:
+        order = parse_order(snapshot.order_payload)
+        if snapshot.items_payload is None:
+            raise MalformedPayloadError("order items were never fetched", path=f"Order[{order.amazon_order_id}]")
+        items = parse_order_items(snapshot.items_payload, amazon_order_id=order.amazon_order_id)
+        address = (
+            parse_address(snapshot.address_payload, f"Address[{order.amazon_order_id}]")
+            if snapshot.address_payload
+            else order.shipping_address
+        )
     currencies = {m.currency for m in [order.order_total] if m} | {
         m.currency for i in items for m in (i.item_price, i.item_tax, i.shipping_price) if m
     }
@@ -243,7 +296,7 @@ def _parse(snapshot: AmazonOrderSnapshot, status_map: dict[str, str]) -> _Parsed
             f"mixed currencies {sorted(currencies)} in one order", path=f"Order[{order.amazon_order_id}]"
         )
     if order.order_total is not None and order.order_total.amount < 0:
-        raise MalformedPayloadError("OrderTotal is negative", path=f"Order[{order.amazon_order_id}].OrderTotal")
+        raise MalformedPayloadError("the order total is negative", path=f"Order[{order.amazon_order_id}]")
     currency = currencies.pop() if currencies else ""
     return _Parsed(
         snapshot=snapshot,
@@ -252,6 +305,19 @@ def _parse(snapshot: AmazonOrderSnapshot, status_map: dict[str, str]) -> _Parsed
         address=address,
         mapped_status=status_map.get(order.order_status, ""),
         currency=currency,
+        packages=packages,
+        pii_withheld=pii_withheld,
+    )
+
+
+def _pii_hold(p: _Parsed) -> str | None:
+    if not p.pii_withheld:
+        return None
+    account = p.snapshot.account
+    return (
+        f"{PII_HOLD_PREFIX} (name and street) of this merchant-fulfilled order: the app lacks the "
+        f"Direct-to-Consumer Delivery role for seller {account.name} ({account.selling_partner_id}). Grant the role in "
+        'Seller Central, then use "Refresh from Amazon" on the order.'
     )
 
 
@@ -303,13 +369,13 @@ def _unknown_sku_hold(p: _Parsed) -> str | None:
 
 def _first_status(p: _Parsed) -> Derived:
     """A new order's status: the same derivation as every later change, from the only facts it has yet."""
-    hold = _unknown_sku_hold(p)
+    holds = {Order.HoldCode.UNKNOWN_SKU: _unknown_sku_hold(p), Order.HoldCode.ERP_DATA: _pii_hold(p)}
     return order_status_derive(
         OrderFacts(
             channel=Order.Channel.AMAZON,
             channel_status=p.mapped_status,
             channel_status_raw=p.order.order_status,
-            holds={Order.HoldCode.UNKNOWN_SKU: hold} if hold else {},
+            holds={code: reason for code, reason in holds.items() if reason},
         )
     )
 
@@ -443,6 +509,7 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
     created = {o.external_id for o in new_orders}
     orders.update({o.external_id: o for o in new_orders})
 
+    orders_by_pk = {o.pk: o for o in orders.values()}
     existing_ids = [o.pk for o in orders.values() if o.external_id not in created]
     complete_addresses = set(
         OrderAddress.objects.filter(
@@ -453,6 +520,8 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
     order_updates: list[Order] = []
     reasons: dict[int, str] = {}
     unknown_sku_holds: dict[int, str | None] = {}
+    pii_holds: dict[int, str | None] = {}
+    packages: dict[int, list[AmazonPackage]] = {}
     line_rows: list[OrderLine] = []
     address_rows: list[OrderAddress] = []
     processed: list[_Parsed] = []
@@ -467,9 +536,13 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
             and p.order.last_update_date <= order.source_updated_at
         ):
             stats.unchanged += 1
+            p.unchanged = True
             processed.append(p)
             continue
         unknown_sku_holds[order.pk] = _unknown_sku_hold(p)
+        pii_holds[order.pk] = _pii_hold(p)
+        if p.packages:
+            packages[order.pk] = p.packages
         if is_new:
             stats.created += 1
             events.append(
@@ -537,6 +610,13 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
     # The status follows from the facts now stored (lines, holds) and from what the other apps know, by the one
     # derivation every path uses: an Amazon status that lags our own facts is recorded on the order, not an error.
     order_holds_sync(code=Order.HoldCode.UNKNOWN_SKU, wanted=unknown_sku_holds, actor=actor)
+    order_holds_sync(code=Order.HoldCode.ERP_DATA, wanted=_pii_holds_wanted(pii_holds), actor=actor)
+    for handler in _PACKAGE_HANDLERS:
+        for order_id, notes in handler(packages, actor).items():
+            events.extend(
+                order_event(order=orders_by_pk[order_id], kind=OrderEvent.Kind.NOTE, actor=actor, message=note)
+                for note in notes
+            )
     projection = order_statuses_project(orders=order_updates, actor=actor, reason="Amazon update", reasons=reasons)
     bulk_update_rows(order_updates, [*_ORDER_FIELDS, *STATUS_FIELDS, "source_updated_at"])
     OrderEvent.objects.bulk_create([*events, *projection.events])
@@ -547,8 +627,32 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
         snap.state, snap.error, snap.processed_at = AmazonOrderSnapshot.State.PROCESSED, "", now
         snap.order = orders.get(snap.amazon_order_id)
         snap.attempts += 1
-    bulk_update_rows(done, ["state", "error", "processed_at", "order", "attempts"])
+    # One set-based UPDATE: every snapshot of the page gets the same state, and its order by id.
+    AmazonOrderSnapshot.objects.filter(pk__in=[snap.pk for snap in done]).update(
+        state=AmazonOrderSnapshot.State.PROCESSED,
+        error="",
+        processed_at=now,
+        updated_at=now,
+        attempts=F("attempts") + 1,
+        order_id=Subquery(
+            Order.objects.filter(channel=Order.Channel.AMAZON, external_id=OuterRef("amazon_order_id")).values("pk")[:1]
+        ),
+    )
     return _ApplyResult(stats=stats, processed=processed)
+
+
+def _pii_holds_wanted(pii_holds: dict[int, str | None]) -> dict[int, str | None]:
+    """Open the hold where Amazon withheld the ship-to; release it only where it was that hold (the ERP handover's
+    own data holds on the same code end when the ERP takes the order)."""
+    ours = set(
+        OrderHold.objects.filter(
+            order_id__in=[pk for pk, reason in pii_holds.items() if reason is None],
+            code=Order.HoldCode.ERP_DATA,
+            released_at__isnull=True,
+            reason__startswith=PII_HOLD_PREFIX,
+        ).values_list("order_id", flat=True)
+    )
+    return {pk: reason for pk, reason in pii_holds.items() if reason is not None or pk in ours}
 
 
 def _record_outcomes(result: _ApplyResult) -> None:
@@ -568,6 +672,19 @@ def _record_outcomes(result: _ApplyResult) -> None:
         )
         if p.snapshot.order_id is not None:
             order_holds_link(order_id=p.snapshot.order_id, code=Order.HoldCode.UNKNOWN_SKU, exception=item)
+    for p in result.processed:
+        if not p.pii_withheld or p.unchanged or p.snapshot.order_id is None:
+            continue
+        order = p.snapshot.order
+        assert order is not None
+        item = exception_open(
+            kind=ExceptionItem.Kind.ERP_DATA,
+            source=order,
+            summary=f"Amazon withheld the ship-to address of order {p.order.amazon_order_id}"[:300],
+            detail=str(_pii_hold(p)),
+            reference=p.order.amazon_order_id,
+        )
+        order_holds_link(order_id=order.pk, code=Order.HoldCode.ERP_DATA, exception=item)
     # A snapshot seen for the first time cannot have exceptions yet; only re-processed ones may need closing.
     clean = [p.snapshot for p in result.processed if not p.unknown_skus and p.snapshot.attempts > 1]
     exceptions_resolve_many(sources=clean, actor=ACTOR, note="processed successfully")

@@ -1,10 +1,15 @@
-"""One polling cycle for one seller account + marketplace: getOrders by LastUpdateDate window, page by page.
+"""One polling cycle for one seller account + marketplace: searchOrders (Orders 2026-01-01) by lastUpdated window,
+page by page, each page carrying its orders whole (items, ship-to, proceeds, packages): no per-order calls.
 
-Window: [synced_through − overlap, now − settle delay]. Amazon only guarantees getOrders data two minutes
-after a change, and a boundary order may sit exactly on either edge, so windows overlap and every write is
-an idempotent upsert. Inside a window the saved NextToken moves page by page together with that page's
-data; `synced_through` moves only when the last page is in. A throttled or failed cycle keeps its place
-and the next one resumes from the saved token.
+Window: [synced_through − overlap, now − settle delay]. Amazon only guarantees searchOrders data two minutes after a
+change, and a boundary order may sit exactly on either edge, so windows overlap and every write is an idempotent
+upsert. Inside a window the saved paginationToken moves page by page together with that page's data (one
+transaction); `synced_through` moves only when the last page is in. A failed page call is asked again a few times; a
+throttled or failing cycle keeps its place and the next one resumes from the saved token. A token Amazon no longer
+takes (they expire after 24 h) restarts the same window from its start.
+
+`getOrder` is only for targeted re-reads: an order a page could not fully describe, a stored v0 order whose items
+were never fetched, and `amazon_orders_refresh` (the operator's "Refresh from Amazon", the completeness check).
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,14 +42,15 @@ from config.common.errors import (
 from config.common.models import ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_for
 from connectors.amazon.orders import AmazonOrdersClient
+from connectors.amazon.orders_2026_types import SearchOrdersPage
 from orders.models import AmazonOrderSnapshot, SellerAccount, SyncCursor
 from orders.services.accounts import sp_api_client_for
 from orders.services.amazon_ingest import (
     IngestStats,
-    amazon_snapshots_attach_details,
     amazon_snapshots_process,
+    amazon_snapshots_reread,
     amazon_snapshots_store,
-    snapshot_needs_address,
+    snapshot_needs_reread,
 )
 
 logger = logging.getLogger(__name__)
@@ -100,101 +108,44 @@ def sync_cursor_release(*, cursor: SyncCursor, owner: str) -> None:
     SyncCursor.objects.filter(pk=cursor.pk, lease_owner=owner).update(lease_owner="", lease_expires_at=None)
 
 
-@dataclass
-class _Staged:
-    """A page whose raw orders are stored and whose detail calls are in flight."""
-
-    snapshots: list[AmazonOrderSnapshot]
-    futures: list[tuple[AmazonOrderSnapshot, Future[Any]]]
-    next_token: str | None = None
-
-
-def _submit_details(
-    *,
-    client: AmazonOrdersClient,
-    pool: ThreadPoolExecutor,
-    snapshots: list[AmazonOrderSnapshot],
-    stop: threading.Event,
-    submitted: set[int] | None = None,
-) -> _Staged:
-    """Start getOrderItems (+ getOrderAddress for merchant-fulfilled orders) for snapshots that lack them.
-
-    `submitted` holds the snapshots already being fetched in this cycle (a page Amazon delivers twice must
-    not cost the calls twice); it is updated.
-    """
-    submitted = set() if submitted is None else submitted
-    need = [
-        s
-        for s in snapshots
-        if s.state == s.State.RECEIVED and not s.amazon_order_id.startswith("malformed:") and s.pk not in submitted
-    ]
-    submitted.update(s.pk for s in need)
-
-    def fetch(snap: AmazonOrderSnapshot) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
-        if stop.is_set():  # throttled or failing: do not spend quota on calls that will fail too
-            return None, None
-        try:
-            items = client.get_order_items(amazon_order_id=snap.amazon_order_id)
-            address = None
-            if snapshot_needs_address(snap):
-                address = client.get_order_address(amazon_order_id=snap.amazon_order_id)
-        except RetryableConnectorError:
-            stop.set()
-            raise
-        return items, address
-
-    return _Staged(snapshots=snapshots, futures=[(s, pool.submit(fetch, s)) for s in need])
+def _snapshot_refused(snap: AmazonOrderSnapshot, exc: PermanentConnectorError) -> None:
+    AmazonOrderSnapshot.objects.filter(pk=snap.pk).update(
+        state=AmazonOrderSnapshot.State.FAILED, error=str(exc), attempts=F("attempts") + 1
+    )
+    snap.state = snap.State.FAILED
+    exception_open(
+        kind=ExceptionItem.Kind.CONNECTOR_ERROR,
+        source=snap,
+        summary=f"Amazon refused to read order {snap.amazon_order_id} again: {exc.message}"[:300],
+        detail=f"{exc}\nThe order stays as last stored; reprocess this exception to try again.",
+        reference=snap.amazon_order_id,
+    )
 
 
-def _collect_details(staged: _Staged, *, raise_errors: bool = True) -> list[AmazonOrderSnapshot]:
-    """Wait for a page's detail calls and store what came back, even when some failed.
-
-    A permanent error on one order fails only that order; a retryable one is raised after storing the
-    rest. Returns the snapshots ready to process.
-    """
-    details: dict[int, tuple[list[dict[str, Any]] | None, dict[str, Any] | None]] = {}
-    retry_error: RetryableConnectorError | None = None
-    for snap, future in staged.futures:
-        try:
-            items, address = future.result()
-        except RetryableConnectorError as exc:
-            retry_error = retry_error or exc
-            continue
-        except PermanentConnectorError as exc:
-            AmazonOrderSnapshot.objects.filter(pk=snap.pk).update(
-                state=AmazonOrderSnapshot.State.FAILED, error=str(exc), attempts=F("attempts") + 1
-            )
-            snap.state = snap.State.FAILED
-            exception_open(
-                kind=ExceptionItem.Kind.CONNECTOR_ERROR,
-                source=snap,
-                summary=f"Amazon refused the details of order {snap.amazon_order_id}: {exc.message}"[:300],
-                detail=str(exc),
-                reference=snap.amazon_order_id,
-            )
-            continue
-        if items is not None:
-            details[snap.pk] = (items, address)
-            snap.items_payload, snap.state = items, snap.State.FETCHED
-            if address is not None:
-                snap.address_payload = address
-    amazon_snapshots_attach_details(details=details)
-    if retry_error is not None and raise_errors:
-        raise retry_error
-    return [s for s in staged.snapshots if s.state == s.State.FETCHED or s.amazon_order_id.startswith("malformed:")]
-
-
-def _fetch_details(
-    *, client: AmazonOrdersClient, pool: ThreadPoolExecutor, snapshots: list[AmazonOrderSnapshot]
+def _reread(
+    *, client: AmazonOrdersClient, snapshots: Sequence[AmazonOrderSnapshot], limit: int | None = None
 ) -> list[AmazonOrderSnapshot]:
-    staged = _submit_details(client=client, pool=pool, snapshots=snapshots, stop=threading.Event())
-    return _collect_details(staged)
+    """getOrder for the snapshots that need it (at most `limit`); returns the snapshots ready to process, the others
+    as stored. A retryable failure stops the re-reads (they wait for the next cycle); a refusal fails its order."""
+    need = [s for s in snapshots if snapshot_needs_reread(s)][: limit if limit is not None else None]
+    answers: dict[int, Any] = {}
+    for snap in need:
+        try:
+            answers[snap.pk] = client.get_order(order_id=snap.amazon_order_id)
+        except RetryableConnectorError:
+            break
+        except PermanentConnectorError as exc:
+            _snapshot_refused(snap, exc)
+    amazon_snapshots_reread(orders=answers)
+    if answers:
+        fresh = AmazonOrderSnapshot.objects.in_bulk(list(answers))
+        snapshots = [fresh.get(s.pk, s) for s in snapshots]
+    return [s for s in snapshots if s.state == s.State.FETCHED or s.amazon_order_id.startswith("malformed:")]
 
 
-def _resume_pending(
-    *, account: SellerAccount, marketplace_id: str, client: AmazonOrdersClient, pool: ThreadPoolExecutor
-) -> IngestStats:
-    """Finish snapshots a previous cycle stored but did not process (throttled or killed mid-page)."""
+def _resume_pending(*, account: SellerAccount, marketplace_id: str, client: AmazonOrdersClient) -> IngestStats:
+    """Finish snapshots a previous cycle stored but did not process (throttled, killed mid-page, waiting for a
+    re-read), and stored v0 snapshots whose items were never fetched."""
     pending = list(
         AmazonOrderSnapshot.objects.filter(
             account=account,
@@ -204,7 +155,7 @@ def _resume_pending(
     )
     if not pending:
         return IngestStats()
-    ready = _fetch_details(client=client, pool=pool, snapshots=pending)
+    ready = _reread(client=client, snapshots=pending, limit=settings.SP_API_ORDERS_REREADS_PER_CYCLE)
     return amazon_snapshots_process(snapshots=ready)
 
 
@@ -260,54 +211,32 @@ def amazon_orders_sync(
             client.close()
         return result
     calls_before = Counter(client.calls)
-    workers = max(1, settings.SP_API_ITEM_FETCH_CONCURRENCY)
-    pool = ThreadPoolExecutor(max_workers=workers)
-    stop = threading.Event()
+    # The next page is fetched while this one is written (one thread: pages come one after another anyway).
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
         cursor.refresh_from_db()
         SyncCursor.objects.filter(pk=cursor.pk).update(last_attempt_at=now)
-        result.stats.add(_resume_pending(account=account, marketplace_id=marketplace_id, client=client, pool=pool))
+        result.stats.add(_resume_pending(account=account, marketplace_id=marketplace_id, client=client))
         if cursor.window_end is None:
             _open_window(cursor, now)
         result.window_start, result.window_end = cursor.window_start, cursor.window_end
         limit = max_pages or settings.SP_API_ORDERS_MAX_PAGES_PER_CYCLE
         result.outcome = "partial"
-        submitted: set[int] = set()
-
-        def stage(token: str | None) -> _Staged:
-            page = _get_page(client, cursor, token)
+        page: SearchOrdersPage | None = _get_page(client, cursor, cursor.next_token or None)
+        while page is not None:
             result.pages += 1
             result.orders_seen += len(page.orders)
+            upcoming: Future[SearchOrdersPage] | None = None
+            if page.next_token and result.pages < limit:
+                upcoming = pool.submit(_get_page, client, cursor, page.next_token)
             stored = amazon_snapshots_store(account=account, marketplace_id=marketplace_id, raw_orders=page.orders)
-            staged = _submit_details(client=client, pool=pool, snapshots=stored, stop=stop, submitted=submitted)
-            staged.next_token = page.next_token
-            return staged
-
-        # Pipelined: while page N's detail calls run, page N+1 is fetched and its calls start; then page N is
-        # processed. The cursor still only moves past page N in the transaction that writes page N.
-        current: _Staged | None = stage(cursor.next_token or None)
-        while current is not None:
-            upcoming: _Staged | None = None
-            prefetch_error: ConnectorError | None = None
-            if current.next_token and result.pages < limit:
-                try:
-                    upcoming = stage(current.next_token)
-                except ConnectorError as exc:
-                    prefetch_error = exc  # finish the page in hand first
-            try:
-                ready = _collect_details(current)
-            except ConnectorError:
-                if upcoming is not None:
-                    _collect_details(upcoming, raise_errors=False)  # keep what the next page already fetched
-                raise
+            ready = _reread(client=client, snapshots=stored, limit=settings.SP_API_ORDERS_REREADS_PER_CYCLE)
             with transaction.atomic():
                 result.stats.add(amazon_snapshots_process(snapshots=ready))
-                _advance(cursor, current.next_token, owner)
-            if prefetch_error is not None:
-                raise prefetch_error
-            if not current.next_token:
+                _advance(cursor, page.next_token, owner)
+            if not page.next_token:
                 result.outcome = "complete"
-            current = upcoming
+            page = upcoming.result() if upcoming is not None else None  # its error (if any) ends the cycle here
     except ConnectorError as exc:
         result.outcome = "throttled" if isinstance(exc, ThrottledError) else "failed"
         result.error = str(exc)
@@ -322,8 +251,7 @@ def amazon_orders_sync(
             )
         logger.warning("orders sync %s %s: %s", account.name, marketplace_id, exc)
     finally:
-        stop.set()  # detail calls still queued are not made: their page is not collected in this cycle
-        thread_pool_shutdown(pool, workers=workers)
+        thread_pool_shutdown(pool, workers=1)
         sync_cursor_release(cursor=cursor, owner=owner)
         result.api_calls = dict(Counter(client.calls) - calls_before)
         if own_client:
@@ -342,20 +270,36 @@ def _open_window(cursor: SyncCursor, now: datetime) -> None:
     cursor.save(update_fields=["window_start", "window_end", "next_token", "pages_in_window", "updated_at"])
 
 
-def _get_page(client: AmazonOrdersClient, cursor: SyncCursor, token: str | None) -> Any:
+def _search(client: AmazonOrdersClient, cursor: SyncCursor, token: str | None) -> SearchOrdersPage:
+    """One searchOrders call, asked again on a failure that may pass (not on a throttle: the limiter waits for those,
+    and a 429 means the quota is gone for minutes)."""
     assert cursor.window_start is not None and cursor.window_end is not None
-    try:
-        return client.get_orders(
-            last_updated_after=cursor.window_start, last_updated_before=cursor.window_end, next_token=token
-        )
-    except PermanentConnectorError as exc:
-        if not token or token != cursor.next_token or exc.status_code != 400:
+    attempts = 1 + max(0, settings.SP_API_ORDERS_PAGE_RETRIES)
+    for attempt in range(attempts):
+        try:
+            return client.search_orders(
+                last_updated_after=cursor.window_start, last_updated_before=cursor.window_end, pagination_token=token
+            )
+        except ThrottledError:
             raise
-        # A saved NextToken Amazon no longer accepts (they expire): restart the same window from its start.
-        logger.warning("NextToken refused for %s, restarting the window: %s", cursor, exc)
-        cursor.next_token, cursor.pages_in_window = "", 0
-        cursor.save(update_fields=["next_token", "pages_in_window", "updated_at"])
-        return client.get_orders(last_updated_after=cursor.window_start, last_updated_before=cursor.window_end)
+        except RetryableConnectorError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _get_page(client: AmazonOrdersClient, cursor: SyncCursor, token: str | None) -> SearchOrdersPage:
+    try:
+        return _search(client, cursor, token)
+    except PermanentConnectorError as exc:
+        if not token or exc.status_code != 400:
+            raise
+        # A saved paginationToken Amazon no longer accepts (they expire after 24 h): restart the window from its
+        # start. Every page is an idempotent upsert, so pages read again cost calls, not correctness.
+        logger.warning("paginationToken refused for %s, restarting the window: %s", cursor, exc)
+        SyncCursor.objects.filter(pk=cursor.pk).update(next_token="", pages_in_window=0)
+        return _search(client, cursor, None)
 
 
 def _advance(cursor: SyncCursor, next_token: str | None, owner: str) -> None:
@@ -388,3 +332,105 @@ def amazon_orders_sync_account(*, account: SellerAccount, **kwargs: Any) -> list
         amazon_orders_sync(account=account, marketplace_id=m.marketplace_id, **kwargs)
         for m in account.marketplaces.filter(is_active=True)
     ]
+
+
+@dataclass
+class RefreshResult:
+    """What `amazon_orders_refresh` did: per-order outcome in words, plus the ingestion counts."""
+
+    stats: IngestStats = field(default_factory=IngestStats)
+    refreshed: list[str] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # order id → why (retryable: try again later)
+    api_calls: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        s = self.stats
+        parts = [
+            f"{len(self.refreshed)} read from Amazon (created {s.created}, updated {s.updated}, held {s.held}, "
+            f"failed {s.failed})"
+        ]
+        if self.not_found:
+            parts.append(f"Amazon has no order {', '.join(self.not_found)}")
+        if self.failed:
+            parts.append("not read: " + "; ".join(f"{k}: {v}" for k, v in self.failed.items()))
+        return ". ".join(parts)
+
+
+def amazon_orders_refresh(
+    *,
+    account: SellerAccount,
+    marketplace_id: str,
+    amazon_order_ids: Sequence[str],
+    actor: str = "system:amazon",
+    client: AmazonOrdersClient | None = None,
+) -> RefreshResult:
+    """Read these orders again with getOrder (2026-01-01) and apply them: the operator's "Refresh from Amazon", and
+    orders Amazon lists elsewhere (its order report) that polling never saw. Stored raw first like a page; applied
+    even when Amazon's last-updated time did not move (a role granted since, say, now shows the ship-to).
+    Never raises for provider trouble: each order's outcome is in the result."""
+    result = RefreshResult()
+    ids = list(dict.fromkeys(i.strip() for i in amazon_order_ids if i and i.strip()))
+    if not ids:
+        return result
+    own_client = client is None
+    client = client or sp_api_client_for(account=account, marketplace_id=marketplace_id)
+    calls_before = Counter(client.calls)
+    raw_orders: list[dict[str, Any]] = []
+    try:
+        for order_id in ids:
+            try:
+                raw_orders.append(client.get_order(order_id=order_id))
+            except PermanentConnectorError as exc:
+                if exc.status_code == 404:
+                    result.not_found.append(order_id)
+                else:
+                    result.failed[order_id] = str(exc)
+            except ConnectorError as exc:
+                result.failed[order_id] = str(exc)
+    finally:
+        result.api_calls = dict(Counter(client.calls) - calls_before)
+        if own_client:
+            client.close()
+    stored = amazon_snapshots_store(account=account, marketplace_id=marketplace_id, raw_orders=raw_orders)
+    keys = [s.amazon_order_id for s in stored]
+    # An identical payload already processed is not returned by the store: process that one again too.
+    again = AmazonOrderSnapshot.objects.filter(
+        amazon_order_id__in=[str(r.get("orderId")) for r in raw_orders if isinstance(r, dict)]
+    ).exclude(amazon_order_id__in=keys)
+    ready = [s for s in [*stored, *again] if s.state != s.State.RECEIVED or s.amazon_order_id.startswith("malformed:")]
+    result.stats = amazon_snapshots_process(snapshots=ready, actor=actor, force=True)
+    result.refreshed = [s.amazon_order_id for s in ready]
+    return result
+
+
+def orders_refresh_from_amazon(*, order_ids: Sequence[int], actor: str) -> list[str]:
+    """The operator's "Refresh from Amazon" on selected orders: one getOrder each (grouped by seller account and
+    marketplace), applied. Returns what happened, in words, per group; orders that are not Amazon's are named."""
+    from orders.models import Order
+
+    orders = list(Order.objects.filter(pk__in=order_ids).select_related("seller_account").order_by("pk"))
+    lines = [
+        f"{o.external_id}: not an Amazon order"
+        for o in orders
+        if o.channel != Order.Channel.AMAZON or not o.seller_account
+    ]
+    groups: dict[tuple[int, str], list[Order]] = {}
+    for order in orders:
+        if order.channel == Order.Channel.AMAZON and order.seller_account is not None:
+            groups.setdefault((order.seller_account.pk, order.marketplace_id), []).append(order)
+    for (_, marketplace_id), group in groups.items():
+        account = group[0].seller_account
+        assert account is not None
+        try:
+            result = amazon_orders_refresh(
+                account=account,
+                marketplace_id=marketplace_id,
+                amazon_order_ids=[o.external_id for o in group],
+                actor=actor,
+            )
+        except DemoCredentialsRefused as exc:
+            lines.append(f"{account.name}: {exc.message}")
+            continue
+        lines.append(f"{account.name} {marketplace_id}: {result.summary()}")
+    return lines

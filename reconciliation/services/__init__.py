@@ -17,17 +17,27 @@ from reconciliation.services.importer import (
     settlement_file_store_path,
     settlement_files_due,
 )
-from reconciliation.services.journal import JournalNotReady, journal_entries_post, settlement_journal_build
+from reconciliation.services.journal import (
+    JournalNotReady,
+    journal_entries_post,
+    journal_entries_transition,
+    settlement_journal_build,
+)
+from reconciliation.services.periods import accounting_period_close, accounting_period_for, journal_date_open
 from reconciliation.services.settlements import settlement_accounts_resolve, settlement_reconcile
 
 __all__ = [
     "AnomalyScanSummary",
     "ImportProgress",
     "JournalNotReady",
+    "accounting_period_close",
+    "accounting_period_for",
     "anomalies_scan",
     "anomaly_flag_confirm",
     "anomaly_flag_dismiss",
+    "journal_date_open",
     "journal_entries_post",
+    "journal_entries_transition",
     "settlement_accounts_resolve",
     "settlement_anomalies_scan",
     "settlement_file_import",

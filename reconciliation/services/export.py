@@ -68,7 +68,9 @@ class JournalFilter:
     entry_ids: tuple[int, ...] | None = None
 
     def entries(self) -> QuerySet[JournalEntry]:
-        qs = JournalEntry.objects.select_related("settlement")
+        qs = JournalEntry.objects.select_related("settlement", "bank_match__line").exclude(
+            status=JournalEntry.Status.VOID
+        )
         if self.date_from:
             qs = qs.filter(date__gte=self.date_from)
         if self.date_to:
@@ -114,7 +116,9 @@ def _entry_copy_sql(entry: JournalEntry, accounts: list[tuple[int, str, str]]) -
         WHERE l.entry_id = %s
         ORDER BY l.position
     """  # noqa: S608 (fixed identifiers; values are bound by the driver)
-    params: list[object] = [entry.date, csv_safe(entry.settlement.settlement_id)]
+    # Accruals and a bank deposit's entry have no settlement (their lines carry their reference): an empty cell.
+    settlement_id = entry.settlement.settlement_id if entry.settlement is not None else None
+    params: list[object] = [entry.date, csv_safe(settlement_id)]
     params += [csv_safe(code) for _, code, _ in accounts] + [csv_safe(name) for _, _, name in accounts]
     params += [entry.base_currency, entry.rate, entry.pk]
     return sql, params

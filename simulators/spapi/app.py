@@ -3,7 +3,8 @@
 Follows Amazon's documented contract for the operations we use: the LWA token exchange, Orders v0 getOrders,
 getOrder, getOrderItems, getOrderAddress and confirmShipment, Fulfillment Outbound 2020-07-01 (MCF,
 `fulfillment.py`), Reports 2021-06-30 (`reports.py`, with pre-signed document downloads), Listings Items 2021-08-01
-(`listings.py`), Feeds 2021-06-30 with JSON_LISTINGS_FEED (`feeds.py`) and FBA Inventory v1 (`inventory.py`).
+(`listings.py`), Feeds 2021-06-30 with JSON_LISTINGS_FEED (`feeds.py`), FBA Inventory v1 (`inventory.py`) and Finances
+2024-06-19 listTransactions (`finances.py`).
 Response shapes follow the official model's examples (see `fixtures/`); every non-2xx API answer has an
 `{"errors": [...]}` body; every API answer carries `x-amzn-RequestId` and `x-amzn-RateLimit-Limit`; per-(seller,
 operation) token buckets answer 429 QuotaExceeded; getOrders validates its parameters like Amazon and pages with a
@@ -37,6 +38,7 @@ from starlette.routing import Route
 from simulators.common import FaultRule, dump_json, error_body, gc_paused, json_response, read_json_object
 from simulators.spapi import generator
 from simulators.spapi.feeds import Feeds
+from simulators.spapi.finances import LIST_TRANSACTIONS, Finances
 from simulators.spapi.fulfillment import Fulfillment
 from simulators.spapi.inventory import Inventory
 from simulators.spapi.listings import Listings
@@ -129,6 +131,7 @@ class SpApiSimulator:
         self.feeds = Feeds(self)
         self.inventory = Inventory(self)
         self.orders2026 = Orders2026(self)
+        self.finances = Finances(self)
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
@@ -635,6 +638,18 @@ class SpApiSimulator:
             stored = self.state.orders[order_id]
         return self.order_json(stored)
 
+    async def hide_order(self, request: Request) -> Any:
+        """POST: getOrders and searchOrders leave the order out (getOrder and the order reports still have it), as
+        when Amazon's order search misses one; DELETE: it is found again."""
+        order_id = request.path_params["order_id"]
+        if order_id not in self.state.orders:
+            return json_response({"error": f"order {order_id} not found"}, 404)
+        if request.method == "POST":
+            self.state.hidden_from_search.add(order_id)
+        else:
+            self.state.hidden_from_search.discard(order_id)
+        return {"hidden_from_search": sorted(self.state.hidden_from_search)}
+
     @staticmethod
     def order_json(stored: StoredOrder) -> dict[str, Any]:
         return {
@@ -897,6 +912,7 @@ class SpApiSimulator:
         fds = self.feeds
         inv = self.inventory
         o26 = self.orders2026
+        fin = self.finances
         fba = "/fba/outbound/2020-07-01/fulfillmentOrders"
         reports = "/reports/2021-06-30"
         item = "/listings/2021-08-01/items/{seller_id}/{sku}"
@@ -944,11 +960,21 @@ class SpApiSimulator:
             Route("/_feed-documents/{document_id}", fds.upload, methods=["PUT"]),  # pre-signed upload URL
             Route("/_feed-documents/{document_id}", fds.download, methods=["GET"]),  # pre-signed download URL
             Route("/fba/inventory/v1/summaries", self.api("getInventorySummaries", inv.summaries), methods=["GET"]),
+            Route(
+                "/finances/2024-06-19/transactions",
+                self.api(LIST_TRANSACTIONS, fin.list_transactions),
+                methods=["GET"],
+            ),
             Route("/_sim/reset", c(self.reset), methods=["POST"]),
             Route("/_sim/health", c(self.health), methods=["GET"]),
             Route("/_sim/sellers", c(self.sellers), methods=["GET", "POST"]),
             Route("/_sim/orders", c(self.orders), methods=["POST"]),
             Route("/_sim/orders/{order_id}", c(self.order_detail), methods=["GET", "PATCH"]),
+            Route("/_sim/orders/{order_id}/hide", c(self.hide_order), methods=["POST", "DELETE"]),
+            Route("/_sim/finances/transactions", c(fin.control_transactions), methods=["GET", "POST"]),
+            Route("/_sim/finances/orders", c(fin.control_order), methods=["POST"]),
+            Route("/_sim/finances/transactions/{transaction_id}/release", c(fin.control_release), methods=["POST"]),
+            Route("/_sim/finances/settings", c(fin.control_settings), methods=["GET", "POST"]),
             Route("/_sim/orders/{order_id}/shipments", c(mcf.order_shipments), methods=["GET"]),
             Route("/_sim/fulfillment-orders", c(mcf.control_orders), methods=["GET"]),
             Route("/_sim/fulfillment-orders/{order_id}", c(mcf.control_order), methods=["GET"]),

@@ -25,6 +25,10 @@ from urllib.parse import quote
 import httpx
 
 
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class SimulatorControlError(RuntimeError):
     def __init__(self, method: str, path: str, status: int, text: str) -> None:
         super().__init__(f"simulator {method} {path}: HTTP {status} {text[:500]}")
@@ -111,6 +115,57 @@ class SpApiSimulatorControl:
             body["items"] = items
         return dict(self._call("PATCH", f"/_sim/orders/{order_id}", body))
 
+    def hide_order(self, order_id: str, *, hidden: bool = True) -> list[str]:
+        """Leave an order out of getOrders and searchOrders (getOrder and the order reports still have it), as when
+        Amazon's order search misses one; `hidden=False` finds it again. Returns the hidden order ids."""
+        path = f"/_sim/orders/{quote(order_id, safe='')}/hide"
+        return list(self._call("POST" if hidden else "DELETE", path)["hidden_from_search"])
+
+    # --- Finances 2024-06-19 -----------------------------------------------------------------------------
+
+    def add_finance_transactions(self, seller: str, transactions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Seed listTransactions with Transaction objects as given (each needs a postedDate)."""
+        body = {"seller": seller, "transactions": transactions}
+        return list(self._call("POST", "/_sim/finances/transactions", body)["transactions"])
+
+    def add_order_transaction(
+        self,
+        seller: str,
+        order_id: str,
+        *,
+        status: str = "DEFERRED",
+        posted: datetime | str | None = None,
+        breakdowns: bool = True,
+        fee_rate: str = "0.15",
+        fba_fee_per_unit: str = "2.70",
+        deferral_reason: str = "DD7",
+        transaction_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A Shipment transaction for a stored order (DEFERRED by default), with breakdowns from its items (Sales,
+        Tax, Expenses: commission at `fee_rate`, FBA fees per unit for AFN) or none (`breakdowns=False`).
+        Returns the Transaction as listTransactions serves it."""
+        body: dict[str, Any] = {
+            "seller": seller, "order_id": order_id, "status": status, "breakdowns": breakdowns, "fee_rate": fee_rate,
+            "fba_fee_per_unit": fba_fee_per_unit, "deferral_reason": deferral_reason,
+        }  # fmt: skip
+        if posted is not None:
+            body["posted"] = posted if isinstance(posted, str) else _iso(posted)
+        if transaction_id:
+            body["transaction_id"] = transaction_id
+        return dict(self._call("POST", "/_sim/finances/orders", body))
+
+    def release_transaction(self, transaction_id: str) -> dict[str, Any]:
+        """A DEFERRED transaction becomes DEFERRED_RELEASED."""
+        return dict(self._call("POST", f"/_sim/finances/transactions/{quote(transaction_id, safe='')}/release"))
+
+    def finance_transactions(self, *, seller: str | None = None) -> list[dict[str, Any]]:
+        params = {"seller": seller} if seller else None
+        return list(self._call("GET", "/_sim/finances/transactions", params=params)["transactions"])
+
+    def finances_settings(self, *, page_size: int | None = None) -> dict[str, Any]:
+        body = {"finances_page_size": page_size} if page_size is not None else {}
+        return dict(self._call("POST", "/_sim/finances/settings", body))
+
     def get_order(self, order_id: str) -> dict[str, Any]:
         """`{"order", "items", "address"}` as served, plus `stored_order`/`stored_items`, `seller`, `raw`."""
         return dict(self._call("GET", f"/_sim/orders/{order_id}"))
@@ -158,7 +213,7 @@ class SpApiSimulatorControl:
         getFulfillmentOrder|cancelFulfillmentOrder|getFulfillmentPreview|listAllFulfillmentOrders|createReport|
         getReports|getReport|cancelReport|getReportDocument|reportDocumentDownload (the pre-signed URL)|
         getListingsItem|patchListingsItem|createFeedDocument|createFeed|getFeeds|getFeed|cancelFeed|getFeedDocument|
-        feedDocumentUpload|feedDocumentDownload (the pre-signed URLs)|getInventorySummaries|lwaToken|*;
+        feedDocumentUpload|feedDocumentDownload (the pre-signed URLs)|getInventorySummaries|listTransactions|lwaToken|*;
         kind: error|throttle|latency|timeout|repeat_page|truncate (half a document download, ended cleanly);
         times=None applies forever. Returns the rule (with id).
         """

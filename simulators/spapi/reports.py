@@ -88,6 +88,16 @@ KNOWN_REPORT_TYPES = frozenset({
     "GET_STRANDED_INVENTORY_UI_DATA", "GET_EXCESS_INVENTORY_DATA", "GET_FLAT_FILE_VAT_INVOICE_DATA_REPORT",
     "GET_VAT_TRANSACTION_DATA", "GET_REFERRAL_FEE_PREVIEW_REPORT", "FEE_DISCOUNTS_REPORT",
 })  # fmt: skip
+ALL_ORDERS_BY_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
+# Its columns, in Amazon's order (one row per order item; tab-separated, UTF-8).
+ALL_ORDERS_COLUMNS = (
+    "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date", "order-status",
+    "fulfillment-channel", "sales-channel", "order-channel", "url", "ship-service-level", "product-name", "sku",
+    "asin", "item-status", "quantity", "currency", "item-price", "item-tax", "shipping-price", "shipping-tax",
+    "gift-wrap-price", "gift-wrap-tax", "item-promotion-discount", "ship-promotion-discount", "ship-city",
+    "ship-state", "ship-postal-code", "ship-country", "promotion-ids", "is-business-order", "purchase-order-number",
+    "price-designation",
+)  # fmt: skip
 REPORT_TYPE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")  # MWS-style "_GET_..._" is refused, as on Amazon
 MAX_FILTER_TYPES = 10  # getReports reportTypes maxItems
 MAX_FILTER_MARKETPLACES = 10  # getReports marketplaceIds maxItems
@@ -317,6 +327,50 @@ class Reports:
             )
         return ("\n".join(lines) + "\n").encode()
 
+    def orders_report_body(self, record: ReportRecord) -> bytes:
+        """GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL: the seller's orders last updated within the report's
+        data window in its marketplaces, a row per item, from the same store the Orders APIs serve. Orders hidden
+        from searches (`/_sim/orders/{id}/hide`) are listed: the report is how such a miss is found."""
+        rows = ["\t".join(ALL_ORDERS_COLUMNS)]
+        markets = set(record.marketplace_ids)
+        chosen = [
+            o for o in self.state.seller_orders(record.seller)
+            if o.marketplace_id in markets and record.data_start <= o.updated <= record.data_end
+        ]  # fmt: skip
+
+        def money(value: Any) -> str:
+            return str(value.get("Amount", "")) if isinstance(value, dict) else ""
+
+        def clean(value: Any) -> str:
+            return str(value).replace("\t", " ").replace("\n", " ") if value is not None else ""
+
+        for stored in sorted(chosen, key=lambda o: (o.updated, o.key)):
+            order, address = stored.source, stored.address or {}
+            currency = str((order.get("OrderTotal") or {}).get("CurrencyCode", ""))
+            for item in stored.source_items or [{}]:
+                item = item if isinstance(item, dict) else {}
+                cells = {
+                    "amazon-order-id": stored.key, "merchant-order-id": order.get("SellerOrderId", ""),
+                    "purchase-date": report_time(stored.created), "last-updated-date": report_time(stored.updated),
+                    "order-status": order.get("OrderStatus", ""),
+                    "fulfillment-channel": "Amazon" if order.get("FulfillmentChannel") == "AFN" else "Merchant",
+                    "sales-channel": order.get("SalesChannel", ""),
+                    "ship-service-level": order.get("ShipmentServiceLevelCategory", ""),
+                    "product-name": item.get("Title", ""), "sku": item.get("SellerSKU", ""),
+                    "asin": item.get("ASIN", ""), "item-status": order.get("OrderStatus", ""),
+                    "quantity": item.get("QuantityOrdered", ""),
+                    "currency": currency or str((item.get("ItemPrice") or {}).get("CurrencyCode", "")),
+                    "item-price": money(item.get("ItemPrice")), "item-tax": money(item.get("ItemTax")),
+                    "shipping-price": money(item.get("ShippingPrice")), "shipping-tax": money(item.get("ShippingTax")),
+                    "item-promotion-discount": money(item.get("PromotionDiscount")),
+                    "ship-promotion-discount": money(item.get("ShippingDiscount")),
+                    "ship-city": address.get("City", ""), "ship-state": address.get("StateOrRegion", ""),
+                    "ship-postal-code": address.get("PostalCode", ""), "ship-country": address.get("CountryCode", ""),
+                    "is-business-order": "true" if order.get("IsBusinessOrder") else "false",
+                }  # fmt: skip
+                rows.append("\t".join(clean(cells.get(column, "")) for column in ALL_ORDERS_COLUMNS))
+        return ("\n".join(rows) + "\n").encode()
+
     def move(self, record: ReportRecord, to: str, at: float, *, content: bytes | None = None) -> None:
         if to == "IN_PROGRESS":
             record.started = at
@@ -325,7 +379,12 @@ class Reports:
                 record.started = at
             record.ended = at
             if to == "DONE" and record.document_id is None:
-                body = content if content is not None else self.generated_body(record)
+                if content is not None:
+                    body = content
+                elif record.report_type == ALL_ORDERS_BY_UPDATE:
+                    body = self.orders_report_body(record)
+                else:
+                    body = self.generated_body(record)
                 document = self.add_document(
                     record.seller, compression=None, content_type="text/plain; charset=UTF-8", data=body
                 )

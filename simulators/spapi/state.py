@@ -19,7 +19,8 @@ from typing import Any
 from simulators.common import FaultInjector, TokenBucket
 
 # Amazon's published default usage plans (requests per second, burst), from the Orders v0, Fulfillment
-# Outbound 2020-07-01, Reports 2021-06-30, Listings Items 2021-08-01, Feeds 2021-06-30 and FBA Inventory v1 models.
+# Outbound 2020-07-01, Reports 2021-06-30, Listings Items 2021-08-01, Feeds 2021-06-30, FBA Inventory v1 and
+# Finances 2024-06-19 models.
 DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "getOrders": (0.0167, 20),
     "getOrder": (0.5, 30),
@@ -47,6 +48,7 @@ DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "cancelFeed": (2.0, 15),
     "getFeedDocument": (0.0222, 10),
     "getInventorySummaries": (2.0, 2),
+    "listTransactions": (0.5, 10),  # Finances 2024-06-19
     # Not an operation: JSON_LISTINGS_FEED's own throttle on top of createFeed's plan, "five feed submissions per five
     # minutes" (developer-docs changelog "Feed size and rate limit changes for the JSON_LISTINGS_FEED", 2025-05-06).
     "createFeed.JSON_LISTINGS_FEED": (0.0167, 5),
@@ -379,6 +381,12 @@ class State:
     max_feed_bytes: int = 0  # 0: not enforced (Amazon recommends < 10 MiB)
     inventory_page_size: int = 50
     inventory_token_ttl_seconds: float = 30.0  # getInventorySummaries nextToken lifetime
+    # Finances 2024-06-19 (finances.py): transactionId → {"id", "seller", "posted", "transaction"}
+    finance_transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    finances_page_size: int = 50
+    # Orders Amazon's order searches (getOrders, searchOrders) leave out but its order report lists: the orders API
+    # "misses orders now and then"; the completeness check must find them (POST /_sim/orders/{id}/hide).
+    hidden_from_search: set[str] = field(default_factory=set)
 
     # --- sellers and tokens ----------------------------------------------------------------------------
 
@@ -469,6 +477,8 @@ class State:
             if visible_until is not None and stored.updated > visible_until:
                 continue
             if not accept(stored):
+                continue
+            if self.hidden_from_search and stored.key in self.hidden_from_search:
                 continue
             if len(page) == size:
                 return page, last, True

@@ -150,12 +150,12 @@ def test_our_shipment_outruns_a_lagging_amazon_without_an_exception(
 
     amazon_says(amazon, ShipmentServiceLevelCategory="NextDay")  # Amazon has not taken our confirmation yet: Unshipped
     order = poll(account)
-    assert order.status == "shipped" and order.source_status == "Unshipped"
+    assert order.status == "shipped" and order.source_status == "UNSHIPPED"
     assert order.ship_service_level == "NextDay"  # the rest of Amazon's update is applied
     assert AmazonOrderSnapshot.objects.get().state == "processed"
     assert not ExceptionItem.objects.filter(status="open").exists()
     lag = order.events.get(kind=OrderEvent.Kind.LAGGING)
-    assert "Amazon still reports Unshipped" in lag.message and "1 of 1 item(s) shipped" in lag.message
+    assert "Amazon still reports UNSHIPPED" in lag.message and "1 of 1 item(s) shipped" in lag.message
     assert order.channel_lag_since is not None
 
     assert order_lags_check() == 0  # not yet long enough to be a problem

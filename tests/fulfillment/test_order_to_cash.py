@@ -124,6 +124,12 @@ def test_amazon_fbm_order_erp_ships_and_amazon_is_told_once(
     assert confirmations[0]["packageDetail"]["trackingNumber"] == "RM000111222GB"
     assert Order.objects.get(external_id="202-5555555-5555555").status == "shipped"
 
+    # Amazon now lists our confirmation as the order's package: it is ours already, not a second shipment.
+    later = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    amazon.patch_order("202-5555555-5555555", OrderStatus="Shipped", LastUpdateDate=later)
+    assert amazon_orders_sync(account=account, marketplace_id=UK, ignore_backoff=True).stats.updated == 1
+    assert list(Shipment.objects.values_list("source", flat=True)) == ["erp"]
+
 
 def test_shipping_more_than_ordered_is_refused(amazon: SpApiSimulatorControl, fbm_order: Order) -> None:
     erp = erp_api()

@@ -38,5 +38,5 @@ def test_import_updates_by_natural_key_and_reports_bad_rows(db: None) -> None:
 
 def test_status_map_exports_the_migrated_defaults(db: None) -> None:
     csv = StatusMappingResource().export().csv
-    assert "amazon_order,Unshipped,authorised" in csv
-    assert StatusMapping.objects.filter(source="amazon_order").count() == 8
+    assert "amazon_order,Unshipped,authorised" in csv and "amazon_order,UNSHIPPED,authorised" in csv
+    assert StatusMapping.objects.filter(source="amazon_order").count() == 8 + 7  # v0's and 2026-01-01's values

@@ -361,7 +361,7 @@ def test_accept_settlement_suggestion_adds_the_row_and_the_settlement_gets_its_j
     settlement.refresh_from_db()
     item.refresh_from_db()
     assert settlement.unmapped_count == 0 and item.status == "resolved" and result.resolved == 1
-    entry = settlement.journal
+    entry = settlement.journals.get()
     assert sum(line.debit for line in entry.lines.all()) == sum(line.credit for line in entry.lines.all())
     assert entry.lines.filter(gl_account__code="5010").exists()
 

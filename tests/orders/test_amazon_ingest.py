@@ -1,4 +1,5 @@
-"""Raw-first ingestion of Amazon orders into the canonical model (no HTTP: payloads are given directly)."""
+"""Raw-first ingestion of Amazon orders (Orders 2026-01-01) into the canonical model (no HTTP: payloads are given
+directly, written as v0 order + items + address and served in 2026-01-01 shape by the simulator's own mapping)."""
 
 from __future__ import annotations
 
@@ -16,29 +17,30 @@ from mappings.models import StatusMapping
 from orders.models import AmazonOrderSnapshot, Order, OrderEvent, OrderLine, OrderStatus, SellerAccount
 from orders.services.amazon_ingest import (
     IngestStats,
-    amazon_snapshots_attach_details,
     amazon_snapshots_process,
     amazon_snapshots_store,
 )
-from tests.amazon_payloads import amazon_item, amazon_order, full_address
+from tests.amazon_payloads import amazon_item, amazon_order, full_address, order_2026
 from tests.factories import UK, SkuMappingFactory
 
 Page = list[tuple[dict[str, Any], list[dict[str, Any]] | None, dict[str, Any] | None]]
 
 
-def ingest(account: SellerAccount, page: Page) -> IngestStats:
-    """What one polling page does: store raw, attach fetched details, process."""
-    stored = amazon_snapshots_store(account=account, marketplace_id=UK, raw_orders=[o for o, _, _ in page])
-    by_key = {o.get("AmazonOrderId"): (items, address) for o, items, address in page}
-    amazon_snapshots_attach_details(
-        details={s.pk: by_key[s.amazon_order_id] for s in stored if by_key.get(s.amazon_order_id, (None,))[0]}
-    )
+def ingest(account: SellerAccount, page: Page, **kwargs: Any) -> IngestStats:
+    """What one polling page does: store raw, process. An entry without an address gets the full ship-to Amazon sends
+    an app with the delivery role (`roles=()` to have it withheld)."""
+    raw = [order_2026(o, items, address or full_address(), **kwargs) for o, items, address in page]
+    return ingest_raw(account, raw)
+
+
+def ingest_raw(account: SellerAccount, raw: list[Any]) -> IngestStats:
+    stored = amazon_snapshots_store(account=account, marketplace_id=UK, raw_orders=raw)
     snapshots = list(AmazonOrderSnapshot.objects.filter(pk__in=[s.pk for s in stored]).order_by("pk"))
     return amazon_snapshots_process(snapshots=snapshots)
 
 
 def one(order_id: str = "202-0000001-0000001", items: list[dict[str, Any]] | None = None, **kw: Any) -> Page:
-    return [(amazon_order(order_id, **kw), items or [amazon_item("SKU-0001")], None)]
+    return [(amazon_order(order_id, **kw), items or [amazon_item("SKU-0001")], full_address())]
 
 
 def test_new_order_becomes_canonical_with_lines_address_and_event(
@@ -50,7 +52,7 @@ def test_new_order_becomes_canonical_with_lines_address_and_event(
     assert (stats.created, stats.failed, stats.held) == (1, 0, 0)
     order = Order.objects.get(external_id="202-0000001-0000001")
     assert order.channel == "amazon" and order.seller_account == account
-    assert order.status == OrderStatus.AUTHORISED and order.source_status == "Unshipped"
+    assert order.status == OrderStatus.AUTHORISED and order.source_status == "UNSHIPPED"
     assert str(order.total_amount) == "29.48" and order.currency == "GBP"
     lines = {ln.seller_sku: ln for ln in order.lines.all()}
     assert lines["SKU-0001"].item_id == "ITEM-SKU-0001" and str(lines["SKU-0001"].item_price) == "23.98"
@@ -92,7 +94,7 @@ def test_older_payload_never_overwrites_newer(account: SellerAccount, mapped_sku
     stats = ingest(account, one(status="Unshipped", last_update="2026-11-01T08:00:00Z"))
     assert stats.updated == 0
     assert Order.objects.get().status == OrderStatus.SHIPPED
-    assert AmazonOrderSnapshot.objects.get().order_payload["OrderStatus"] == "Shipped"
+    assert AmazonOrderSnapshot.objects.get().order_payload["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
 
 
 def test_pending_order_has_no_prices_then_gets_them(account: SellerAccount, mapped_skus: list[str]) -> None:
@@ -141,12 +143,13 @@ def test_cancelled_order_with_unknown_sku_is_not_held(account: SellerAccount, ma
 def test_malformed_order_is_stored_flagged_and_reprocessable(account: SellerAccount, mapped_skus: list[str]) -> None:
     bad = amazon_order("202-0000009-0000009", total="12,50")
     good = amazon_order("202-0000001-0000001")
-    stats = ingest(account, [(bad, [amazon_item()], None), (good, [amazon_item()], None)])
+    page = [order_2026(bad, [amazon_item()], full_address()), order_2026(good, [amazon_item()], full_address())]
+    stats = ingest_raw(account, page)
 
     assert (stats.created, stats.failed) == (1, 1)
     snapshot = AmazonOrderSnapshot.objects.get(amazon_order_id="202-0000009-0000009")
-    assert snapshot.state == snapshot.State.FAILED and "OrderTotal.Amount" in snapshot.error
-    assert snapshot.order_payload == bad  # kept exactly as received
+    assert snapshot.state == snapshot.State.FAILED and "proceeds.grandTotal.amount" in snapshot.error
+    assert snapshot.order_payload == page[0]  # kept exactly as received
     item = ExceptionItem.objects.get(kind=ExceptionItem.Kind.MALFORMED_PAYLOAD)
     assert "12,50" in item.detail
     assert not Order.objects.filter(external_id="202-0000009-0000009").exists()
@@ -164,40 +167,49 @@ def test_malformed_order_is_stored_flagged_and_reprocessable(account: SellerAcco
 
 
 def test_payload_without_order_id_is_kept_once(account: SellerAccount) -> None:
-    garbage = {"PurchaseDate": "yesterday", "OrderStatus": "Unshipped"}
-    ingest(account, [(garbage, None, None)])
-    ingest(account, [(garbage, None, None)])
+    garbage = {"createdTime": "yesterday", "fulfillment": {"fulfillmentStatus": "UNSHIPPED"}, "orderItems": []}
+    ingest_raw(account, [garbage])
+    ingest_raw(account, [garbage])
     snapshot = AmazonOrderSnapshot.objects.get()
     assert snapshot.amazon_order_id.startswith("malformed:") and snapshot.state == snapshot.State.FAILED
-    assert "AmazonOrderId" in snapshot.error
+    assert "orderId" in snapshot.error
     assert ExceptionItem.objects.filter(kind=ExceptionItem.Kind.MALFORMED_PAYLOAD).count() == 1
+
+
+def _item_in_euro(o: dict[str, Any]) -> None:
+    o["orderItems"][0]["proceeds"]["breakdowns"][0]["subtotal"]["currencyCode"] = "EUR"
+
+
+def _unknown_package(o: dict[str, Any]) -> None:
+    o["packages"] = [{"packageReferenceId": "1", "packageItems": [{"orderItemId": "X", "quantity": 1}]}]
 
 
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda o, i: o.pop("PurchaseDate"), "PurchaseDate: required field is missing"),
-        (lambda o, i: o.update(LastUpdateDate="01.11.2026"), "not an ISO 8601 date-time"),
-        (lambda o, i: i[0]["ItemPrice"].update(CurrencyCode="EUR"), "mixed currencies"),
-        (lambda o, i: i[0]["ItemPrice"].update(Amount="1.999"), "at most 2 places"),
-        (lambda o, i: i[0].update(QuantityShipped=5), "exceeds QuantityOrdered"),
-        (lambda o, i: i.clear(), "at least one item"),
+        (lambda o: o.pop("createdTime"), "createdTime: required field is missing"),
+        (lambda o: o.update(lastUpdatedTime="01.11.2026"), "not an ISO 8601 date-time"),
+        (_item_in_euro, "mixed currencies"),
+        (lambda o: o["proceeds"]["grandTotal"].update(amount="1.999"), "at most 2 places"),
+        (lambda o: o["orderItems"][0]["fulfillment"].update(quantityFulfilled=5), "exceeds quantityOrdered"),
+        (lambda o: o["orderItems"][0]["product"].pop("sellerSku"), "product.sellerSku: required field is missing"),
+        (lambda o: o["orderItems"].clear(), "at least one item"),
+        (lambda o: o["fulfillment"].pop("fulfillmentStatus"), "fulfillmentStatus: required field is missing"),
+        (_unknown_package, "package names unknown orderItemId X"),
     ],
-)
+)  # fmt: skip
 def test_malformed_variants_name_the_field(
     account: SellerAccount, mapped_skus: list[str], mutate: Any, message: str
 ) -> None:
-    order, items = amazon_order(), [amazon_item()]
-    mutate(order, items)
-    stored = amazon_snapshots_store(account=account, marketplace_id=UK, raw_orders=[order])
-    amazon_snapshots_attach_details(details={stored[0].pk: (items, None)})
-    stats = amazon_snapshots_process(snapshots=list(AmazonOrderSnapshot.objects.all()))
+    order = order_2026(amazon_order(), [amazon_item()], full_address())
+    mutate(order)
+    stats = ingest_raw(account, [order])
     assert stats.failed == 1
     assert message in AmazonOrderSnapshot.objects.get().error
 
 
 def test_status_mapping_is_data(account: SellerAccount, mapped_skus: list[str]) -> None:
-    StatusMapping.objects.filter(source="amazon_order", source_status="Unshipped").update(canonical_status="captured")
+    StatusMapping.objects.filter(source="amazon_order", source_status="UNSHIPPED").update(canonical_status="captured")
     ingest(account, one())
     assert Order.objects.get().status == OrderStatus.CAPTURED
 
@@ -206,9 +218,9 @@ def test_unmapped_status_is_an_exception_not_a_default(account: SellerAccount, m
     ingest(account, one(status="OnTheMoon"))
     assert not Order.objects.exists()
     item = ExceptionItem.objects.get()
-    assert item.kind == ExceptionItem.Kind.UNKNOWN_STATUS and "OnTheMoon" in item.summary
+    assert item.kind == ExceptionItem.Kind.UNKNOWN_STATUS and "ON_THE_MOON" in item.summary
 
-    StatusMapping.objects.create(source="amazon_order", source_status="OnTheMoon", canonical_status="shipped")
+    StatusMapping.objects.create(source="amazon_order", source_status="ON_THE_MOON", canonical_status="shipped")
     exception_reprocess(item=item, actor="user:ops")
     assert Order.objects.get().status == OrderStatus.SHIPPED
     assert ExceptionItem.objects.get().status == ExceptionItem.Status.RESOLVED
@@ -220,15 +232,15 @@ def test_backwards_status_is_recorded_and_flagged_only_if_it_lasts(
     ingest(account, one(status="Shipped"))
     ingest(account, one(status="Pending", last_update="2026-11-03T00:00:00Z"))
     order = Order.objects.get()
-    assert order.status == OrderStatus.SHIPPED and order.source_status == "Pending"
-    assert order.events.filter(kind=OrderEvent.Kind.LAGGING, message__contains="Amazon still reports Pending").exists()
+    assert order.status == OrderStatus.SHIPPED and order.source_status == "PENDING"
+    assert order.events.filter(kind=OrderEvent.Kind.LAGGING, message__contains="Amazon still reports PENDING").exists()
     assert not ExceptionItem.objects.exists()  # a lag is history, not an exception, until it lasts
     assert AmazonOrderSnapshot.objects.get().state == AmazonOrderSnapshot.State.PROCESSED
     from orders.services import order_lags_check
 
     order_lags_check(now=timezone.now() + timedelta(hours=25))
     item = ExceptionItem.objects.get()
-    assert item.kind == ExceptionItem.Kind.CHANNEL_LAG and "still Pending" in item.summary
+    assert item.kind == ExceptionItem.Kind.CHANNEL_LAG and "still PENDING" in item.summary
 
 
 def test_unfulfillable_puts_order_on_hold_with_channel_reason(account: SellerAccount, mapped_skus: list[str]) -> None:
@@ -246,24 +258,78 @@ def test_manual_hold_survives_polling(account: SellerAccount, mapped_skus: list[
     order_hold(order_id=order.pk, reason="customer called", actor="user:ops")
     ingest(account, one(status="Shipped", last_update="2026-11-02T00:00:00Z"))
     order.refresh_from_db()
-    assert order.status == OrderStatus.ON_HOLD and order.source_status == "Shipped"
+    assert order.status == OrderStatus.ON_HOLD and order.source_status == "SHIPPED"
     order_release(order_id=order.pk, actor="user:ops", reason="ok")
     order.refresh_from_db()
     assert order.status == OrderStatus.SHIPPED
 
 
-def test_partial_address_never_replaces_full_one(account: SellerAccount, mapped_skus: list[str]) -> None:
-    ingest(account, [(amazon_order(), [amazon_item()], full_address())])
-    ingest(account, one(last_update="2026-11-02T00:00:00Z"))  # getOrders' partial address only
+def test_withheld_address_never_replaces_full_one(account: SellerAccount, mapped_skus: list[str]) -> None:
+    ingest(account, one())
+    ingest(account, one(last_update="2026-11-02T00:00:00Z"), roles=())  # the role was withdrawn since
     address = Order.objects.get().addresses.get()
     assert address.is_complete and address.name == "Jane Doe"
 
 
+def test_pii_withheld_holds_the_order_for_the_erp_until_amazon_sends_it(
+    account: SellerAccount, mapped_skus: list[str]
+) -> None:
+    """A merchant-fulfilled order without the Direct-to-Consumer Delivery role: Amazon sends city, postcode and
+    country but no name or street. The order is kept and held for the ERP with that reason, not dropped."""
+    stats = ingest(account, one(), roles=())
+    order = Order.objects.get()
+    assert stats.created == 1 and order.status == OrderStatus.ON_HOLD
+    assert order.hold_code == Order.HoldCode.ERP_DATA and "Direct-to-Consumer Delivery role" in order.hold_reason
+    address = order.addresses.get()
+    assert (address.name, address.line1, address.city, address.is_complete) == ("", "", "London", False)
+    item = ExceptionItem.objects.get(status="open")
+    assert item.kind == ExceptionItem.Kind.ERP_DATA and order.holds.get().exception == item
+    ingest(account, one(), roles=())  # the same page again: one hold, one exception
+    assert order.holds.count() == 1 and ExceptionItem.objects.get().occurrences == 1
+
+    ingest(account, one(last_update="2026-11-02T00:00:00Z"))  # the role is granted: Amazon sends the ship-to
+    order.refresh_from_db()
+    assert order.status == OrderStatus.AUTHORISED and order.hold_code == ""
+    assert order.addresses.get().is_complete
+    assert ExceptionItem.objects.get().status == ExceptionItem.Status.RESOLVED
+
+
+def test_fba_and_pending_orders_need_no_ship_to(account: SellerAccount, mapped_skus: list[str]) -> None:
+    ingest(account, one("202-0000001-0000001", channel="AFN"), roles=())
+    ingest(account, one("202-0000002-0000002", status="Pending"), roles=())
+    assert set(Order.objects.values_list("status", flat=True)) == {OrderStatus.AUTHORISED, OrderStatus.PENDING_PAYMENT}
+    assert not ExceptionItem.objects.exists()
+
+
+def test_2026_money_maps_onto_our_lines(account: SellerAccount, mapped_skus: list[str]) -> None:
+    """proceeds.breakdowns → item price, shipping, discounts (negative in 2026, taken-off amounts on our lines);
+    a marketplace with tax on top (US) has a TAX breakdown; VAT-inclusive ones (UK) have none."""
+    order = order_2026(amazon_order(), [amazon_item()], full_address())
+    breakdowns = order["orderItems"][0]["proceeds"]["breakdowns"]
+    breakdowns += [
+        {"type": "SHIPPING", "subtotal": {"amount": "3.99", "currencyCode": "GBP"}},
+        {"type": "TAX", "subtotal": {"amount": "4.80", "currencyCode": "GBP"},
+         "detailedBreakdowns": [{"subtype": "ITEM", "value": {"amount": "4.00", "currencyCode": "GBP"}},
+                                {"subtype": "SHIPPING", "value": {"amount": "0.80", "currencyCode": "GBP"}}]},
+        {"type": "DISCOUNT", "subtotal": {"amount": "-2.50", "currencyCode": "GBP"},
+         "detailedBreakdowns": [{"subtype": "ITEM", "value": {"amount": "-2.00", "currencyCode": "GBP"}},
+                                {"subtype": "SHIPPING", "value": {"amount": "-0.50", "currencyCode": "GBP"}}]},
+    ]  # fmt: skip
+    ingest_raw(account, [order])
+    line = Order.objects.get().lines.get()
+    assert [str(v) for v in (line.item_price, line.shipping_price, line.item_tax, line.shipping_tax)] == [
+        "23.98", "3.99", "4.00", "0.80",
+    ]  # fmt: skip
+    assert (str(line.promotion_discount), str(line.shipping_discount)) == ("2.00", "0.50")
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_processing_of_the_same_page_inserts_once(account: SellerAccount, mapped_skus: list[str]) -> None:
-    page = [(amazon_order(f"202-0000000-{n:07d}"), [amazon_item(item_id=f"{n}")], None) for n in range(40)]
-    stored = amazon_snapshots_store(account=account, marketplace_id=UK, raw_orders=[o for o, _, _ in page])
-    amazon_snapshots_attach_details(details={s.pk: (page[i][1], None) for i, s in enumerate(stored)})
+    page = [
+        order_2026(amazon_order(f"202-0000000-{n:07d}"), [amazon_item(item_id=f"{n}")], full_address())
+        for n in range(40)
+    ]
+    amazon_snapshots_store(account=account, marketplace_id=UK, raw_orders=page)
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
 

@@ -1,10 +1,12 @@
-"""Polling cycles against the SP-API simulator (a real HTTP server) through the real client."""
+"""Polling cycles (searchOrders, Orders 2026-01-01) against the SP-API simulator (a real HTTP server) through the real
+client."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -113,14 +115,18 @@ def test_paginates_all_pages_and_completes_the_window(sim: SpApiSimulatorControl
     assert result.outcome == "complete", result.summary()
     assert result.pages == 3 and result.orders_seen == 250 and result.stats.created == 250
     assert Order.objects.count() == 250 and OrderLine.objects.count() == 250
-    # The minimum: 3 pages + one items call and one address call per merchant-fulfilled order.
-    assert result.api_calls == {"getOrders": 3, "getOrderItems": 250, "getOrderAddress": 250}
+    # One call per page of 100, with items, ship-to and money inside: ceil(N / 100), nothing per order.
+    assert result.api_calls == {"searchOrders": 3}
+    assert set(sim.calls()) == {"lwaToken", "searchOrders"}  # no v0 read
     cursor = SyncCursor.objects.get()
     assert cursor.synced_through is not None and cursor.window_end is None and cursor.next_token == ""
-    assert Order.objects.first().addresses.get().postal_code == "LS1 1AA"  # type: ignore[union-attr]
+    order = Order.objects.order_by("pk").first()
+    assert order is not None and order.addresses.get().postal_code == "LS1 1AA"
+    assert order.total_amount == Decimal("10.00") and order.fulfillment_channel == "MFN"
+    assert order.amazon_snapshot.api_version == "2026-01-01"
 
 
-def test_next_cycle_overlaps_but_calls_nothing_more_for_unchanged_orders(
+def test_next_cycle_overlaps_but_changes_nothing_for_unchanged_orders(
     sim: SpApiSimulatorControl, seller: SellerAccount
 ) -> None:
     seed(sim, seller, 30, minutes_ago=6)
@@ -132,7 +138,7 @@ def test_next_cycle_overlaps_but_calls_nothing_more_for_unchanged_orders(
     assert cursor.synced_through is not None
     assert second.outcome == "complete" and second.window_start == cursor.synced_through - timedelta(minutes=10)
     assert second.orders_seen == 30  # the overlap re-reads them ...
-    assert second.stats.created == 0 and "getOrderItems" not in second.api_calls  # ... and does nothing
+    assert second.stats.created == 0 and second.api_calls == {"searchOrders": 1}  # ... and does nothing
     assert OrderEvent.objects.count() == 30
 
 
@@ -146,21 +152,22 @@ def test_update_at_the_boundary_is_picked_up(sim: SpApiSimulatorControl, seller:
     sim.patch_order(order_id, OrderStatus="Shipped", LastUpdateDate=stamp)
     sync(seller)
     assert Order.objects.get().status == "shipped"
+    assert Order.objects.get().source_status == "SHIPPED"
 
 
 def test_duplicate_page_delivery_is_harmless(sim: SpApiSimulatorControl, seller: SellerAccount) -> None:
     seed(sim, seller, 150)
-    sim.add_fault(operation="getOrders", kind="repeat_page", times=1, after=1)
+    sim.add_fault(operation="searchOrders", kind="repeat_page", times=1, after=1)
     result = sync(seller)
     assert result.outcome == "complete", result.summary()
     assert Order.objects.count() == 150
     assert OrderEvent.objects.filter(kind="created").count() == 150
-    assert result.api_calls["getOrderItems"] == 150
+    assert AmazonOrderSnapshot.objects.count() == 150
 
 
 def test_throttled_then_resumes_from_the_saved_page(sim: SpApiSimulatorControl, seller: SellerAccount) -> None:
     seed(sim, seller, 250)
-    sim.add_fault(operation="getOrders", kind="throttle", times=1, after=1)  # second page: 429
+    sim.add_fault(operation="searchOrders", kind="throttle", times=1, after=1)  # second page: 429
     first = sync(seller)
 
     assert first.outcome == "throttled" and "429" in first.error
@@ -171,36 +178,71 @@ def test_throttled_then_resumes_from_the_saved_page(sim: SpApiSimulatorControl, 
 
     second = sync(seller)
     assert second.outcome == "complete", second.summary()
-    assert Order.objects.count() == 250 and second.api_calls["getOrders"] == 2  # pages 2 and 3 only
+    assert Order.objects.count() == 250 and second.api_calls["searchOrders"] == 2  # pages 2 and 3 only
     assert SyncCursor.objects.get().not_before is None
 
 
-def test_throttled_item_calls_keep_what_was_fetched(sim: SpApiSimulatorControl, seller: SellerAccount) -> None:
-    seed(sim, seller, 40)
-    sim.set_rate_limiting(True)
-    sim.set_rate_limit("getOrderItems", rate=0.5, burst=25)
-    first = sync(seller)
-    assert first.outcome == "throttled"
-    fetched = AmazonOrderSnapshot.objects.exclude(items_payload=None).count()
-    assert 0 < fetched < 40
+def test_expired_pagination_token_restarts_the_window(sim: SpApiSimulatorControl, seller: SellerAccount) -> None:
+    seed(sim, seller, 250)
+    first = sync(seller, max_pages=1)
+    cursor = SyncCursor.objects.get()
+    assert first.outcome == "partial" and Order.objects.count() == 100 and cursor.next_token
+    window = (cursor.window_start, cursor.window_end)
 
-    sim.refill()
-    sim.set_rate_limit("getOrderItems", rate=100, burst=100)
+    sim.expire_pagination_tokens()  # 24 hours later, as far as Amazon is concerned
     second = sync(seller)
-    assert second.outcome == "complete" and Order.objects.count() == 40
-    assert second.api_calls["getOrderItems"] == 40 - fetched  # none fetched twice
+    assert second.outcome == "complete", second.summary()
+    assert (second.window_start, second.window_end) == window  # the same window, from its start
+    assert second.api_calls == {"searchOrders": 4}  # the refused token, then all three pages again
+    assert sim.calls()["searchOrders"]["400"] == 1
+    assert Order.objects.count() == 250 and OrderEvent.objects.filter(kind="created").count() == 250
+    assert SyncCursor.objects.get().synced_through == window[1]
+
+
+def test_a_failed_page_call_is_asked_again(sim: SpApiSimulatorControl, seller: SellerAccount) -> None:
+    seed(sim, seller, 150)
+    sim.add_fault(operation="searchOrders", kind="error", status=503, times=2, after=1)
+    result = sync(seller)
+    assert result.outcome == "complete", result.summary()
+    assert Order.objects.count() == 150 and result.api_calls == {"searchOrders": 4}
 
 
 @pytest.mark.parametrize("kind", [{"kind": "error", "status": 503}, {"kind": "timeout", "seconds": 5}])
-def test_outage_backs_off_and_recovers(sim: SpApiSimulatorControl, seller: SellerAccount, kind: dict[str, Any]) -> None:
+def test_outage_backs_off_and_recovers(
+    sim: SpApiSimulatorControl, seller: SellerAccount, kind: dict[str, Any], settings: Any
+) -> None:
+    settings.SP_API_ORDERS_PAGE_RETRIES = 0
     seed(sim, seller, 5)
-    sim.add_fault(operation="getOrders", times=1, **kind)
+    sim.add_fault(operation="searchOrders", times=1, **kind)
     first = sync(seller)
     assert first.outcome == "failed" and Order.objects.count() == 0
     cursor = SyncCursor.objects.get()
     assert cursor.consecutive_failures == 1 and cursor.last_error
     assert sync(seller).outcome == "complete" and Order.objects.count() == 5
     assert SyncCursor.objects.get().consecutive_failures == 0
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_backlog_drains_within_the_published_plan_without_a_429(sim: SpApiSimulatorControl, settings: Any) -> None:
+    """21 pages due, Amazon's plan for searchOrders (0.0056/s, burst 20) on both sides: the burst's 20 pages go in at
+    once, the limiter refuses the 21st itself (no call made, no 429), and the cursor keeps its place. (Committed
+    transactions: the next page is fetched on another connection while this one is written, as in production.)"""
+    seller = SellerAccountFactory.create(name="Backlog", selling_partner_id="A1BACKLOG00001")
+    SkuMappingFactory.create(seller_sku="SKU-0001")
+    register(sim, seller)
+    settings.SP_API_RATE_LIMITING = True
+    settings.SP_API_ORDERS_MAX_PAGES_PER_CYCLE = 50
+    sim.set_rate_limiting(True)
+    sim.set_rate_limit("searchOrders", rate=0.0056, burst=20)
+    seed(sim, seller, 2100, minutes_ago=60 * 24)
+    first = sync(seller)
+
+    assert first.outcome == "throttled", first.summary()
+    assert first.api_calls == {"searchOrders": 20} and Order.objects.count() == 2000
+    assert sim.calls()["searchOrders"] == {"200": 20}  # never a 429
+    cursor = SyncCursor.objects.get()
+    assert cursor.next_token and cursor.pages_in_window == 20
+    assert cursor.not_before is not None  # back when a token has refilled (1 / 0.0056 s)
 
 
 def test_unknown_sku_and_malformed_order_through_the_wire(sim: SpApiSimulatorControl, seller: SellerAccount) -> None:

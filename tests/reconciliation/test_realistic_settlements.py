@@ -65,7 +65,7 @@ def test_settlement_imports_maps_every_line_and_balances(
     assert kinds["order"] > 0 and kinds["refund"] > 0 and kinds["fee"] > 0 and kinds["transfer"] == 2
     # No orders were synced here: every order line is reported, none silently dropped.
     assert settlement.unmatched_count == kinds["order"] + kinds["refund"]
-    entry = settlement.journal
+    entry = settlement.journals.get()
     lines = list(entry.lines.all())
     assert sum(line.debit for line in lines) == sum(line.credit for line in lines) == entry.total_debit
     assert sum(line.base_debit for line in lines) == sum(line.base_credit for line in lines)

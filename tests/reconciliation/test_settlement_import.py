@@ -67,7 +67,7 @@ def test_uk_settlement_is_matched_mapped_and_journalled_to_the_cent() -> None:
     assert codes["other-transaction", "Current Reserve Amount"] == "1210"
     assert codes["other-transaction", "REVERSAL_REIMBURSEMENT"] == "4090"
 
-    entry = settlement.journal
+    entry = settlement.journals.get()
     journal_balances(entry)
     by_code: dict[str, Decimal] = {}
     for line in entry.lines.select_related("gl_account"):
@@ -174,7 +174,7 @@ def test_unmapped_amount_type_is_an_exception_never_a_default_until_finance_maps
     settlement.refresh_from_db()
     item.refresh_from_db()
     assert settlement.unmapped_count == 0 and item.status == "resolved"
-    journal_balances(settlement.journal)
+    journal_balances(settlement.journals.get())
 
 
 def test_most_specific_mapping_wins() -> None:
@@ -205,7 +205,7 @@ def test_german_file_decimal_comma_and_dates_in_euros_with_base_currency_roundin
     settlement = Settlement.objects.get()
     assert settlement.total_amount == Decimal("1000.00") and settlement.currency == "EUR"
     assert settlement.deposit_date is not None and settlement.deposit_date.isoformat() == "2026-11-17T07:49:55+00:00"
-    entry = settlement.journal
+    entry = settlement.journals.get()
     assert entry.currency == "EUR" and entry.base_currency == "GBP" and entry.rate == Decimal("0.85337")
     journal_balances(entry)
     assert entry.total_debit == Decimal("1174.51")  # fees 174.51 + payout 1000.00
@@ -222,13 +222,13 @@ def test_foreign_currency_without_a_rate_waits_with_a_clear_reason() -> None:
     item = ExceptionItem.objects.get(kind="settlement_unmapped", status="open")
     CurrencyRate.objects.create(date=date(2026, 11, 1), currency="USD", base_currency="GBP", rate="0.79")
     exception_reprocess(item=item, actor="user:finance")
-    journal_balances(Settlement.objects.get().journal)
+    journal_balances(Settlement.objects.get().journals.get())
 
 
 def test_detail_journal_has_a_line_per_settlement_line(settings: Any) -> None:
     settings.LEDGER_JOURNAL_DETAIL = "line"
     import_text(uk_settlement())
-    entry = Settlement.objects.get().journal
+    entry = Settlement.objects.get().journals.get()
     assert entry.line_count == 15  # 14 lines + clearing
     journal_balances(entry)
     assert entry.lines.filter(reference=UK_ORDER).count() == 6

@@ -50,7 +50,7 @@ def test_new_reports_are_imported_once_each(amazon: SpApiSimulatorControl, accou
     settlement = Settlement.objects.get(settlement_id="11111")
     assert settlement.total_amount == facts.total == settlement.lines_total
     assert settlement.line_count == facts.amount_rows
-    assert settlement.journal.total_debit == settlement.journal.total_credit
+    assert settlement.journals.get().total_debit == settlement.journals.get().total_credit
     # Again: nothing downloaded, nothing changed; the same settlement in a new report is a duplicate.
     again = settlement_reports_fetch(account=account)
     assert again.imported == [] and again.skipped == 2

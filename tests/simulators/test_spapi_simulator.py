@@ -395,6 +395,19 @@ def test_visibility_delay_hides_recent_changes(api: httpx.Client, sim: SpApiSimu
     assert [o["AmazonOrderId"] for o in api.get(ORDERS, params=window()).json()["payload"]["Orders"]] == [order_id]
 
 
+def test_a_hidden_order_is_left_out_of_the_searches_only(api: httpx.Client, sim: SpApiSimulatorControl) -> None:
+    """Amazon's order searches miss an order now and then; getOrder and the order report still have it."""
+    shown, hidden = seed(sim, 2)
+    assert sim.hide_order(hidden) == [hidden]
+    assert all_pages(api, window()) == [shown]
+    search = api.get("/orders/2026-01-01/orders", params={"lastUpdatedAfter": ago(days=1), "marketplaceIds": UK})
+    assert [o["orderId"] for o in search.json()["orders"]] == [shown]
+    assert api.get(f"{ORDERS}/{hidden}").status_code == 200
+    assert api.get(f"/orders/2026-01-01/orders/{hidden}").json()["order"]["orderId"] == hidden
+    assert sim.hide_order(hidden, hidden=False) == []
+    assert all_pages(api, window()) == [shown, hidden]
+
+
 # --- getOrder, getOrderItems, getOrderAddress ------------------------------------------------------------
 
 

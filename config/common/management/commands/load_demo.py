@@ -167,6 +167,11 @@ class Command(BaseCommand):
 
             summary = settlement_reports_fetch(account=eu_account)
             self.stdout.write(f"Settlement reports: {len(summary.imported)} imported, {len(summary.rejected)} rejected")
+            # The bank's statements for those payouts and the Opayo batch: matched, one short deposit queued.
+            from config.common.demo.bank_demo import load_bank_demo
+
+            for said in load_bank_demo():
+                self.stdout.write(f"Bank statement {said}")
         _, erp_token = api_client_issue(name="Dynamics SL (demo)", kind=ApiClient.Kind.ERP)
         _, shop_token = api_client_issue(name="Web shop (demo)", kind=ApiClient.Kind.ECOMMERCE)
         self.stdout.write(
