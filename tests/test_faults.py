@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
+from config.localdb import url_from_settings
 from orders.models import AmazonOrderSnapshot, Order, SellerAccount, SyncCursor
 from orders.services import amazon_orders_sync
 from simulators.spapi.control import SpApiSimulatorControl
@@ -87,7 +88,7 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "DATABASE_URL": url_from_settings(database),
         "SP_API_ENDPOINT": django_settings.SP_API_ENDPOINT,
         "SP_API_LWA_ENDPOINT": django_settings.SP_API_LWA_ENDPOINT,
         "SP_API_SYNC_LEASE_SECONDS": "2",

@@ -58,6 +58,12 @@ def test_check_deploy_is_clean_with_the_documented_variables() -> None:
     assert "System check identified no issues (0 silenced)." in done.stdout, done.stdout + done.stderr
 
 
+def test_a_secret_key_starting_with_a_dollar_is_taken_as_it_is() -> None:
+    """django-environ reads "$name" as a reference to another variable; one random key in fifty starts with "$"."""
+    done = check_deploy(production_env(DJANGO_SECRET_KEY="$" + get_random_secret_key()[1:]))
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 @pytest.mark.parametrize("key", [None, "", DEV_SECRET_KEY])
 def test_no_secret_key_or_the_development_one_is_a_deploy_error(key: str | None) -> None:
     done = check_deploy(production_env(DJANGO_SECRET_KEY=key))

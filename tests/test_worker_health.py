@@ -28,6 +28,7 @@ from config.common import workers
 from config.common.models import AlertSent, WorkerHeartbeat
 from config.common.processes import processes_in
 from config.common.schedules import static_schedules_sync
+from config.localdb import url_from_settings
 from tests.alert_hooks import HOOKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,7 +150,7 @@ def _env(**extra: str) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.base",  # not the test settings: those run tasks inline
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "DATABASE_URL": url_from_settings(database),
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
         **extra,
@@ -325,7 +326,7 @@ def test_run_stack_stops_every_process_it_started(how: signal.Signals) -> None:
         time.sleep(1)  # respawned by the sentinel, stuck
         started = _descendants(stack.pid)
         names = " | ".join(_cmdline(p) for p in started)
-        for part in ("simulators.spapi", "simulators.opayo", "run_worker", "qcluster", "runserver", "watchdog"):
+        for part in ("simulators.spapi", "simulators.opayo", "run_worker", "qcluster", "gunicorn", "watchdog"):
             assert part in names
         stopping = time.monotonic()
         os.kill(stack.pid, how)

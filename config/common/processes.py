@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 logger = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
@@ -98,11 +99,15 @@ class Launcher:
         env: Mapping[str, str] | None = None,
         cwd: str | Path | None = None,
         own_session: bool = True,
+        stdout: IO[bytes] | None = None,
+        stderr: IO[bytes] | None = None,
     ) -> Child:
         proc = subprocess.Popen(  # noqa: S603 - argv comes from our own commands, never from input
             list(argv),
             env=dict(env) if env is not None else None,
             cwd=cwd,
+            stdout=stdout,
+            stderr=stderr,
             start_new_session=own_session,
             process_group=None if own_session else 0,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,

@@ -180,11 +180,17 @@ class BrokerQueue:
 
 
 def broker_queue() -> BrokerQueue:
-    """django-q2's ORM broker table: rows are deleted when acknowledged, so every row is work not done yet.
+    """What waits in the broker. django-q2's ORM broker table: rows are deleted when acknowledged, so every row is
+    work not done yet (Redis: the list's length).
 
     The enqueue time is in the signed payload (`started`, set by async_task); `lock` holds it too only until a
     pusher claims the row (then it becomes claim time + Q_RETRY). Ids grow with enqueueing, so the lowest id is
     the oldest task: one payload to decode."""
+    if settings.Q_BROKER != "orm":
+        # Redis: a list of waiting tasks; what a cluster took is no longer in it (no claims, no enqueue times).
+        from django_q.brokers import get_broker
+
+        return BrokerQueue(get_broker().queue_size() or 0, 0, None)
     now = timezone.now()
     depth = OrmQ.objects.count()
     claimed = OrmQ.objects.filter(lock__gt=now).count()

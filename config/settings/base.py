@@ -1,11 +1,16 @@
 """Settings shared by every environment; everything deployment-specific comes from the environment."""
 
+import os
 from datetime import timedelta
 from decimal import Decimal
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import BASE_DIR, DEV_FIELD_ENCRYPTION_KEY, DEV_SECRET_KEY, env
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
+# Read as is: django-environ takes a value starting with "$" for the name of another variable, and a random key
+# starts with "$" one time in fifty (it then came out empty).
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -35,6 +40,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files from the app server (gunicorn), no extra web server
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -65,18 +71,11 @@ TEMPLATES = [
     },
 ]
 
-# SQLite by default so the demo needs nothing installed; Postgres for tests and production.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'ledgerline.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web, worker and pollers share one file: WAL and IMMEDIATE transactions avoid "database is locked".
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
-    }
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
+# PostgreSQL everywhere (the demo, the tests, production): one code path. `make run` and `make test` find or start
+# one when DATABASE_URL is not set (config/localdb.py); the local settings look for it themselves.
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/ledgerline")}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -161,9 +160,18 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 
 # --- django-q2 ---------------------------------------------------------------------------------------
 # Delivery is at least once (retry > timeout); every task is idempotent and retry state lives in our tables.
+# Broker: the ORM (PostgreSQL, the default: nothing more to run, claimed tasks come back after `retry` if a cluster
+# dies) or Redis (Q_BROKER=redis, Q_REDIS_URL: more tasks per second across many worker hosts, but a task a dying
+# cluster had taken is lost, see the README's scale-out section). Clusters of one name share one queue; schedules
+# live in the database either way and each due run is taken by one cluster (a row lock, django_q.scheduler).
+Q_BROKER = env("Q_BROKER", default="orm")
+if Q_BROKER not in ("orm", "redis"):
+    raise ImproperlyConfigured(f"Q_BROKER is 'orm' or 'redis', not {Q_BROKER!r}.")
 Q_CLUSTER = {
-    "name": "ledgerline",
-    "orm": "default",
+    "name": env("Q_CLUSTER_NAME", default="ledgerline"),
+    **(
+        {"redis": env("Q_REDIS_URL", default="redis://127.0.0.1:6379/0")} if Q_BROKER == "redis" else {"orm": "default"}
+    ),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=300),
     "retry": env.int("Q_RETRY", default=360),

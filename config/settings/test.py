@@ -16,3 +16,6 @@ OPAYO_NOTIFICATION_KICK_SECONDS = 0.0  # tests run tasks inline: apply every del
 CIRCUIT_FAILURE_THRESHOLD = 1_000
 # The simulator's quotas are off in most tests (many calls in a moment); the rate-limit tests switch both on.
 SP_API_RATE_LIMITING = False
+# Static files from the apps' folders (no collectstatic before the tests), as in development.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -113,16 +113,10 @@ def inventory_levels_post(
 
 
 def _upsert_levels(rows: Sequence[LevelRow], now: datetime) -> list[bool]:
-    """Apply each row if newer; whether it was. One pipelined executemany on PostgreSQL (rows in order, so a
+    """Apply each row if newer; whether it was. One pipelined executemany (rows in order, so a
     later row of the same post for the same item and site sees the earlier one)."""
     params: list[list[Any]] = [[r.item_id, r.site, r.on_hand, r.allocated, r.as_of, r.version, now, now] for r in rows]
     with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            outcomes = []
-            for values in params:
-                cursor.execute(_UPSERT, values)
-                outcomes.append(cursor.fetchone() is not None)
-            return outcomes
         raw = cursor.cursor
         raw.executemany(_UPSERT, params, returning=True)
         outcomes = []

@@ -35,13 +35,11 @@ DROP FUNCTION IF EXISTS reconciliation_journal_not_in_closed_period();
 
 
 def add_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CLOSED_PERIOD_TRIGGER)
+    schema_editor.execute(CLOSED_PERIOD_TRIGGER)
 
 
 def drop_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_TRIGGER)
+    schema_editor.execute(DROP_TRIGGER)
 
 
 class Migration(migrations.Migration):

@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
@@ -433,30 +433,15 @@ def _refund_rate_findings(
     ).exclude(sku="")
     sold_row = Q(kind=SettlementLine.Kind.ORDER, transaction_type="Order")
     by_sku: dict[str, dict[datetime, tuple[int, int]]] = defaultdict(dict)
-    if connection.vendor == "postgresql":
-        rows = (
-            principal_rows.annotate(week=TruncWeek("posted_at", tzinfo=UTC))
-            .values("sku", "week")
-            .annotate(
-                sold=Count("pk", filter=sold_row), refunded=Count("pk", filter=Q(kind=SettlementLine.Kind.REFUND))
-            )
-            .order_by()
-            .values_list("sku", "week", "sold", "refunded")
-        )
-        for sku, week, sold, refunded in rows:
-            by_sku[sku][_week_start(week)] = (sold, refunded)
-    else:
-        # SQLite (the demo) keeps the loader's ISO text, which its week truncation cannot read: count here.
-        counts: Counter[tuple[str, datetime, bool]] = Counter(
-            (sku, _week_start(posted), kind == SettlementLine.Kind.REFUND)
-            for sku, posted, kind in principal_rows.filter(sold_row | Q(kind=SettlementLine.Kind.REFUND))
-            .values_list("sku", "posted_at", "kind")
-            .iterator()
-            if posted is not None
-        )
-        for (sku, week, refund), n in counts.items():
-            sold, refunded = by_sku[sku].get(week, (0, 0))
-            by_sku[sku][week] = (sold, refunded + n) if refund else (sold + n, refunded)
+    rows = (
+        principal_rows.annotate(week=TruncWeek("posted_at", tzinfo=UTC))
+        .values("sku", "week")
+        .annotate(sold=Count("pk", filter=sold_row), refunded=Count("pk", filter=Q(kind=SettlementLine.Kind.REFUND)))
+        .order_by()
+        .values_list("sku", "week", "sold", "refunded")
+    )
+    for sku, week, sold, refunded in rows:
+        by_sku[sku][_week_start(week)] = (sold, refunded)
     min_items = settings.ANOMALY_REFUND_MIN_ITEMS
     scanned = list(_weeks(first_week, last))
     findings: list[_Finding] = []

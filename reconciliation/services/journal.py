@@ -176,7 +176,7 @@ def settlement_journal_build(*, settlement: Settlement) -> list[JournalEntry]:
                 kind=JournalEntry.Kind.SETTLEMENT, settlement=settlement, period_start=part.start, date=day,
                 currency=settlement.currency, base_currency=base, rate=rate, memo=memo[:300], note=note,
             )  # fmt: skip
-            if settings.LEDGER_JOURNAL_DETAIL == "line" and connection.vendor == "postgresql":
+            if settings.LEDGER_JOURNAL_DETAIL == "line":
                 position = _detail_lines(entry, settlement, rate, part)
             else:
                 position = _summary_lines(entry, settlement, rate, part)

@@ -1,8 +1,7 @@
 """Bulk loading of parsed settlement rows into SettlementLine.
 
-PostgreSQL: one COPY straight into the table while Python parses the next rows, so parsing and loading overlap
-(the server parses and indexes what it has been sent while Python reads on). Other databases (SQLite for the
-demo): executemany in chunks. Everything happens inside the caller's transaction.
+One COPY straight into the table while Python parses the next rows, so parsing and loading overlap (the server
+parses and indexes what it has been sent while Python reads on). Everything happens inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -28,9 +27,7 @@ def lines_load(
     rows: Iterable[tuple[str, ...]], *, settlement: Settlement, progress: Callable[[int], None] | None = None
 ) -> int:
     """Write every row (COLUMNS order, NULL as \\N) as lines of `settlement`."""
-    if connection.vendor == "postgresql":
-        return _copy(rows, settlement, progress)
-    return _executemany(rows, settlement, progress)
+    return _copy(rows, settlement, progress)
 
 
 def _copy(rows: Iterable[tuple[str, ...]], settlement: Settlement, progress: Callable[[int], None] | None) -> int:
@@ -58,24 +55,6 @@ def _copy(rows: Iterable[tuple[str, ...]], settlement: Settlement, progress: Cal
         if buffer:
             buffer.append("")
             copy.write("\n".join(buffer))
-    return count
-
-
-def _executemany(
-    rows: Iterable[tuple[str, ...]], settlement: Settlement, progress: Callable[[int], None] | None
-) -> int:
-    count = 0
-    names = ", ".join(["settlement_id", "currency", *COLUMNS])
-    placeholders = ", ".join(["%s"] * (len(COLUMNS) + 2))
-    sql = f"INSERT INTO {SettlementLine._meta.db_table} ({names}) VALUES ({placeholders})"  # noqa: S608
-    head: list[Any] = [settlement.pk, settlement.currency]
-    with connection.cursor() as cursor:
-        for chunk in _chunks(rows, 5_000):
-            params: list[list[Any]] = [[*head, *(None if v == NULL else v for v in row)] for row in chunk]
-            cursor.executemany(sql, params)
-            count += len(chunk)
-            if progress is not None:
-                progress(count)
     return count
 
 

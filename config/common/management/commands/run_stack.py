@@ -1,4 +1,5 @@
-"""`make run`: migrate, start the simulators, load the demo, then run web + django-q2 worker + watchdog until Ctrl-C.
+"""`make run`: migrate, start the simulators, load the demo, then run web (gunicorn, as production) + django-q2
+worker + watchdog until Ctrl-C, with a live summary on the console; each process logs to var/log/<name>.log.
 
 Each child runs in its own session (config.common.processes): Ctrl-C or SIGTERM stops them with SIGTERM, and
 whatever is left of a child's session after PROCESS_STOP_GRACE_SECONDS (a cluster's workers, say) gets SIGKILL.
@@ -13,15 +14,28 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import httpx
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, close_old_connections, connection
 
 from config.common.demo.data import OPAYO_DEMO_VENDOR, simulator_urls
+from config.common.models import ExceptionItem
 from config.common.processes import Child, Launcher
+from config.common.workers import broker_queue, workers_health
+
+SUMMARY_EVERY = 5.0  # seconds between refreshes of the live summary (a terminal); 60 when the output is a file
+
+
+def web_server_argv(*, host: str, port: int) -> list[str]:
+    """The web server as production runs it: gunicorn with config/gunicorn.py (threads, backlog, timeouts)."""
+    return [sys.executable, "-m", "gunicorn", "-c", str(settings.BASE_DIR / "config" / "gunicorn.py"),
+            "--bind", f"{host}:{port}", "config.wsgi"]  # fmt: skip
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -70,17 +84,26 @@ class Command(BaseCommand):
             },
             "PYTHONUNBUFFERED": "1",
         }
-        (settings.BASE_DIR / "var").mkdir(exist_ok=True)
-        self.stdout.write("Applying migrations ...")
+        logs = settings.BASE_DIR / "var" / "log"
+        logs.mkdir(parents=True, exist_ok=True)
+        db = connection.settings_dict
+        self.stdout.write(f"Database: {self._database_label(db)}. Applying migrations ...")
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)  # WhiteNoise serves var/static, as in production
 
         python, manage = sys.executable, str(settings.BASE_DIR / "manage.py")
         grace = settings.PROCESS_STOP_GRACE_SECONDS
         launcher = Launcher(grace=grace)
         children = launcher.children
 
-        def start(name: str, argv: list[str]) -> None:
-            launcher.start(name, argv, env=env, cwd=settings.BASE_DIR)
+        log_files: list[IO[bytes]] = []
+
+        def start(name: str, argv: list[str], log: str) -> None:
+            out = (logs / f"{log}.log").open("ab")
+            out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} {name} starting: {' '.join(argv)}\n".encode())
+            out.flush()
+            log_files.append(out)
+            launcher.start(name, argv, env=env, cwd=settings.BASE_DIR, stdout=out, stderr=out)
 
         def on_term(*_: Any) -> None:
             raise KeyboardInterrupt  # the same orderly stop as Ctrl-C
@@ -88,36 +111,41 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_term)
         signal.signal(signal.SIGHUP, on_term)
         try:
-            start("SP-API simulator", [python, "-m", "simulators.spapi", "--host", host, "--port", str(sim_port)])
-            start("Opayo simulator", [python, "-m", "simulators.opayo", "--host", host, "--port", str(opayo_port)])
+            start("SP-API simulator", [python, "-m", "simulators.spapi", "--host", host, "--port", str(sim_port)],
+                  "spapi-simulator")  # fmt: skip
+            start("Opayo simulator", [python, "-m", "simulators.opayo", "--host", host, "--port", str(opayo_port)],
+                  "opayo-simulator")  # fmt: skip
             self._wait_for(f"{sim_url}/_sim/health", "SP-API simulator", children)
             self._wait_for(f"{opayo_url}/_sim/health", "Opayo simulator", children)
             if not options["no_demo"]:
-                subprocess.run([python, manage, "load_demo"], env=env, cwd=settings.BASE_DIR, check=True)
-                subprocess.run([python, manage, "setup_schedules"], env=env, cwd=settings.BASE_DIR, check=True)
+                # What load_demo prints (tokens, counts) stays on the console; log lines go to var/log/demo.log.
+                with (logs / "demo.log").open("ab") as demo_log:
+                    subprocess.run([python, manage, "load_demo"], env=env, cwd=settings.BASE_DIR, check=True,
+                                   stderr=demo_log)  # fmt: skip
+                    subprocess.run([python, manage, "setup_schedules"], env=env, cwd=settings.BASE_DIR, check=True,
+                                   stdout=demo_log, stderr=demo_log)  # fmt: skip
             # The cluster stops within run_worker's grace, inside ours (after ours its session is killed anyway).
-            start("worker", [python, manage, "run_worker", "--stop-grace", str(max(grace - 2, 1))])
-            start("watchdog", [python, manage, "watchdog"])
-            start("web", [python, manage, "runserver", f"{host}:{port}", "--noreload"])
+            start("worker", [python, manage, "run_worker", "--stop-grace", str(max(grace - 2, 1))], "worker")
+            start("watchdog", [python, manage, "watchdog"], "watchdog")
+            start("web", web_server_argv(host=host, port=port), "web")
             self._wait_for(f"http://{host}:{port}/admin/login/", "web server", children)
             if not options["no_demo"]:
                 subprocess.run(
                     [python, manage, "demo_notify", f"http://{host}:{port}/webhooks/opayo/server/"],
                     env=env, cwd=settings.BASE_DIR, check=False,
                 )  # fmt: skip
-            self._banner(host, port, sim_url, opayo_url, demo=not options["no_demo"])
-            while True:
-                for child in launcher.exited():
-                    raise CommandError(f"{child.name} exited with code {child.proc.returncode}; stopping everything.")
-                time.sleep(1)
+            self._banner(host, port, sim_url, opayo_url, demo=not options["no_demo"], logs=logs)
+            self._live_summary(launcher, logs)
         except KeyboardInterrupt:
             self.stdout.write("\nStopping ...")
         except subprocess.CalledProcessError as exc:
-            raise CommandError(f"Demo set-up failed ({exc}); see the output above.") from exc
+            raise CommandError(f"Demo set-up failed ({exc}); see the output above and var/log/demo.log.") from exc
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             launcher.stop_all()
+            for out in log_files:
+                out.close()
 
     def _wait_for(self, url: str, what: str, children: list[Child]) -> None:
         deadline = time.monotonic() + 60
@@ -133,7 +161,58 @@ class Command(BaseCommand):
             time.sleep(0.3)
         raise CommandError(f"The {what} did not come up at {url} within 60 s.")
 
-    def _banner(self, host: str, port: int, sim_url: str, opayo_url: str, *, demo: bool) -> None:
+    @staticmethod
+    def _database_label(db: dict[str, Any]) -> str:
+        host = db.get("HOST") or (db.get("OPTIONS") or {}).get("host") or "the local socket"
+        where = "the private PostgreSQL in var/postgres" if str(host).endswith("var/postgres") else f"{host}"
+        if db.get("PORT"):
+            where += f":{db['PORT']}"
+        return f"PostgreSQL {db['NAME']} on {where}"
+
+    def _live_summary(self, launcher: Launcher, logs: Path) -> None:
+        """One status line, refreshed in place on a terminal (every minute as a new line otherwise), until a
+        child exits (then everything stops) or Ctrl-C."""
+        tty = self.stdout.isatty()
+        every = SUMMARY_EVERY if tty else 60.0
+        order_model = apps.get_model("orders", "Order")  # by name: the kernel imports no app
+        orders_at_start: int | None = None
+        next_summary = 0.0
+        while True:
+            for child in launcher.exited():
+                if tty:
+                    self.stdout.write("")
+                raise CommandError(
+                    f"{child.name} exited with code {child.proc.returncode}; stopping everything "
+                    f"(its log: {logs.relative_to(settings.BASE_DIR)}/)."
+                )
+            if time.monotonic() >= next_summary:
+                next_summary = time.monotonic() + every
+                try:
+                    close_old_connections()
+                    orders = order_model.objects.count()
+                    orders_at_start = orders if orders_at_start is None else orders_at_start
+                    open_exceptions = ExceptionItem.objects.filter(status=ExceptionItem.Status.OPEN).count()
+                    health = workers_health()
+                    queue = broker_queue()
+                    age = health.progress_age_seconds
+                    worker = {"ok": "ok", "starting": "starting"}.get(health.state, "STALLED")
+                    if age is not None and health.state == "ok":
+                        worker += f", last task {age:.0f} s ago"
+                    line = (
+                        f"{time.strftime('%H:%M:%S')} up: web, simulators, watchdog, worker ({worker}) | "
+                        f"orders {orders} (+{orders - orders_at_start}) | exceptions open {open_exceptions} | "
+                        f"tasks waiting {queue.depth}"
+                    )
+                except DatabaseError as exc:
+                    line = f"{time.strftime('%H:%M:%S')} database unavailable: {exc.__class__.__name__}"
+                if tty:
+                    self.stdout.write(f"\r\033[K{line}", ending="")
+                    self.stdout.flush()
+                else:
+                    self.stdout.write(line)
+            time.sleep(1)
+
+    def _banner(self, host: str, port: int, sim_url: str, opayo_url: str, *, demo: bool, logs: Path) -> None:
         lines = [
             "",
             "Ledgerline is running.",
@@ -142,6 +221,8 @@ class Command(BaseCommand):
             f"  SP-API simulator:         {sim_url}  (control API under /_sim/)",
             f"  Opayo simulator:          {opayo_url}  (Pi /api/v1, Reporting /access/access.htm, /_sim/)",
             "  Worker: django-q2 cluster polling Amazon every minute (run_worker; watchdog alerts if it stalls).",
+            f"  Web: gunicorn (config/gunicorn.py). Database: {self._database_label(connection.settings_dict)}.",
+            f"  Logs: {logs.relative_to(settings.BASE_DIR)}/ (web, worker, watchdog, simulators)",
             "Press Ctrl-C to stop.",
         ]
         if not demo:
