@@ -101,6 +101,109 @@ def insert_rows_returning(objs: Sequence[models.Model]) -> None:
             cursor.nextset()
 
 
+# Fields whose Python values psycopg adapts as they are: Django's per-value preparation of these only re-checks types.
+_PLAIN_FIELDS = (
+    models.CharField,
+    models.TextField,
+    models.BooleanField,
+    models.IntegerField,
+    models.ForeignKey,
+)
+
+
+def _copy_prepare(objs: Sequence[models.Model]) -> tuple[list[models.Field[Any, Any]], list[list[Any]]]:
+    """The non-pk concrete columns of `objs`' model and each object's values for them, as bulk_create would send
+    them: related objects' ids taken over, auto_now/auto_now_add stamps set (one time for all), JSON, decimals
+    and datetimes through their field's database preparation (plain text, numbers and ids as they are)."""
+    meta = type(objs[0])._meta
+    pk = meta.pk
+    fields = [f for f in meta.concrete_fields if f is not pk]
+    stamps = [f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+    plain = [isinstance(f, _PLAIN_FIELDS) for f in fields]
+    now = timezone.now()
+    rows = []
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")
+        for attname in stamps:
+            setattr(obj, attname, now)
+        rows.append(
+            [
+                getattr(obj, f.attname) if is_plain else f.get_db_prep_save(getattr(obj, f.attname), connection)
+                for f, is_plain in zip(fields, plain, strict=True)
+            ]
+        )
+    return fields, rows
+
+
+def copy_insert(objs: Sequence[models.Model], *, key: Sequence[str] = ()) -> None:
+    """INSERT `objs` with one COPY; with a `key` (unique fields), set their primary keys, found again by it.
+
+    For many small rows: Django's bulk_create prepares every value in Python and psycopg escapes its UNNEST
+    arrays in Python too, and a pipelined executemany costs one statement per row; COPY's rows are formatted by
+    psycopg's C build. A unique violation (another poller stored the same row first) is Django's IntegrityError."""
+    if not objs:
+        return
+    meta = type(objs[0])._meta
+    pk = meta.pk
+    assert pk is not None
+    fields, rows = _copy_prepare(objs)
+    qn = connection.ops.quote_name
+    key_fields = [meta.get_field(name) for name in key]
+    key_columns = [qn(str(f.column)) for f in key_fields]  # type: ignore[union-attr]
+    key_attnames = [str(f.attname) for f in key_fields]  # type: ignore[union-attr]
+    columns = ", ".join(qn(str(f.column)) for f in fields)
+    where = " AND ".join(f"{column} = ANY(%s)" for column in key_columns)
+    select = f"SELECT {qn(str(pk.column))}, {', '.join(key_columns)} FROM {qn(meta.db_table)} WHERE {where}"  # noqa: S608 (quoted identifiers)
+    wanted = {tuple(getattr(obj, name) for name in key_attnames): obj for obj in objs}
+    with connection.cursor() as wrapper, connection.wrap_database_errors:  # IntegrityError as Django's, for retries
+        cursor = wrapper.cursor  # psycopg's own: Django's wrapper has no copy()
+        with cursor.copy(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        if not key:
+            return
+        cursor.execute(select, [list({k[i] for k in wanted}) for i in range(len(key_columns))])
+        for found_pk, *found_key in cursor.fetchall():
+            obj = wanted.get(tuple(found_key))
+            if obj is not None:
+                obj.pk = found_pk
+                obj._state.adding, obj._state.db = False, connection.alias
+    missing = [obj for obj in objs if obj.pk is None]
+    assert not missing, f"{len(missing)} copied rows not found again by {key}"
+
+
+def copy_upsert(objs: Sequence[models.Model], *, unique_fields: Sequence[str], update_fields: Sequence[str]) -> None:
+    """INSERT `objs`, or UPDATE `update_fields` of the rows already there with the same `unique_fields`: the same
+    statement as bulk_create(update_conflicts=True), fed by COPY into a temporary table (see copy_insert for why).
+    Primary keys are not set on `objs`. The temporary table lives as long as the connection, empty between uses."""
+    if not objs:
+        return
+    meta = type(objs[0])._meta
+    fields, rows = _copy_prepare(objs)
+    qn = connection.ops.quote_name
+    table = qn(meta.db_table)
+    staging = qn(f"_copy_{meta.db_table}")
+    columns = ", ".join(qn(str(f.column)) for f in fields)
+    conflict = ", ".join(qn(str(meta.get_field(name).column)) for name in unique_fields)  # type: ignore[union-attr]
+    updates = ", ".join(
+        f"{column} = EXCLUDED.{column}"
+        for column in (qn(str(meta.get_field(name).column)) for name in update_fields)  # type: ignore[union-attr]
+    )
+    with connection.cursor() as wrapper, connection.wrap_database_errors:
+        cursor = wrapper.cursor
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "  # noqa: S608 (quoted identifiers)
+            f"SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "  # noqa: S608 (quoted identifiers)
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}; DELETE FROM {staging}"
+        )
+
+
 def without_nul(value: Any) -> Any:
     """PostgreSQL text and jsonb cannot hold U+0000: keep it visible as the six characters \\u0000 instead,
     so a raw payload is still stored (and shown) rather than lost to a database error."""
