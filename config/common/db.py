@@ -6,9 +6,11 @@ import contextlib
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from django.db import connection, connections, models
+from django.db import connection, connections, models, transaction
 from django.utils import timezone
 
 
@@ -101,37 +103,62 @@ def insert_rows_returning(objs: Sequence[models.Model]) -> None:
             cursor.nextset()
 
 
-# Fields whose Python values psycopg adapts as they are: Django's per-value preparation of these only re-checks types.
-_PLAIN_FIELDS = (
-    models.CharField,
-    models.TextField,
-    models.BooleanField,
-    models.IntegerField,
-    models.ForeignKey,
+# Field classes (exactly these: a subclass such as EncryptedTextField transforms its values) whose values psycopg
+# adapts as they are; Django's per-value preparation of them only re-checks types, and cost more than the COPY.
+_PLAIN_FIELDS: frozenset[type[models.Field[Any, Any]]] = frozenset(
+    {
+        models.CharField,
+        models.TextField,
+        models.BooleanField,
+        models.IntegerField,
+        models.PositiveIntegerField,
+        models.PositiveSmallIntegerField,
+        models.SmallIntegerField,
+        models.BigIntegerField,
+        models.ForeignKey,
+    }
 )
+_PLAIN, _DATETIME, _DECIMAL, _PREPARE = range(4)
+
+
+def _copy_kind(field: models.Field[Any, Any]) -> int:
+    if type(field) in _PLAIN_FIELDS:
+        return _PLAIN
+    if type(field) is models.DateTimeField:
+        return _DATETIME
+    if type(field) is models.DecimalField:
+        return _DECIMAL
+    return _PREPARE
 
 
 def _copy_prepare(objs: Sequence[models.Model]) -> tuple[list[models.Field[Any, Any]], list[list[Any]]]:
     """The non-pk concrete columns of `objs`' model and each object's values for them, as bulk_create would send
-    them: related objects' ids taken over, auto_now/auto_now_add stamps set (one time for all), JSON, decimals
-    and datetimes through their field's database preparation (plain text, numbers and ids as they are)."""
+    them: related objects' ids taken over, auto_now/auto_now_add stamps set (one time for all), every value
+    through its field's database preparation (JSON to Jsonb, encryption, ...) except those that preparation
+    would return unchanged (plain text, numbers, ids, aware datetimes, finite Decimals, their NULLs)."""
     meta = type(objs[0])._meta
     pk = meta.pk
     fields = [f for f in meta.concrete_fields if f is not pk]
     stamps = [f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
-    plain = [isinstance(f, _PLAIN_FIELDS) for f in fields]
+    columns = [(f, f.attname, _copy_kind(f)) for f in fields]
+    conn = connections[connection.alias]  # not the proxy: it is read once per value
     now = timezone.now()
     rows = []
     for obj in objs:
-        obj._prepare_related_fields_for_save(operation_name="bulk_create")
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
         for attname in stamps:
             setattr(obj, attname, now)
-        rows.append(
-            [
-                getattr(obj, f.attname) if is_plain else f.get_db_prep_save(getattr(obj, f.attname), connection)
-                for f, is_plain in zip(fields, plain, strict=True)
-            ]
-        )
+        row = []
+        for field, attname, kind in columns:
+            value = getattr(obj, attname)
+            if not (
+                kind == _PLAIN
+                or (kind == _DATETIME and (value is None or (isinstance(value, datetime) and value.tzinfo)))
+                or (kind == _DECIMAL and (value is None or (type(value) is Decimal and value.is_finite())))
+            ):
+                value = field.get_db_prep_save(value, conn)
+            row.append(value)
+        rows.append(row)
     return fields, rows
 
 
@@ -189,7 +216,8 @@ def copy_upsert(objs: Sequence[models.Model], *, unique_fields: Sequence[str], u
         f"{column} = EXCLUDED.{column}"
         for column in (qn(str(meta.get_field(name).column)) for name in update_fields)  # type: ignore[union-attr]
     )
-    with connection.cursor() as wrapper, connection.wrap_database_errors:
+    # One transaction: outside one, the staging rows would be deleted by the COPY's own commit.
+    with transaction.atomic(savepoint=False), connection.cursor() as wrapper, connection.wrap_database_errors:
         cursor = wrapper.cursor
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "  # noqa: S608 (quoted identifiers)
