@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -209,8 +210,9 @@ def copy_upsert(objs: Sequence[models.Model], *, unique_fields: Sequence[str], u
     fields, rows = _copy_prepare(objs)
     qn = connection.ops.quote_name
     table = qn(meta.db_table)
-    staging = qn(f"_copy_{meta.db_table}")
     columns = ", ".join(qn(str(f.column)) for f in fields)
+    # Named by its columns too: a connection that outlives a migration never reuses a table of the old shape.
+    staging = qn(f"_copy_{meta.db_table}_{zlib.crc32(columns.encode()):08x}")
     conflict = ", ".join(qn(str(meta.get_field(name).column)) for name in unique_fields)  # type: ignore[union-attr]
     updates = ", ".join(
         f"{column} = EXCLUDED.{column}"
