@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from django.db import connection, connections, models
+from django.db import connection, connections, models, transaction
 from django.utils import timezone
 
 
@@ -75,6 +78,9 @@ def insert_rows_returning(objs: Sequence[models.Model]) -> None:
     preparation (JSON, dates, foreign keys by id)."""
     if not objs:
         return
+    if connection.vendor != "postgresql":  # the demo's SQLite: no executemany(..., returning=True)
+        type(objs[0])._default_manager.bulk_create(objs)
+        return
     meta = type(objs[0])._meta
     pk = meta.pk
     assert pk is not None
@@ -99,6 +105,144 @@ def insert_rows_returning(objs: Sequence[models.Model]) -> None:
             obj.pk = row[0]
             obj._state.adding, obj._state.db = False, connection.alias
             cursor.nextset()
+
+
+# Field classes (exactly these: a subclass such as EncryptedTextField transforms its values) whose values psycopg
+# adapts as they are; Django's per-value preparation of them only re-checks types, and cost more than the COPY.
+_PLAIN_FIELDS: frozenset[type[models.Field[Any, Any]]] = frozenset(
+    {
+        models.CharField,
+        models.TextField,
+        models.BooleanField,
+        models.IntegerField,
+        models.PositiveIntegerField,
+        models.PositiveSmallIntegerField,
+        models.SmallIntegerField,
+        models.BigIntegerField,
+        models.ForeignKey,
+    }
+)
+_PLAIN, _DATETIME, _DECIMAL, _PREPARE = range(4)
+
+
+def _copy_kind(field: models.Field[Any, Any]) -> int:
+    if type(field) in _PLAIN_FIELDS:
+        return _PLAIN
+    if type(field) is models.DateTimeField:
+        return _DATETIME
+    if type(field) is models.DecimalField:
+        return _DECIMAL
+    return _PREPARE
+
+
+def _copy_prepare(objs: Sequence[models.Model]) -> tuple[list[models.Field[Any, Any]], list[list[Any]]]:
+    """The non-pk concrete columns of `objs`' model and each object's values for them, as bulk_create would send
+    them: related objects' ids taken over, auto_now/auto_now_add stamps set (one time for all), every value
+    through its field's database preparation (JSON to Jsonb, encryption, ...) except those that preparation
+    would return unchanged (plain text, numbers, ids, aware datetimes, finite Decimals, their NULLs)."""
+    meta = type(objs[0])._meta
+    pk = meta.pk
+    fields = [f for f in meta.concrete_fields if f is not pk]
+    stamps = [f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+    columns = [(f, f.attname, _copy_kind(f)) for f in fields]
+    conn = connections[connection.alias]  # not the proxy: it is read once per value
+    now = timezone.now()
+    rows = []
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+        for attname in stamps:
+            setattr(obj, attname, now)
+        row = []
+        for field, attname, kind in columns:
+            value = getattr(obj, attname)
+            if not (
+                kind == _PLAIN
+                or (kind == _DATETIME and (value is None or (isinstance(value, datetime) and value.tzinfo)))
+                or (kind == _DECIMAL and (value is None or (type(value) is Decimal and value.is_finite())))
+            ):
+                value = field.get_db_prep_save(value, conn)
+            row.append(value)
+        rows.append(row)
+    return fields, rows
+
+
+def copy_insert(objs: Sequence[models.Model], *, key: Sequence[str] = ()) -> None:
+    """INSERT `objs` with one COPY; with a `key` (unique fields), set their primary keys, found again by it.
+
+    For many small rows: Django's bulk_create prepares every value in Python and psycopg escapes its UNNEST
+    arrays in Python too, and a pipelined executemany costs one statement per row; COPY's rows are formatted by
+    psycopg's C build. A unique violation (another poller stored the same row first) is Django's IntegrityError."""
+    if not objs:
+        return
+    if connection.vendor != "postgresql":  # the demo's SQLite has no COPY
+        type(objs[0])._default_manager.bulk_create(objs)
+        return
+    meta = type(objs[0])._meta
+    pk = meta.pk
+    assert pk is not None
+    fields, rows = _copy_prepare(objs)
+    qn = connection.ops.quote_name
+    key_fields = [meta.get_field(name) for name in key]
+    key_columns = [qn(str(f.column)) for f in key_fields]  # type: ignore[union-attr]
+    key_attnames = [str(f.attname) for f in key_fields]  # type: ignore[union-attr]
+    columns = ", ".join(qn(str(f.column)) for f in fields)
+    where = " AND ".join(f"{column} = ANY(%s)" for column in key_columns)
+    select = f"SELECT {qn(str(pk.column))}, {', '.join(key_columns)} FROM {qn(meta.db_table)} WHERE {where}"  # noqa: S608 (quoted identifiers)
+    wanted = {tuple(getattr(obj, name) for name in key_attnames): obj for obj in objs}
+    with connection.cursor() as wrapper, connection.wrap_database_errors:  # IntegrityError as Django's, for retries
+        cursor = wrapper.cursor  # psycopg's own: Django's wrapper has no copy()
+        with cursor.copy(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        if not key:
+            return
+        cursor.execute(select, [list({k[i] for k in wanted}) for i in range(len(key_columns))])
+        for found_pk, *found_key in cursor.fetchall():
+            obj = wanted.get(tuple(found_key))
+            if obj is not None:
+                obj.pk = found_pk
+                obj._state.adding, obj._state.db = False, connection.alias
+    missing = [obj for obj in objs if obj.pk is None]
+    assert not missing, f"{len(missing)} copied rows not found again by {key}"
+
+
+def copy_upsert(objs: Sequence[models.Model], *, unique_fields: Sequence[str], update_fields: Sequence[str]) -> None:
+    """INSERT `objs`, or UPDATE `update_fields` of the rows already there with the same `unique_fields`: the same
+    statement as bulk_create(update_conflicts=True), fed by COPY into a temporary table (see copy_insert for why).
+    Primary keys are not set on `objs`. The temporary table lives as long as the connection, empty between uses."""
+    if not objs:
+        return
+    if connection.vendor != "postgresql":  # the demo's SQLite has no COPY
+        type(objs[0])._default_manager.bulk_create(
+            objs, update_conflicts=True, unique_fields=unique_fields, update_fields=update_fields
+        )
+        return
+    meta = type(objs[0])._meta
+    fields, rows = _copy_prepare(objs)
+    qn = connection.ops.quote_name
+    table = qn(meta.db_table)
+    columns = ", ".join(qn(str(f.column)) for f in fields)
+    # Named by its columns too: a connection that outlives a migration never reuses a table of the old shape.
+    staging = qn(f"_copy_{meta.db_table}_{zlib.crc32(columns.encode()):08x}")
+    conflict = ", ".join(qn(str(meta.get_field(name).column)) for name in unique_fields)  # type: ignore[union-attr]
+    updates = ", ".join(
+        f"{column} = EXCLUDED.{column}"
+        for column in (qn(str(meta.get_field(name).column)) for name in update_fields)  # type: ignore[union-attr]
+    )
+    # One transaction: outside one, the staging rows would be deleted by the COPY's own commit.
+    with transaction.atomic(savepoint=False), connection.cursor() as wrapper, connection.wrap_database_errors:
+        cursor = wrapper.cursor
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "  # noqa: S608 (quoted identifiers)
+            f"SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "  # noqa: S608 (quoted identifiers)
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}; DELETE FROM {staging}"
+        )
 
 
 def without_nul(value: Any) -> Any:
