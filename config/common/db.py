@@ -78,9 +78,6 @@ def insert_rows_returning(objs: Sequence[models.Model]) -> None:
     preparation (JSON, dates, foreign keys by id)."""
     if not objs:
         return
-    if connection.vendor != "postgresql":  # the demo's SQLite: no executemany(..., returning=True)
-        type(objs[0])._default_manager.bulk_create(objs)
-        return
     meta = type(objs[0])._meta
     pk = meta.pk
     assert pk is not None
@@ -174,9 +171,6 @@ def copy_insert(objs: Sequence[models.Model], *, key: Sequence[str] = ()) -> Non
     psycopg's C build. A unique violation (another poller stored the same row first) is Django's IntegrityError."""
     if not objs:
         return
-    if connection.vendor != "postgresql":  # the demo's SQLite has no COPY
-        type(objs[0])._default_manager.bulk_create(objs)
-        return
     meta = type(objs[0])._meta
     pk = meta.pk
     assert pk is not None
@@ -211,11 +205,6 @@ def copy_upsert(objs: Sequence[models.Model], *, unique_fields: Sequence[str], u
     statement as bulk_create(update_conflicts=True), fed by COPY into a temporary table (see copy_insert for why).
     Primary keys are not set on `objs`. The temporary table lives as long as the connection, empty between uses."""
     if not objs:
-        return
-    if connection.vendor != "postgresql":  # the demo's SQLite has no COPY
-        type(objs[0])._default_manager.bulk_create(
-            objs, update_conflicts=True, unique_fields=unique_fields, update_fields=update_fields
-        )
         return
     meta = type(objs[0])._meta
     fields, rows = _copy_prepare(objs)
