@@ -27,6 +27,8 @@ from connectors.amazon.orders_types import (
     AmazonOrder,
     AmazonOrderItem,
     Money,
+    field_datetime,
+    field_str,
     parse_datetime,
     parse_money,
 )
@@ -125,17 +127,6 @@ def _list(raw: dict[str, Any], key: str, path: str) -> list[Any]:
     return value
 
 
-def _str(raw: dict[str, Any], key: str, path: str, *, required: bool = False) -> str:
-    value = raw.get(key)
-    if value in (None, ""):
-        if required:
-            raise MalformedPayloadError("required field is missing", path=f"{path}.{key}")
-        return ""
-    if not isinstance(value, str):
-        raise MalformedPayloadError(f"expected a string, got {type(value).__name__}", path=f"{path}.{key}")
-    return value
-
-
 def _int(raw: dict[str, Any], key: str, path: str, *, required: bool = False) -> int:
     value = raw.get(key)
     if value is None:
@@ -145,15 +136,6 @@ def _int(raw: dict[str, Any], key: str, path: str, *, required: bool = False) ->
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise MalformedPayloadError(f"expected a non-negative integer, got {value!r}", path=f"{path}.{key}")
     return value
-
-
-def _datetime(raw: dict[str, Any], key: str, path: str, *, required: bool = False) -> datetime | None:
-    value = raw.get(key)
-    if value in (None, ""):
-        if required:
-            raise MalformedPayloadError("required field is missing", path=f"{path}.{key}")
-        return None
-    return parse_datetime(value, f"{path}.{key}")
 
 
 def parse_money_2026(value: Any, path: str) -> Money:
@@ -186,19 +168,19 @@ def parse_customer_address(raw: Any, path: str) -> AmazonAddress:
     if not isinstance(raw, dict):
         raise MalformedPayloadError(f"expected a CustomerAddress object, got {raw!r}", path=path)
     return AmazonAddress(
-        name=_str(raw, "name", path),
-        company=_str(raw, "companyName", path),
-        line1=_str(raw, "addressLine1", path),
-        line2=_str(raw, "addressLine2", path),
-        line3=_str(raw, "addressLine3", path),
-        city=_str(raw, "city", path),
-        district=_str(raw, "districtOrCounty", path) or _str(raw, "municipality", path),
-        state_or_region=_str(raw, "stateOrRegion", path),
-        postal_code=_str(raw, "postalCode", path),
-        country_code=_str(raw, "countryCode", path, required=True),
-        phone=_str(raw, "phone", path),
+        name=field_str(raw, "name", path),
+        company=field_str(raw, "companyName", path),
+        line1=field_str(raw, "addressLine1", path),
+        line2=field_str(raw, "addressLine2", path),
+        line3=field_str(raw, "addressLine3", path),
+        city=field_str(raw, "city", path),
+        district=field_str(raw, "districtOrCounty", path) or field_str(raw, "municipality", path),
+        state_or_region=field_str(raw, "stateOrRegion", path),
+        postal_code=field_str(raw, "postalCode", path),
+        country_code=field_str(raw, "countryCode", path, required=True),
+        phone=field_str(raw, "phone", path),
         # v0 spelled these Residential / Commercial; the ERP and the address rules know that spelling.
-        address_type=_str(raw, "addressType", path).capitalize(),
+        address_type=field_str(raw, "addressType", path).capitalize(),
     )
 
 
@@ -209,14 +191,14 @@ def _item_money(proceeds: dict[str, Any], path: str) -> dict[str, Money | None]:
         entry_path = f"{path}.breakdowns[{index}]"
         if not isinstance(entry, dict):
             raise MalformedPayloadError("expected a breakdown object", path=entry_path)
-        kind = _str(entry, "type", entry_path, required=True)
+        kind = field_str(entry, "type", entry_path, required=True)
         subtotal = parse_money_2026(entry.get("subtotal"), f"{entry_path}.subtotal")
         details: dict[str, Money] = {}
         for n, detail in enumerate(_list(entry, "detailedBreakdowns", entry_path)):
             detail_path = f"{entry_path}.detailedBreakdowns[{n}]"
             if not isinstance(detail, dict):
                 raise MalformedPayloadError("expected a detailed breakdown object", path=detail_path)
-            details[_str(detail, "subtype", detail_path)] = parse_money_2026(
+            details[field_str(detail, "subtype", detail_path)] = parse_money_2026(
                 detail.get("value"), f"{detail_path}.value"
             )
         if kind == "ITEM":
@@ -241,7 +223,7 @@ def _item_money(proceeds: dict[str, Any], path: str) -> dict[str, Money | None]:
 def _parse_item(raw: Any, path: str, seen: set[str]) -> AmazonOrderItem:
     if not isinstance(raw, dict):
         raise MalformedPayloadError("expected an OrderItem object", path=path)
-    item_id = _str(raw, "orderItemId", path, required=True)
+    item_id = field_str(raw, "orderItemId", path, required=True)
     if item_id in seen:
         raise MalformedPayloadError(f"duplicate orderItemId {item_id}", path=path)
     seen.add(item_id)
@@ -260,9 +242,9 @@ def _parse_item(raw: Any, path: str, seen: set[str]) -> AmazonOrderItem:
     packing = _obj(fulfillment, "packing", f"{path}.fulfillment")
     return AmazonOrderItem(
         order_item_id=item_id,
-        asin=_str(product, "asin", product_path, required=True),
-        seller_sku=_str(product, "sellerSku", product_path, required=True),
-        title=_str(product, "title", product_path),
+        asin=field_str(product, "asin", product_path, required=True),
+        seller_sku=field_str(product, "sellerSku", product_path, required=True),
+        title=field_str(product, "title", product_path),
         quantity_ordered=quantity,
         quantity_shipped=shipped,
         item_price=money.get("item_price"),
@@ -284,16 +266,16 @@ def _parse_package(raw: Any, path: str) -> AmazonPackage:
         if not isinstance(line, dict):
             raise MalformedPayloadError("expected a PackageItem object", path=line_path)
         lines.append(
-            (_str(line, "orderItemId", line_path, required=True), _int(line, "quantity", line_path, required=True))
+            (field_str(line, "orderItemId", line_path, required=True), _int(line, "quantity", line_path, required=True))
         )
     status = _obj(raw, "packageStatus", path)
     return AmazonPackage(
-        reference_id=_str(raw, "packageReferenceId", path, required=True),
-        status=_str(status, "status", f"{path}.packageStatus"),
-        carrier=_str(raw, "carrier", path),
-        tracking_number=_str(raw, "trackingNumber", path),
-        shipping_service=_str(raw, "shippingService", path),
-        shipped_at=_datetime(raw, "shipTime", path),
+        reference_id=field_str(raw, "packageReferenceId", path, required=True),
+        status=field_str(status, "status", f"{path}.packageStatus"),
+        carrier=field_str(raw, "carrier", path),
+        tracking_number=field_str(raw, "trackingNumber", path),
+        shipping_service=field_str(raw, "shippingService", path),
+        shipped_at=field_datetime(raw, "shipTime", path),
         items=tuple(lines),
     )
 
@@ -303,18 +285,18 @@ def parse_order_2026(raw: Any) -> AmazonOrder2026:
     path = "order"
     if not isinstance(raw, dict):
         raise MalformedPayloadError(f"expected an Order object, got {type(raw).__name__}", path=path)
-    order_id = _str(raw, "orderId", path, required=True)
+    order_id = field_str(raw, "orderId", path, required=True)
     path = f"order[{order_id}]"
     fulfillment = _obj(raw, "fulfillment", path)
-    status = _str(fulfillment, "fulfillmentStatus", f"{path}.fulfillment", required=True)
-    fulfilled_by = _str(fulfillment, "fulfilledBy", f"{path}.fulfillment")
+    status = field_str(fulfillment, "fulfillmentStatus", f"{path}.fulfillment", required=True)
+    fulfilled_by = field_str(fulfillment, "fulfilledBy", f"{path}.fulfillment")
     channel = FULFILLED_BY.get(fulfilled_by, "")
     sales_channel = _obj(raw, "salesChannel", path)
     programs = {p for p in _list(raw, "programs", path) if isinstance(p, str)}
     associated = _list(raw, "associatedOrders", path)
     replacement = any(isinstance(a, dict) and a.get("associationType") == "REPLACEMENT_ORIGINAL_ID" for a in associated)
     window = _obj(fulfillment, "shipByWindow", f"{path}.fulfillment")
-    level = _str(fulfillment, "fulfillmentServiceLevel", f"{path}.fulfillment")
+    level = field_str(fulfillment, "fulfillmentServiceLevel", f"{path}.fulfillment")
     recipient = _obj(raw, "recipient", path)
     delivery = recipient.get("deliveryAddress")
     address = parse_customer_address(delivery, f"{path}.recipient.deliveryAddress") if delivery else None
@@ -330,17 +312,17 @@ def parse_order_2026(raw: Any) -> AmazonOrder2026:
                 raise MalformedPayloadError(f"package names unknown orderItemId {item_id}", path=f"{path}.packages")
     order = AmazonOrder(
         amazon_order_id=order_id,
-        purchase_date=_datetime(raw, "createdTime", path, required=True),  # type: ignore[arg-type]
-        last_update_date=_datetime(raw, "lastUpdatedTime", path, required=True),  # type: ignore[arg-type]
+        purchase_date=field_datetime(raw, "createdTime", path, required=True),  # type: ignore[arg-type]
+        last_update_date=field_datetime(raw, "lastUpdatedTime", path, required=True),  # type: ignore[arg-type]
         order_status=status,
         fulfillment_channel=channel,
-        sales_channel=_str(sales_channel, "marketplaceName", f"{path}.salesChannel"),
-        marketplace_id=_str(sales_channel, "marketplaceId", f"{path}.salesChannel"),
+        sales_channel=field_str(sales_channel, "marketplaceName", f"{path}.salesChannel"),
+        marketplace_id=field_str(sales_channel, "marketplaceId", f"{path}.salesChannel"),
         order_type="Preorder" if "PREORDER" in programs else "StandardOrder",
         order_total=_money(_obj(raw, "proceeds", path), "grandTotal", f"{path}.proceeds"),
         ship_service_level=SERVICE_LEVELS.get(level, level),
-        earliest_ship_date=_datetime(window, "earliestDateTime", f"{path}.fulfillment.shipByWindow"),
-        latest_ship_date=_datetime(window, "latestDateTime", f"{path}.fulfillment.shipByWindow"),
+        earliest_ship_date=field_datetime(window, "earliestDateTime", f"{path}.fulfillment.shipByWindow"),
+        latest_ship_date=field_datetime(window, "latestDateTime", f"{path}.fulfillment.shipByWindow"),
         is_business_order="AMAZON_BUSINESS" in programs,
         is_prime="PRIME" in programs,
         is_replacement_order=replacement,

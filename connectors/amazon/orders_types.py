@@ -1,7 +1,7 @@
 """The shapes our services see of SP-API Orders v0 data, and the strict parsers that build them.
 
-`OrdersPage` carries Amazon's Order objects as sent (the ingestion stores them raw first); the parsers run on the
-stored payloads.
+The ingestion stores Amazon's objects raw first; these parsers run on the stored v0 payloads (snapshots stored
+before the switch to Orders 2026-01-01), and `field_str` / `field_datetime` serve the 2026 parsers too.
 
 Parsers never guess: a missing required field, an unparsable date or an amount that is not a plain
 decimal with at most two places raises MalformedPayloadError naming the field, so the raw payload can be
@@ -21,13 +21,6 @@ from config.common.errors import MalformedPayloadError
 
 _AMOUNT = re.compile(r"^-?\d{1,15}(\.\d{1,2})?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-
-
-@dataclass(frozen=True)
-class OrdersPage:
-    orders: list[dict[str, Any]]  # raw Order objects, exactly as Amazon sent them
-    next_token: str | None
-    rate_limit: float | None
 
 
 @dataclass(frozen=True)
@@ -98,7 +91,8 @@ def _require(obj: dict[str, Any], key: str, path: str) -> Any:
     return obj[key]
 
 
-def _str(obj: dict[str, Any], key: str, path: str, *, required: bool = False) -> str:
+def field_str(obj: dict[str, Any], key: str, path: str, *, required: bool = False) -> str:
+    """A string field ("" when absent); `required`: absent or empty is malformed. Both Orders versions use it."""
     value = _require(obj, key, path) if required else obj.get(key)
     if value is None:
         return ""
@@ -122,7 +116,8 @@ def parse_datetime(value: Any, path: str) -> datetime:
     return parsed
 
 
-def _datetime(obj: dict[str, Any], key: str, path: str, *, required: bool = False) -> datetime | None:
+def field_datetime(obj: dict[str, Any], key: str, path: str, *, required: bool = False) -> datetime | None:
+    """An ISO 8601 date-time field (None when absent); `required`: absent or empty is malformed."""
     value = _require(obj, key, path) if required else obj.get(key)
     if value in (None, ""):
         return None
@@ -184,18 +179,18 @@ def parse_address(raw: Any, path: str = "ShippingAddress") -> AmazonAddress:
     if not isinstance(raw, dict):
         raise MalformedPayloadError(f"expected an Address object, got {raw!r}", path=path)
     return AmazonAddress(
-        name=_str(raw, "Name", path),
-        company=_str(raw, "CompanyName", path),
-        line1=_str(raw, "AddressLine1", path),
-        line2=_str(raw, "AddressLine2", path),
-        line3=_str(raw, "AddressLine3", path),
-        city=_str(raw, "City", path),
-        district=_str(raw, "County", path) or _str(raw, "District", path),
-        state_or_region=_str(raw, "StateOrRegion", path),
-        postal_code=_str(raw, "PostalCode", path),
-        country_code=_str(raw, "CountryCode", path, required=True),
-        phone=_str(raw, "Phone", path),
-        address_type=_str(raw, "AddressType", path),
+        name=field_str(raw, "Name", path),
+        company=field_str(raw, "CompanyName", path),
+        line1=field_str(raw, "AddressLine1", path),
+        line2=field_str(raw, "AddressLine2", path),
+        line3=field_str(raw, "AddressLine3", path),
+        city=field_str(raw, "City", path),
+        district=field_str(raw, "County", path) or field_str(raw, "District", path),
+        state_or_region=field_str(raw, "StateOrRegion", path),
+        postal_code=field_str(raw, "PostalCode", path),
+        country_code=field_str(raw, "CountryCode", path, required=True),
+        phone=field_str(raw, "Phone", path),
+        address_type=field_str(raw, "AddressType", path),
     )
 
 
@@ -204,22 +199,23 @@ def parse_order(raw: Any) -> AmazonOrder:
     path = "Order"
     if not isinstance(raw, dict):
         raise MalformedPayloadError(f"expected an Order object, got {type(raw).__name__}", path=path)
-    order_id = _str(raw, "AmazonOrderId", path, required=True)
+    order_id = field_str(raw, "AmazonOrderId", path, required=True)
     path = f"Order[{order_id}]"
     address = raw.get("ShippingAddress")
     return AmazonOrder(
         amazon_order_id=order_id,
-        purchase_date=_datetime(raw, "PurchaseDate", path, required=True),  # type: ignore[arg-type]
-        last_update_date=_datetime(raw, "LastUpdateDate", path, required=True),  # type: ignore[arg-type]
-        order_status=_str(raw, "OrderStatus", path, required=True),
-        fulfillment_channel=_str(raw, "FulfillmentChannel", path),
-        sales_channel=_str(raw, "SalesChannel", path),
-        marketplace_id=_str(raw, "MarketplaceId", path),
-        order_type=_str(raw, "OrderType", path),
+        purchase_date=field_datetime(raw, "PurchaseDate", path, required=True),  # type: ignore[arg-type]
+        last_update_date=field_datetime(raw, "LastUpdateDate", path, required=True),  # type: ignore[arg-type]
+        order_status=field_str(raw, "OrderStatus", path, required=True),
+        fulfillment_channel=field_str(raw, "FulfillmentChannel", path),
+        sales_channel=field_str(raw, "SalesChannel", path),
+        marketplace_id=field_str(raw, "MarketplaceId", path),
+        order_type=field_str(raw, "OrderType", path),
         order_total=_money(raw, "OrderTotal", path),
-        ship_service_level=_str(raw, "ShipmentServiceLevelCategory", path) or _str(raw, "ShipServiceLevel", path),
-        earliest_ship_date=_datetime(raw, "EarliestShipDate", path),
-        latest_ship_date=_datetime(raw, "LatestShipDate", path),
+        ship_service_level=field_str(raw, "ShipmentServiceLevelCategory", path)
+        or field_str(raw, "ShipServiceLevel", path),
+        earliest_ship_date=field_datetime(raw, "EarliestShipDate", path),
+        latest_ship_date=field_datetime(raw, "LatestShipDate", path),
         is_business_order=_bool(raw, "IsBusinessOrder"),
         is_prime=_bool(raw, "IsPrime"),
         is_replacement_order=_bool(raw, "IsReplacementOrder"),
@@ -240,7 +236,7 @@ def parse_order_items(raw: Any, *, amazon_order_id: str) -> list[AmazonOrderItem
         item_path = f"{path}[{index}]"
         if not isinstance(item, dict):
             raise MalformedPayloadError("expected an OrderItem object", path=item_path)
-        item_id = _str(item, "OrderItemId", item_path, required=True)
+        item_id = field_str(item, "OrderItemId", item_path, required=True)
         if item_id in seen:
             raise MalformedPayloadError(f"duplicate OrderItemId {item_id}", path=item_path)
         seen.add(item_id)
@@ -248,13 +244,13 @@ def parse_order_items(raw: Any, *, amazon_order_id: str) -> list[AmazonOrderItem
         shipped = _int(item, "QuantityShipped", item_path)
         if shipped > quantity:
             raise MalformedPayloadError(f"QuantityShipped {shipped} exceeds QuantityOrdered {quantity}", path=item_path)
-        sku = _str(item, "SellerSKU", item_path, required=True)
+        sku = field_str(item, "SellerSKU", item_path, required=True)
         items.append(
             AmazonOrderItem(
                 order_item_id=item_id,
-                asin=_str(item, "ASIN", item_path, required=True),
+                asin=field_str(item, "ASIN", item_path, required=True),
                 seller_sku=sku,
-                title=_str(item, "Title", item_path),
+                title=field_str(item, "Title", item_path),
                 quantity_ordered=quantity,
                 quantity_shipped=shipped,
                 item_price=_money(item, "ItemPrice", item_path),

@@ -43,7 +43,7 @@ from config.common.models import ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_for
 from connectors.amazon.orders import AmazonOrdersClient
 from connectors.amazon.orders_2026_types import SearchOrdersPage
-from orders.models import AmazonOrderSnapshot, SellerAccount, SyncCursor
+from orders.models import AmazonOrderSnapshot, Order, SellerAccount, SyncCursor
 from orders.services.accounts import sp_api_client_for
 from orders.services.amazon_ingest import (
     IngestStats,
@@ -407,8 +407,6 @@ def amazon_orders_refresh(
 def orders_refresh_from_amazon(*, order_ids: Sequence[int], actor: str) -> list[str]:
     """The operator's "Refresh from Amazon" on selected orders: one getOrder each (grouped by seller account and
     marketplace), applied. Returns what happened, in words, per group; orders that are not Amazon's are named."""
-    from orders.models import Order
-
     orders = list(Order.objects.filter(pk__in=order_ids).select_related("seller_account").order_by("pk"))
     lines = [
         f"{o.external_id}: not an Amazon order"
