@@ -44,6 +44,15 @@ def spapi_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def sqs_url() -> Iterator[str]:
+    """One local SQS server (moto in server mode) for the session; tests make their own queues on it."""
+    from simulators.sqs import running_sqs
+
+    with running_sqs() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def hook_url() -> Iterator[str]:
     """Where alert webhooks go in tests; what arrives is in tests.alert_hooks.HOOKS."""
     from tests.alert_hooks import alert_hook_server

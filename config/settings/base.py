@@ -225,6 +225,14 @@ SP_API_ORDERS_REREADS_PER_CYCLE = env.int("SP_API_ORDERS_REREADS_PER_CYCLE", def
 # an exception when it lasts this long.
 ORDER_CHANNEL_LAG_HOURS = env.int("ORDER_CHANNEL_LAG_HOURS", default=24)
 
+# SP-API notifications (ORDER_CHANGE, FULFILLMENT_ORDER_STATUS, REPORT/FEED_PROCESSING_FINISHED) arrive in an Amazon
+# SQS queue. Credentials come from boto3's usual chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, a role).
+# SQS_ENDPOINT_URL is empty in production (Amazon's endpoint for AWS_REGION); `make run` and the tests point it at the
+# local SQS server (simulators/sqs.py). No queue URL: notifications are off and polling runs at full rate.
+AWS_REGION = env("AWS_REGION", default="us-east-1")
+SQS_ENDPOINT_URL = env("SQS_ENDPOINT_URL", default="")
+SP_API_NOTIFICATIONS_QUEUE_URL = env("SP_API_NOTIFICATIONS_QUEUE_URL", default="")
+
 # --- Opayo (Elavon) ----------------------------------------------------------------------------------
 # Pi REST v1 and the Reporting & Admin API. Secrets come from the environment only.
 OPAYO_PI_BASE_URL = env("OPAYO_PI_BASE_URL", default="https://sandbox.opayo.eu.elavon.com/api/v1")
