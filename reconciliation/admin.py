@@ -57,6 +57,7 @@ from reconciliation.selectors import (
 )
 from reconciliation.services import (
     accounting_period_close,
+    accounting_period_reopen,
     anomaly_flag_confirm,
     anomaly_flag_dismiss,
     journal_entries_post,
@@ -651,6 +652,10 @@ def _period_exceptions(period: AccountingPeriod) -> QuerySet[ExceptionItem]:
     ).order_by("-last_seen_at")  # fmt: skip
 
 
+class PeriodReasonForm(ActionForm):
+    reason = forms.CharField(required=False, max_length=500, label="Reason (to reopen, or a note when closing)")
+
+
 @admin.register(AccountingPeriod)
 class AccountingPeriodAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Per period: its settlements, journals, accruals and open completeness exceptions; close it; run accruals."""
@@ -660,10 +665,11 @@ class AccountingPeriodAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
         "closed_by", "closed_at",
     ]  # fmt: skip
     list_filter = ["status"]
-    actions = ["close", "run_accruals"]
+    actions = ["close", "reopen", "run_accruals"]
+    action_form = PeriodReasonForm
     fields = (
-        "start", "end", "status", "closed_by", "closed_at", "note", "settlements_table", "journals_table",
-        "accruals_table", "exceptions_table",
+        "start", "end", "status", "closed_by", "closed_at", "note", "history_table", "settlements_table",
+        "journals_table", "accruals_table", "exceptions_table",
     )  # fmt: skip
     readonly_fields = fields
 
@@ -739,6 +745,11 @@ class AccountingPeriodAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
             return "None yet: select the period in the list and run “Run the period-end accruals now”."
         return _table(["Accrual", "Account", "Currency", "Orders", "Debits", "Status", "Reversal", ""], rows)
 
+    @admin.display(description="Closed and reopened")
+    def history_table(self, obj: AccountingPeriod) -> SafeString | str:
+        rows = [(e.created_at, f"{e.from_status} → {e.to_status}", e.actor, e.reason or "-") for e in obj.events.all()]
+        return _table(["When", "Change", "By", "Reason"], rows) if rows else "Never closed."
+
     @admin.display(description="Open completeness exceptions")
     def exceptions_table(self, obj: AccountingPeriod) -> SafeString:
         rows = [(admin_link(e, e.get_kind_display()), e.summary, e.last_seen_at) for e in _period_exceptions(obj)]
@@ -748,11 +759,28 @@ class AccountingPeriodAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
     def close(self, request: HttpRequest, queryset: QuerySet[AccountingPeriod]) -> None:
         for period in queryset.order_by("start"):
             try:
-                period = accounting_period_close(period=period, actor=actor_for(request))
+                period = accounting_period_close(
+                    period=period, actor=actor_for(request), note=(request.POST.get("reason") or "").strip()
+                )
             except ApplicationError as exc:
                 messages.error(request, f"{period}: {exc.message}")
                 continue
             messages.success(request, f"{period}: closed by {period.closed_by}")
+
+    @policy_action("periods.reopen", description="Reopen the period (give the reason in the box)")
+    def reopen(self, request: HttpRequest, queryset: QuerySet[AccountingPeriod]) -> None:
+        reason = (request.POST.get("reason") or "").strip()
+        for period in queryset.order_by("start"):
+            try:
+                period = accounting_period_reopen(period=period, actor=actor_for(request), reason=reason)
+            except ApplicationError as exc:
+                messages.error(request, f"{period}: {exc.message}")
+                continue
+            messages.success(
+                request,
+                f"{period}: open again. Entries dated after it while it was closed stay where they are; "
+                "close it again when the correction is posted.",
+            )
 
     @policy_action("accruals.run", description="Run the period-end accruals now (same figures: nothing changes)")
     def run_accruals(self, request: HttpRequest, queryset: QuerySet[AccountingPeriod]) -> None:

@@ -180,6 +180,37 @@ class AccountingPeriod(TimeStampedModel):
         return self.start <= day <= self.end
 
 
+# A closed period is reopened by Finance with a reason (a correction must be dated in it); every change is an event.
+PERIOD_TRANSITIONS: dict[str, set[str]] = {
+    AccountingPeriod.Status.OPEN: {AccountingPeriod.Status.CLOSED},
+    AccountingPeriod.Status.CLOSED: {AccountingPeriod.Status.OPEN},
+}
+
+
+class AccountingPeriodEvent(models.Model):
+    """Every close and reopen of a period, who did it and why (written by the one writer only)."""
+
+    period = models.ForeignKey(AccountingPeriod, on_delete=models.PROTECT, related_name="events")
+    created_at = models.DateTimeField(auto_now_add=True)
+    from_status = models.CharField(max_length=10)
+    to_status = models.CharField(max_length=10)
+    actor = models.CharField(max_length=150)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["period", "created_at", "pk"]
+        constraints = [
+            # Reopening a closed period needs a reason in words.
+            models.CheckConstraint(
+                condition=~Q(from_status="closed", to_status="open") | ~Q(reason=""),
+                name="accounting_period_reopen_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period}: {self.from_status} → {self.to_status}"
+
+
 class JournalEntry(TimeStampedModel):
     """A balanced entry (debits = credits in its currency and in base): a settlement's lines of one accounting
     period, a period-end accrual of orders no settlement contains yet, that accrual's reversal, or a matched bank

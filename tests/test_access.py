@@ -445,7 +445,8 @@ ACTION_OPERATIONS = {
     "reconciliation.BankStatementLine": {"match_again": "bank.lines.match", "ignore": "bank.lines.ignore",
                                          "accept_difference": "bank.lines.accept_difference"},
     "reconciliation.AnomalyFlag": {"dismiss": "anomalies.decide", "confirm": "anomalies.decide"},
-    "reconciliation.AccountingPeriod": {"close": "periods.close", "run_accruals": "accruals.run"},
+    "reconciliation.AccountingPeriod": {"close": "periods.close", "reopen": "periods.reopen",
+                                        "run_accruals": "accruals.run"},
     "reconciliation.OrderReportCheck": {"check_now": "completeness.check"},
 }  # fmt: skip
 

@@ -179,6 +179,7 @@ POLICY: dict[str, Rule] = {
     "settlements.reconcile": R("Match, map and journal a settlement again; refresh hints", roles=(FINANCE,)),
     "journals.mark_posted": R("Mark journal entries posted", roles=(FINANCE,)),
     "periods.close": R("Close an accounting period (no journal may be dated in it)", roles=(FINANCE,)),
+    "periods.reopen": R("Reopen a closed accounting period, with a reason", roles=(FINANCE,)),
     "accruals.run": R("Run the period-end accruals (shipped, not yet settled) now", roles=(FINANCE,)),
     "completeness.check": R("Compare with Amazon's order report now (ingests what is missing)", roles=(FINANCE,)),
     "bank.statements.upload": R("Upload a bank statement (admin)", roles=(FINANCE,)),

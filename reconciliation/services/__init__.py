@@ -23,7 +23,12 @@ from reconciliation.services.journal import (
     journal_entries_transition,
     settlement_journal_build,
 )
-from reconciliation.services.periods import accounting_period_close, accounting_period_for, journal_date_open
+from reconciliation.services.periods import (
+    accounting_period_close,
+    accounting_period_for,
+    accounting_period_reopen,
+    journal_date_open,
+)
 from reconciliation.services.settlements import settlement_accounts_resolve, settlement_reconcile
 
 __all__ = [
@@ -32,6 +37,7 @@ __all__ = [
     "JournalNotReady",
     "accounting_period_close",
     "accounting_period_for",
+    "accounting_period_reopen",
     "anomalies_scan",
     "anomaly_flag_confirm",
     "anomaly_flag_dismiss",

@@ -1,10 +1,11 @@
 """Accounting periods: which period a day is in (`LEDGER_PERIOD`: calendar month by default, or quarter), the first
-open date for a journal entry, and closing a period.
+open date for a journal entry, and closing and reopening a period.
 
 A period row is made the first time something is dated in it. Closing one (Finance) means no journal entry may be
 dated in it any more: entries whose amounts belong to it are dated at the first open day after it, with a note.
-Choosing a date and closing a period both lock the period's row, so an entry cannot slip into a period while it is
-being closed (PostgreSQL also refuses such a row with a trigger).
+Finance may reopen a closed period with a reason (a correction to post in it); every close and reopen is an
+`AccountingPeriodEvent`. Choosing a date, closing and reopening all lock the period's row, so an entry cannot slip
+into a period while it is being closed (PostgreSQL also refuses such a row with a trigger).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.common.errors import ApplicationError
-from reconciliation.models import AccountingPeriod
+from reconciliation.models import PERIOD_TRANSITIONS, AccountingPeriod, AccountingPeriodEvent
 
 MONTHS = {"month": 1, "quarter": 3}
 
@@ -76,19 +77,47 @@ def journal_date_open(*, day: date) -> tuple[date, str]:
     return day, f"Belongs to {wanted}, but period {names} is closed: dated at the first open date, {day}."
 
 
-def accounting_period_close(*, period: AccountingPeriod, actor: str, note: str = "") -> AccountingPeriod:
-    """Close a period: from now on no journal entry is dated in it. Closing a closed period changes nothing."""
+def accounting_period_transition(
+    *, period: AccountingPeriod, to: str, actor: str, reason: str = ""
+) -> AccountingPeriod:
+    """The one writer of `AccountingPeriod.status` (`PERIOD_TRANSITIONS`); writes an `AccountingPeriodEvent`.
+
+    Moving to the status it already has changes nothing. Closing needs the period to have ended; reopening needs a
+    reason. Entries already dated at a later open date (while it was closed) stay where they are: reopening only lets
+    new entries and corrections be dated in it again."""
+    reason = reason.strip()
     with transaction.atomic():
         period = AccountingPeriod.objects.select_for_update().get(pk=period.pk)
-        if period.status == AccountingPeriod.Status.CLOSED:
+        if period.status == to:
             return period
-        if period.end >= timezone.now().date():
-            raise ApplicationError(
-                f"period {period} has not ended yet: it can be closed from {period.end + timedelta(1)}"
-            )
-        period.status = AccountingPeriod.Status.CLOSED
-        period.closed_at, period.closed_by = timezone.now(), actor[:150]
-        if note:
-            period.note = note
+        if to not in PERIOD_TRANSITIONS.get(period.status, set()):
+            raise ApplicationError(f"period {period} cannot go from {period.status} to {to}")
+        if to == AccountingPeriod.Status.CLOSED:
+            if period.end >= timezone.now().date():
+                raise ApplicationError(
+                    f"period {period} has not ended yet: it can be closed from {period.end + timedelta(1)}"
+                )
+            period.closed_at, period.closed_by = timezone.now(), actor[:150]
+            if reason:
+                period.note = reason
+        else:
+            if not reason:
+                raise ApplicationError(f"period {period}: say why it is reopened (the reason is kept with it)")
+            period.closed_at, period.closed_by = None, ""
+            period.note = f"Reopened by {actor[:150]} on {timezone.now():%Y-%m-%d %H:%M} UTC: {reason}"
+        AccountingPeriodEvent.objects.create(
+            period=period, from_status=period.status, to_status=to, actor=actor[:150], reason=reason
+        )
+        period.status = to
         period.save()  # audited
     return period
+
+
+def accounting_period_close(*, period: AccountingPeriod, actor: str, note: str = "") -> AccountingPeriod:
+    """Close a period: from now on no journal entry is dated in it. Closing a closed period changes nothing."""
+    return accounting_period_transition(period=period, to=AccountingPeriod.Status.CLOSED, actor=actor, reason=note)
+
+
+def accounting_period_reopen(*, period: AccountingPeriod, actor: str, reason: str) -> AccountingPeriod:
+    """Reopen a closed period (Finance, with a reason): entries may be dated in it again until it is closed again."""
+    return accounting_period_transition(period=period, to=AccountingPeriod.Status.OPEN, actor=actor, reason=reason)

@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -15,7 +16,12 @@ from config.common.errors import ApplicationError
 from reconciliation.models import AccountingPeriod, JournalEntry, Settlement
 from reconciliation.services import settlement_reconcile
 from reconciliation.services.export import JournalFilter, journal_csv_chunks
-from reconciliation.services.periods import accounting_period_close, accounting_period_for, period_bounds
+from reconciliation.services.periods import (
+    accounting_period_close,
+    accounting_period_for,
+    accounting_period_reopen,
+    period_bounds,
+)
 from tests.reconciliation.files import amount_row, settlement_file
 from tests.reconciliation.test_settlement_import import import_text, journal_balances
 
@@ -137,3 +143,47 @@ def test_an_unknown_period_setting_is_refused_at_start_up(settings: object) -> N
     settings.LEDGER_PERIOD = "fortnight"  # type: ignore[attr-defined]
     [error] = check_ledger_period()
     assert error.id == "ledgerline.R001" and "month" in str(error.hint)
+
+
+def test_finance_reopens_a_closed_period_with_a_reason_and_closes_it_again() -> None:
+    march = accounting_period_close(period=accounting_period_for(day=date(2026, 3, 15)), actor="user:finance")
+    # No reason, no reopening; an open period is not "reopened" (nothing changes, no event).
+    with pytest.raises(ApplicationError, match="say why"):
+        accounting_period_reopen(period=march, actor="user:finance", reason="  ")
+    april = accounting_period_for(day=date(2026, 4, 15))
+    assert accounting_period_reopen(period=april, actor="user:finance", reason="x").status == "open"
+    assert not april.events.exists()
+
+    march = accounting_period_reopen(period=march, actor="user:controller", reason="Missed Amazon fee adjustment")
+    assert march.status == "open" and march.closed_at is None and march.closed_by == ""
+    assert "Reopened by user:controller" in march.note and "Missed Amazon fee adjustment" in march.note
+    # While open again, a settlement's March part is dated in March.
+    import_text(spanning("7700004"))
+    late = Settlement.objects.get(settlement_id="7700004").journals.get(period_start=date(2026, 3, 1))
+    assert late.date == date(2026, 3, 31) and late.note == ""
+
+    march = accounting_period_close(period=march, actor="user:finance", note="March final, with the adjustment")
+    assert [(e.from_status, e.to_status, e.actor, e.reason) for e in march.events.all()] == [
+        ("open", "closed", "user:finance", ""),
+        ("closed", "open", "user:controller", "Missed Amazon fee adjustment"),
+        ("open", "closed", "user:finance", "March final, with the adjustment"),
+    ]
+    # The database keeps the rule too: no reopening event without a reason.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        march.events.create(from_status="closed", to_status="open", actor="user:x", reason="")
+
+
+def test_the_admin_reopens_with_the_reason_typed_beside_the_action(admin_client: Any) -> None:
+    from django.urls import reverse
+
+    march = accounting_period_close(period=accounting_period_for(day=date(2026, 3, 15)), actor="user:finance")
+    url = reverse("admin:reconciliation_accountingperiod_changelist")
+    action = {"action": "reopen", "_selected_action": [march.pk], "index": 0}
+    page = admin_client.post(url, {**action, "reason": ""}, follow=True).content.decode()
+    assert "say why it is reopened" in page
+    assert AccountingPeriod.objects.get(pk=march.pk).status == "closed"
+    page = admin_client.post(url, {**action, "reason": "Late chargeback"}, follow=True).content.decode()
+    assert "open again" in page
+    assert AccountingPeriod.objects.get(pk=march.pk).status == "open"
+    detail = admin_client.get(reverse("admin:reconciliation_accountingperiod_change", args=[march.pk])).content
+    assert b"Late chargeback" in detail and b"closed \xe2\x86\x92 open" in detail
