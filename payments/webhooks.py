@@ -6,6 +6,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from config.common.middleware import client_address
 from payments.services import opayo_notification_receive
 
 
@@ -15,5 +16,5 @@ class OpayoServerNotificationView(View):
     """Opayo Server-protocol notification POST. Always answers 200 in Opayo's `Status=…` text format."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        note = opayo_notification_receive(body=request.body, remote_addr=request.META.get("REMOTE_ADDR", ""))
+        note = opayo_notification_receive(body=request.body, remote_addr=client_address(request))
         return HttpResponse(note.reply, content_type="text/plain; charset=utf-8")

@@ -249,3 +249,18 @@ def test_no_false_positives_on_ids_and_tokens() -> None:
     makers = [lambda: secrets.token_hex(12), lambda: secrets.token_hex(20), lambda: secrets.token_hex(32).upper(),
               lambda: "ll_" + secrets.token_urlsafe(32), lambda: base64.b64encode(os.urandom(48)).decode()]  # fmt: skip
     assert not any(card_numbers(make()) for make in makers for _ in range(20_000))
+
+
+def test_behind_a_load_balancer_the_sender_is_the_address_it_forwarded(db: None, settings: Any) -> None:
+    """REMOTE_ADDR is the balancer's; the allow-list and the limits must see Opayo's address, and a sender's own
+    X-Forwarded-For entries (left of the balancer's) must not get it in."""
+    settings.INBOUND_ALLOWED_SOURCES = {"/webhooks/opayo/": ["198.51.100.0/24"]}
+    balancer = Client(REMOTE_ADDR="10.0.0.2")
+    post = {"data": "VendorTxCode=NOPE", "content_type": FORM}
+    # No proxy configured: the header is ignored, whatever it says.
+    assert balancer.post(URL, HTTP_X_FORWARDED_FOR="198.51.100.7", **post).status_code == 403
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert balancer.post(URL, HTTP_X_FORWARDED_FOR="198.51.100.7", **post).status_code == 200
+    assert OpayoNotification.objects.get().remote_addr == "198.51.100.7"
+    spoofed = balancer.post(URL, HTTP_X_FORWARDED_FOR="198.51.100.7, 203.0.113.66", **post)
+    assert spoofed.status_code == 403 and "203.0.113.66" in spoofed.content.decode()

@@ -24,6 +24,21 @@ from config.common.ratelimit import rate_limit_take
 logger = logging.getLogger(__name__)
 
 
+def client_address(request: HttpRequest) -> str:
+    """The address of whoever sent the request. Behind `TRUSTED_PROXY_COUNT` reverse proxies (a load balancer, say)
+    REMOTE_ADDR is the last proxy's: the sender is then the address the outermost trusted proxy appended to
+    X-Forwarded-For, the Nth from the right (as Werkzeug's ProxyFix reads it). Entries left of it are whatever the
+    client wrote and are never trusted; with no proxies configured the header is ignored entirely."""
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies <= 0:
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    if len(hops) < proxies:
+        return remote  # not through the expected proxies: the connection's own address
+    return hops[-proxies]
+
+
 def _longest_prefix(path: str, table: dict[str, object]) -> str | None:
     return max((prefix for prefix in table if path.startswith(prefix)), key=len, default=None)
 
@@ -59,7 +74,7 @@ class InboundSourceLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limits, allowed = settings.INBOUND_RATE_LIMITS, settings.INBOUND_ALLOWED_SOURCES
-        source = request.META.get("REMOTE_ADDR", "") or "unknown"
+        source = client_address(request) or "unknown"
         prefix = _longest_prefix(request.path, allowed)
         if prefix and allowed[prefix] and not _address_in(source, allowed[prefix]):
             logger.warning("Inbound request to %s from %s refused: not an allowed source", request.path, source)

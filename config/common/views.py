@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from config.common.middleware import client_address
 from config.common.monitoring import Snapshot, monitoring_snapshot
 from config.common.workers import workers_health
 
@@ -128,7 +129,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if token:
         if request.headers.get("Authorization", "") != f"Bearer {token}":
             return HttpResponse("unauthorised", status=401, content_type="text/plain")
-    elif request.META.get("REMOTE_ADDR") not in ("127.0.0.1", "::1"):
+    elif client_address(request) not in ("127.0.0.1", "::1"):
         return HttpResponse("set METRICS_TOKEN to scrape from elsewhere", status=403, content_type="text/plain")
     registry = CollectorRegistry()
     registry.register(_SnapshotCollector(monitoring_snapshot(hours=1)))

@@ -424,6 +424,11 @@ INBOUND_RATE_LIMITS = env.json("INBOUND_RATE_LIMITS", default={"/webhooks/opayo/
 # Only these senders (addresses or networks, e.g. Opayo's published notification ranges) per prefix; empty = any.
 INBOUND_ALLOWED_SOURCES = {"/webhooks/opayo/": env.list("OPAYO_NOTIFICATION_ALLOWED_SOURCES", default=[])}
 
+# Reverse proxies in front of the web server (a load balancer: 1). Their X-Forwarded-For entries give the sender's
+# address for the limits and allow-lists above and the notifications' recorded source; 0 ignores the header (a
+# client could write anything there).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # --- Alerts -------------------------------------------------------------------------------------------------
 ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
 ALERT_WEBHOOK_URL = env("ALERT_WEBHOOK_URL", default="")  # receives {"key", "severity", "subject", "body", "at"}
