@@ -25,6 +25,7 @@ from fulfillment.services.mcf import (
     fulfillment_order_status_set,
     order_fulfillment_retry,
 )
+from fulfillment.services.notifications import fulfillment_order_status_notified, listings_feed_notified
 from fulfillment.services.shipments import amazon_packages_record, erp_shipment_report
 from orders.models import Order
 from orders.selectors import order_open_holds
@@ -54,6 +55,8 @@ __all__ = [
     "erp_sales_order_payload",
     "erp_shipment_report",
     "fba_fulfillment_cancel",
+    "fulfillment_order_status_notified",
+    "listings_feed_notified",
     "fba_fulfillment_orders_poll_due",
     "fba_fulfillment_refresh",
     "fba_fulfillment_request",

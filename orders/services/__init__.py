@@ -16,6 +16,21 @@ from orders.services.amazon_sync import (
     sync_cursor_acquire,
     sync_cursor_release,
 )
+from orders.services.notification_consumer import (
+    notification_consumer_register,
+    notifications_consume,
+    notifications_consume_round,
+)
+from orders.services.notifications import (
+    InboundMessage,
+    NotificationIgnored,
+    field_ci,
+    notification_reprocess,
+    notifications_apply,
+    notifications_store,
+    register_notification_handler,
+)
+from orders.services.poll_mode import notifications_flowing, order_poll_mode
 from orders.services.reprocess import amazon_snapshot_reprocess
 from orders.services.schedules import order_poll_schedules_sync, order_polls_enqueue
 from orders.services.status import (
@@ -33,6 +48,18 @@ from orders.services.status import (
 )
 
 __all__ = [
+    "InboundMessage",
+    "NotificationIgnored",
+    "field_ci",
+    "notification_consumer_register",
+    "notification_reprocess",
+    "notifications_apply",
+    "notifications_consume",
+    "notifications_consume_round",
+    "notifications_flowing",
+    "notifications_store",
+    "order_poll_mode",
+    "register_notification_handler",
     "IngestStats",
     "RefreshResult",
     "SyncResult",

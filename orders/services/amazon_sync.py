@@ -43,7 +43,7 @@ from config.common.models import ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_for
 from connectors.amazon.orders import AmazonOrdersClient
 from connectors.amazon.orders_2026_types import SearchOrdersPage
-from orders.models import AmazonOrderSnapshot, Order, SellerAccount, SyncCursor
+from orders.models import AmazonOrderSnapshot, Order, SeenVia, SellerAccount, SyncCursor
 from orders.services.accounts import sp_api_client_for
 from orders.services.amazon_ingest import (
     IngestStats,
@@ -364,6 +364,7 @@ def amazon_orders_refresh(
     amazon_order_ids: Sequence[str],
     actor: str = "system:amazon",
     client: AmazonOrdersClient | None = None,
+    via: str = SeenVia.REFRESH,
 ) -> RefreshResult:
     """Read these orders again with getOrder (2026-01-01) and apply them: the operator's "Refresh from Amazon", and
     orders Amazon lists elsewhere (its order report) that polling never saw. Stored raw first like a page; applied
@@ -392,7 +393,7 @@ def amazon_orders_refresh(
         result.api_calls = dict(Counter(client.calls) - calls_before)
         if own_client:
             client.close()
-    stored = amazon_snapshots_store(account=account, marketplace_id=marketplace_id, raw_orders=raw_orders)
+    stored = amazon_snapshots_store(account=account, marketplace_id=marketplace_id, raw_orders=raw_orders, via=via)
     keys = [s.amazon_order_id for s in stored]
     # An identical payload already processed is not returned by the store: process that one again too.
     again = AmazonOrderSnapshot.objects.filter(
