@@ -26,7 +26,8 @@ def fulfillment_order_status_notified(notification: SpApiNotification, payload: 
     before = fulfillment.status
     fulfillment = fba_fulfillment_refresh(fulfillment_id=fulfillment.pk, actor=ACTOR)
     told = field_ci(payload, "FulfillmentOrderStatus") or "?"
-    return f"getFulfillmentOrder {fulfillment.seller_fulfillment_order_id}: {before} → {fulfillment.status} (notified {told})"
+    sfo = fulfillment.seller_fulfillment_order_id
+    return f"getFulfillmentOrder {sfo}: {before} → {fulfillment.status} (notified {told})"
 
 
 @register_notification_handler("FEED_PROCESSING_FINISHED")

@@ -9,6 +9,7 @@ notifications can be relied on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -114,7 +115,7 @@ def notifications_consume(
         while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
             rounds += 1
             try:
-                close_old_connections()
+                _fresh_connection()
                 outcome = notifications_consume_round(client=client, consumer=consumer, wait_seconds=wait_seconds)
                 received += outcome.received
                 if outcome.received:
@@ -132,16 +133,21 @@ def notifications_consume(
                 stop.wait(delay)
     finally:
         client.close()
-        try:
+        with contextlib.suppress(DatabaseError):
             NotificationConsumer.objects.filter(pk=consumer.pk).update(stopped_at=timezone.now())
-        except DatabaseError:
-            pass
     return received
+
+
+def _fresh_connection() -> None:
+    """A long-running loop drops a broken or aged database connection between rounds (never inside a transaction:
+    a caller's, or a test's)."""
+    if not connection.in_atomic_block:
+        close_old_connections()
 
 
 def _safely_record(consumer: NotificationConsumer, exc: Exception) -> int:
     try:
-        close_old_connections()
+        _fresh_connection()
         return _record_error(consumer, exc)
     except DatabaseError:
         return 6

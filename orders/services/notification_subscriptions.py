@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 
+from connectors.amazon.notifications import AmazonNotificationsClient
+from connectors.amazon.notifications_types import SubscriptionExists
 from django.conf import settings
 from django.utils import timezone
 
 from config.common.errors import ApplicationError, ConnectorError, PermanentConnectorError
-from connectors.amazon.notifications import AmazonNotificationsClient
-from connectors.amazon.notifications_types import SubscriptionExists
 from connectors.aws.sqs import SqsQueueClient
 from orders.models import NotificationDestination, NotificationSubscription, NotificationType, SellerAccount
 
@@ -82,9 +82,7 @@ def notification_subscribe(*, account: SellerAccount, notification_type: str, ac
             except SubscriptionExists:
                 existing = client.subscription_get(notification_type)
                 if existing is None:
-                    raise ApplicationError(
-                        "Amazon says a subscription exists but returns none; try again"
-                    ) from None
+                    raise ApplicationError("Amazon says a subscription exists but returns none; try again") from None
                 sub = existing
         except (ConnectorError, ApplicationError) as exc:
             row.state, row.last_error, row.checked_at = NotificationSubscription.State.FAILED, str(exc), now
@@ -99,9 +97,7 @@ def notification_subscribe(*, account: SellerAccount, notification_type: str, ac
     return row
 
 
-def notification_unsubscribe(
-    *, account: SellerAccount, notification_type: str, actor: str
-) -> NotificationSubscription:
+def notification_unsubscribe(*, account: SellerAccount, notification_type: str, actor: str) -> NotificationSubscription:
     row = _row(account, notification_type)
     now = timezone.now()
     with _client(account) as client:

@@ -245,7 +245,7 @@ def _claim(*, ids: Sequence[int] | None, limit: int, force: bool = False) -> lis
     """Take received rows for this consumer (skip those another is applying), oldest first."""
     now = timezone.now()
     with transaction.atomic():
-        qs = SpApiNotification.objects.select_for_update(skip_locked=True).filter(
+        qs = SpApiNotification.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             status=SpApiNotification.Status.RECEIVED
         )
         if ids is not None:
@@ -261,9 +261,7 @@ def _claim(*, ids: Sequence[int] | None, limit: int, force: bool = False) -> lis
     return rows
 
 
-def _finish(
-    row: SpApiNotification, status: str, *, outcome: str = "", error: str = "", resolve: bool = True
-) -> None:
+def _finish(row: SpApiNotification, status: str, *, outcome: str = "", error: str = "", resolve: bool = True) -> None:
     now = timezone.now()
     SpApiNotification.objects.filter(pk=row.pk).update(
         status=status, outcome=outcome[:4000], error=error[:4000], not_before=None,
@@ -286,7 +284,9 @@ def _failed(row: SpApiNotification, exc: Exception, stats: ApplyStats) -> None:
         return
     _finish(row, SpApiNotification.Status.FAILED, error=str(exc))
     stats.failed += 1
-    kind = ExceptionItem.Kind.CONNECTOR_ERROR if isinstance(exc, ConnectorError) else ExceptionItem.Kind.MALFORMED_PAYLOAD
+    kind = ExceptionItem.Kind.MALFORMED_PAYLOAD
+    if isinstance(exc, ConnectorError):
+        kind = ExceptionItem.Kind.CONNECTOR_ERROR
     exception_open(
         kind=kind, source=row,
         summary=f"SP-API notification {row.notification_type} {row.subject} could not be applied: {exc}",
@@ -333,7 +333,7 @@ def _apply_one(row: SpApiNotification) -> ApplyStats:
         _finish(row, SpApiNotification.Status.IGNORED, outcome=str(exc))
         stats.ignored += 1
         return stats
-    except Exception as exc:  # noqa: BLE001  (any failure is recorded on the row and queued; the consumer goes on)
+    except Exception as exc:  # any failure is recorded on the row and queued; the consumer goes on
         logger.warning("notification %s failed: %s", row.notification_id, exc, exc_info=True)
         _failed(row, exc, stats)
         return stats
