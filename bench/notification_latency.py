@@ -76,7 +76,8 @@ def reset_database() -> None:
 def order_entry(order_id: str) -> dict[str, Any]:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     order = {"AmazonOrderId": order_id, "PurchaseDate": now, "LastUpdateDate": now, "OrderStatus": "Unshipped",
-             "FulfillmentChannel": "MFN", "MarketplaceId": UK, "OrderTotal": {"CurrencyCode": "GBP", "Amount": "20.00"}}  # fmt: skip
+             "FulfillmentChannel": "MFN", "MarketplaceId": UK,
+             "OrderTotal": {"CurrencyCode": "GBP", "Amount": "20.00"}}  # fmt: skip
     items = [{"ASIN": "B000000001", "OrderItemId": "1", "SellerSKU": SKU, "QuantityOrdered": 1, "QuantityShipped": 0,
               "ItemPrice": {"CurrencyCode": "GBP", "Amount": "20.00"}}]  # fmt: skip
     address = {"Name": "Jane Doe", "AddressLine1": "1 High St", "City": "Leeds", "PostalCode": "LS1 1AA",
@@ -110,7 +111,7 @@ def latencies(created: dict[str, datetime], timeout: float, tick: Any = None) ->
 
 
 def p99(values: list[float]) -> float:
-    return values[min(len(values) - 1, int(round(0.99 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(0.99 * (len(values) - 1)))]
 
 
 def spapi_calls(sim: Any) -> dict[str, int]:
@@ -135,8 +136,10 @@ def main() -> None:
 
     queue_url, _ = queue_ensure(sqs_url, "bench-notifications")
     procs.append(
-        start([sys.executable, "-m", "simulators.spapi", "--port", str(sim_port)],
-              env={"SPAPI_SIM_SQS_ENDPOINT_URL": sqs_url})  # fmt: skip
+        start(
+            [sys.executable, "-m", "simulators.spapi", "--port", str(sim_port)],
+            env={"SPAPI_SIM_SQS_ENDPOINT_URL": sqs_url},
+        )
     )
     wait_http(f"{sim_url}/_sim/health")
     os.environ.update(

@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from config.common.access import PolicyAdminMixin, policy_action
@@ -88,18 +88,6 @@ class SellerMarketplaceInline(admin.TabularInline):
     fields = ["marketplace_id", "is_active", "mcf_enabled"]
 
 
-@admin.register(SellerAccount)
-class NotificationSubscriptionInline(ReadOnlyAdminMixin, admin.TabularInline):
-    """Each notification type's state; changed only through the account's subscribe / unsubscribe actions."""
-
-    model = NotificationSubscription
-    extra = 0
-    fields = ("notification_type", "state", "subscription_id", "destination_id", "subscribed_at", "checked_at",
-              "last_error")  # fmt: skip
-    readonly_fields = fields
-    verbose_name_plural = "SP-API notification subscriptions (use the actions to subscribe or unsubscribe)"
-
-
 def _subscription_action(notification_type: str, subscribe: bool) -> Any:
     verb = "Subscribe to" if subscribe else "Unsubscribe from"
 
@@ -138,6 +126,7 @@ SUBSCRIPTION_ACTIONS = [
 ]
 
 
+@admin.register(SellerAccount)
 class SellerAccountAdmin(PolicyAdminMixin, admin.ModelAdmin):
     form = SellerAccountForm
     list_display = [
@@ -145,11 +134,38 @@ class SellerAccountAdmin(PolicyAdminMixin, admin.ModelAdmin):
     ]  # fmt: skip
     list_filter = ["region", "is_active"]
     search_fields = ["name", "selling_partner_id"]
-    inlines = [SellerMarketplaceInline, NotificationSubscriptionInline]
+    inlines = [SellerMarketplaceInline]
+    readonly_fields = ["notification_subscriptions_table"]
     actions = ["poll_now", *SUBSCRIPTION_ACTIONS]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SellerAccount]:
         return super().get_queryset(request).prefetch_related("marketplaces", "cursors", "notification_subscriptions")
+
+    @admin.display(description="SP-API notification subscriptions")
+    def notification_subscriptions_table(self, obj: SellerAccount) -> SafeString:
+        """Each type's state (a read-only table, not an inline: the form's fields stay the account's own); changed
+        only through the list's subscribe / unsubscribe actions."""
+        rows = {s.notification_type: s for s in obj.notification_subscriptions.all()} if obj.pk else {}
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    t,
+                    rows[t].get_state_display() if t in rows else "Unsubscribed",
+                    rows[t].subscription_id if t in rows else "",
+                    rows[t].checked_at.strftime("%Y-%m-%d %H:%M") if t in rows and rows[t].checked_at else "",
+                    rows[t].last_error[:200] if t in rows else "",
+                )
+                for t in NotificationType.values
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Type</th><th>State</th><th>Subscription id</th><th>Checked at Amazon</th>"
+            "<th>Last error</th></tr></thead><tbody>{}</tbody></table>"
+            "<p class='help'>Subscribe / unsubscribe with the actions of the seller account list.</p>",
+            body,
+        )
 
     @admin.display(description="Notifications")
     def notifications(self, obj: SellerAccount) -> str:

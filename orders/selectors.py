@@ -234,7 +234,7 @@ def notifications_health(*, hours: int = 1) -> NotificationsHealth:
     counts = firsts.aggregate(
         by_notification=Count("pk", filter=Q(first_seen_via=SeenVia.NOTIFICATION)),
         by_polling=Count("pk", filter=Q(first_seen_via=SeenVia.POLL)),
-        missed=Count("pk", filter=Q(first_seen_via=SeenVia.POLL) & ~Exists(told)),
+        missed=Count("pk", filter=Q(Q(first_seen_via=SeenVia.POLL), ~Exists(told))),
     )
     return NotificationsHealth(
         enabled=bool(settings.SP_API_NOTIFICATIONS_QUEUE_URL),

@@ -21,6 +21,12 @@ from orders.services.notification_consumer import (
     notifications_consume,
     notifications_consume_round,
 )
+from orders.services.notification_subscriptions import (
+    notification_destination_ensure,
+    notification_subscribe,
+    notification_subscriptions_check,
+    notification_unsubscribe,
+)
 from orders.services.notifications import (
     InboundMessage,
     NotificationIgnored,
@@ -61,7 +67,11 @@ __all__ = [
     "amazon_snapshots_store",
     "field_ci",
     "notification_consumer_register",
+    "notification_destination_ensure",
     "notification_reprocess",
+    "notification_subscribe",
+    "notification_subscriptions_check",
+    "notification_unsubscribe",
     "notifications_apply",
     "notifications_consume",
     "notifications_consume_round",
