@@ -4,6 +4,7 @@ simulator. Nothing of ours is mocked."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ from orders.tasks import orders_poll_account
 from simulators.spapi.control import SpApiSimulatorControl
 from simulators.sqs import queue_ensure
 from tests.orders.test_amazon_2026 import put, stamp
+from tests.orders.test_notifications import FIXTURES
 from tests.spapi_support import spapi_for
 
 
@@ -222,3 +224,68 @@ def test_subscribe_adopts_what_amazon_has_and_unsubscribe_removes_it(
     assert amazon.notification_subscriptions()["subscriptions"] == []
     [checked] = [r for r in notification_subscriptions_check(account=account) if r.notification_type == "ORDER_CHANGE"]
     assert checked.state == "unsubscribed"
+
+
+def test_a_settlement_report_finished_is_imported_from_its_notification(
+    amazon: SpApiSimulatorControl, account: SellerAccount, queue: SqsQueueClient, consumer: NotificationConsumer
+) -> None:
+    from reconciliation.models import Settlement
+    from tests.reconciliation.test_settlement_reports import spec
+
+    notification_subscribe(account=account, notification_type="REPORT_PROCESSING_FINISHED", actor="ops")
+    from simulators.spapi.settlement_files import settlement_text
+
+    text, _ = settlement_text(spec("44444"))
+    report = amazon.add_settlement_report(account.selling_partner_id, text)
+    # The simulator's add_settlement_report puts a DONE report in place without a notification (its
+    # REPORT_PROCESSING_FINISHED follows createReport's reports): Amazon's documented body is sent as Amazon would.
+    doc = json.loads((FIXTURES / "REPORT_PROCESSING_FINISHED.json").read_text())
+    inner = doc["payload"]["reportProcessingFinishedNotification"]
+    inner.update(sellerId=account.selling_partner_id, reportId=report["reportId"], processingStatus="DONE",
+                 reportType="GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2",
+                 reportDocumentId=report["reportDocumentId"])  # fmt: skip
+    doc["notificationMetadata"]["notificationId"] = str(uuid.uuid4())
+    queue.send(json.dumps(doc))
+    other = json.loads(json.dumps(doc))
+    other["payload"]["reportProcessingFinishedNotification"]["reportType"] = "GET_FLAT_FILE_ACTIONABLE_ORDER_DATA"
+    other["notificationMetadata"]["notificationId"] = str(uuid.uuid4())
+    queue.send(json.dumps(other))
+    consume_until(amazon, queue, consumer, lambda: SpApiNotification.objects.filter(status="applied").exists())
+    assert SpApiNotification.objects.get(status="ignored").outcome.startswith("report type GET_FLAT_FILE")
+    note = SpApiNotification.objects.get(status="applied")
+    assert note.notification_type == "REPORT_PROCESSING_FINISHED" and note.subject == report["reportId"]
+    assert "settlement 44444 imported" in note.outcome
+    assert Settlement.objects.get().settlement_id == "44444"
+    assert calls(amazon, "getReports") == 0  # the report named by the notification, not a listing
+
+
+def test_a_listings_feed_result_is_read_when_amazon_says_it_finished(
+    amazon: SpApiSimulatorControl, account: SellerAccount, queue: SqsQueueClient, consumer: NotificationConsumer,
+    settings: Any,
+) -> None:  # fmt: skip
+    from config.common.outbound import outbound_sweep
+    from fulfillment.models import ListingFeed
+    from mappings.models import SkuMapping
+    from tests.factories import UK
+    from tests.fulfillment.conftest import erp_api
+
+    settings.INVENTORY_FEED_THRESHOLD = 25
+    skus = {f"MFN-{n:03d}": 0 for n in range(30)}
+    amazon.set_listings(account.selling_partner_id, UK, skus)
+    for sku in skus:
+        SkuMapping.objects.create(seller_account=account, seller_sku=sku, erp_item_id=f"IT-{sku}",
+                                  fulfillment_channel="MFN")  # fmt: skip
+    amazon.listing_settings(feed_processing_seconds=2)
+    notification_subscribe(account=account, notification_type="FEED_PROCESSING_FINISHED", actor="ops")
+    levels = [{"item_id": f"IT-MFN-{n:03d}", "site": "MAIN", "on_hand": n + 1, "allocated": 0,
+               "as_of": "2026-11-30T09:00:00+00:00", "version": 1} for n in range(30)]  # fmt: skip
+    erp_api().post("/api/v1/erp/inventory/", {"levels": levels}, format="json")
+    outbound_sweep()  # the feed is submitted; Amazon is still processing it (the next check is 30 s away)
+    feed = ListingFeed.objects.get()
+    assert feed.status == "submitted"
+
+    consume_until(amazon, queue, consumer, lambda: SpApiNotification.objects.exclude(status="received").exists())
+    note = SpApiNotification.objects.get()
+    assert (note.notification_type, note.subject, note.status) == ("FEED_PROCESSING_FINISHED", feed.feed_id, "applied")
+    feed.refresh_from_db()
+    assert feed.status == "done" and feed.accepted == 30
