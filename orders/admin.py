@@ -146,20 +146,13 @@ class SellerAccountAdmin(PolicyAdminMixin, admin.ModelAdmin):
         """Each type's state (a read-only table, not an inline: the form's fields stay the account's own); changed
         only through the list's subscribe / unsubscribe actions."""
         rows = {s.notification_type: s for s in obj.notification_subscriptions.all()} if obj.pk else {}
-        body = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    t,
-                    rows[t].get_state_display() if t in rows else "Unsubscribed",
-                    rows[t].subscription_id if t in rows else "",
-                    rows[t].checked_at.strftime("%Y-%m-%d %H:%M") if t in rows and rows[t].checked_at else "",
-                    rows[t].last_error[:200] if t in rows else "",
-                )
-                for t in NotificationType.values
-            ),
-        )
+        cells = []
+        for t in NotificationType.values:
+            row = rows.get(t)
+            checked = row.checked_at.strftime("%Y-%m-%d %H:%M") if row and row.checked_at else ""
+            state = row.get_state_display() if row else "Unsubscribed"
+            cells.append((t, state, row.subscription_id if row else "", checked, row.last_error[:200] if row else ""))
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", cells)
         return format_html(
             "<table><thead><tr><th>Type</th><th>State</th><th>Subscription id</th><th>Checked at Amazon</th>"
             "<th>Last error</th></tr></thead><tbody>{}</tbody></table>"

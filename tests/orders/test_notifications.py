@@ -312,3 +312,13 @@ def test_the_command_consumes_and_stores(account: SellerAccount, queue: SqsQueue
     # Stored; applying failed for now (no simulator here) and waits for another try.
     note = SpApiNotification.objects.get()
     assert note.subject == "202-1000000-0000011" and note.status in ("received", "failed")
+
+
+def test_metrics_show_notification_gauges(account: SellerAccount, queue: SqsQueueClient, client: Any) -> None:
+    from orders.services import InboundMessage, notifications_store
+
+    notifications_store(messages=[InboundMessage(order_change(account, "202-1000000-0000012"))])
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert "ledgerline_notifications_last_hour 1.0" in text
+    assert 'ledgerline_notification_lag_seconds{stat="median"}' in text
+    assert "ledgerline_notification_consumer_up 0.0" in text

@@ -289,3 +289,22 @@ def test_a_listings_feed_result_is_read_when_amazon_says_it_finished(
     assert (note.notification_type, note.subject, note.status) == ("FEED_PROCESSING_FINISHED", feed.feed_id, "applied")
     feed.refresh_from_db()
     assert feed.status == "done" and feed.accepted == 30
+
+
+def test_the_admin_subscribes_and_shows_the_state(
+    amazon: SpApiSimulatorControl, account: SellerAccount, queue: SqsQueueClient, admin_client: Any
+) -> None:
+    from django.urls import reverse
+
+    changelist = reverse("admin:orders_selleraccount_changelist")
+    response = admin_client.post(changelist, {"action": "subscribe_order_change", "_selected_action": [account.pk]})
+    assert response.status_code == 302
+    assert NotificationSubscription.objects.get().state == "subscribed"
+    page = admin_client.get(reverse("admin:orders_selleraccount_change", args=[account.pk])).content.decode()
+    assert "SP-API notification subscriptions" in page and "Subscribed" in page
+    assert "ORDER_CHANGE" in admin_client.get(changelist).content.decode()
+    admin_client.post(changelist, {"action": "unsubscribe_order_change", "_selected_action": [account.pk]})
+    assert NotificationSubscription.objects.get().state == "unsubscribed"
+    assert admin_client.get(reverse("admin:orders_spapinotification_changelist")).status_code == 200
+    dashboard = admin_client.get(reverse("admin-dashboard")).content.decode()
+    assert "SP-API notifications (last hour)" in dashboard and "Order polling" in dashboard
