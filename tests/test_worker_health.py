@@ -309,7 +309,8 @@ def _free_port() -> int:
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=["TERM", "INT", "KILL"])
 def test_run_stack_stops_every_process_it_started(how: signal.Signals) -> None:
     """Even a stalled cluster (its workers killed, so it cannot stop by itself) and even if run_stack is killed."""
-    ports = {"WEB_PORT": _free_port(), "SP_API_SIM_PORT": _free_port(), "OPAYO_SIM_PORT": _free_port()}
+    ports = {"WEB_PORT": _free_port(), "SP_API_SIM_PORT": _free_port(), "OPAYO_SIM_PORT": _free_port(),
+             "SQS_SIM_PORT": _free_port()}  # fmt: skip
     env = _env(PROCESS_STOP_GRACE_SECONDS="3", **{k: str(v) for k, v in ports.items()})
     stack = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "run_stack", "--no-demo"],
@@ -326,7 +327,8 @@ def test_run_stack_stops_every_process_it_started(how: signal.Signals) -> None:
         time.sleep(1)  # respawned by the sentinel, stuck
         started = _descendants(stack.pid)
         names = " | ".join(_cmdline(p) for p in started)
-        for part in ("simulators.spapi", "simulators.opayo", "run_worker", "qcluster", "gunicorn", "watchdog"):
+        for part in ("simulators.sqs", "simulators.spapi", "simulators.opayo", "run_worker", "qcluster", "gunicorn",
+                     "watchdog"):  # fmt: skip
             assert part in names
         stopping = time.monotonic()
         os.kill(stack.pid, how)

@@ -99,13 +99,18 @@ class SpApiSimulatorControl:
 
     # --- orders -----------------------------------------------------------------------------------------
 
-    def upsert_orders(self, *, seller: str, orders: list[dict[str, Any]], raw: bool = False) -> list[str]:
+    def upsert_orders(
+        self, *, seller: str, orders: list[dict[str, Any]], raw: bool = False, notify: bool | None = None
+    ) -> list[str]:
         """Each entry: `{"order": {...Order...}, "items": [...OrderItem...], "address": {...Address...}}`.
 
         raw=False fills realistic defaults for missing fields; raw=True stores exactly what is given (an
-        AmazonOrderId or `_key` is still needed). Returns the AmazonOrderIds (or keys).
+        AmazonOrderId or `_key` is still needed). Returns the AmazonOrderIds (or keys). notify: send ORDER_CHANGE
+        to subscribers (None: unless more than 50 orders, a bulk seed of history).
         """
-        body = {"seller": seller, "orders": orders, "raw": raw}
+        body: dict[str, Any] = {"seller": seller, "orders": orders, "raw": raw}
+        if notify is not None:
+            body["notify"] = notify
         return [str(key) for key in self._call("POST", "/_sim/orders", body)["order_ids"]]
 
     def patch_order(self, order_id: str, *, items: list[dict[str, Any]] | None = None, **fields: Any) -> dict[str, Any]:
@@ -182,8 +187,10 @@ class SpApiSimulatorControl:
         seed: int | None = None,
         statuses: dict[str, float] | None = None,
         fulfillment_channels: dict[str, float] | None = None,
+        notify: bool | None = None,
     ) -> list[str]:
-        """Realistic random orders purchased between start and end (ISO 8601; default last 7 days to now − 5 min)."""
+        """Realistic random orders purchased between start and end (ISO 8601; default last 7 days to now − 5 min).
+        notify: send ORDER_CHANGE to subscribers (None: unless more than 50 orders, a bulk seed of history)."""
         body: dict[str, Any] = {"seller": seller, "marketplace_id": marketplace_id, "count": count, "skus": skus}
         optional = {
             "start": start,
@@ -191,6 +198,7 @@ class SpApiSimulatorControl:
             "seed": seed,
             "statuses": statuses,
             "fulfillment_channels": fulfillment_channels,
+            "notify": notify,
         }
         body.update({key: value for key, value in optional.items() if value is not None})
         return [str(key) for key in self._call("POST", "/_sim/generate", body)["order_ids"]]

@@ -98,6 +98,7 @@ CONFLICT_STATE = "The resource specified conflicts with the current state."
 RETRY_BASE_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
 SENT_LOG_SIZE = 10_000
+BATCH_SIZE = 10  # SendMessageBatch's limit
 
 
 def application_id(client_id: str) -> str:
@@ -198,16 +199,19 @@ class Delivery:
         self.counts: Counter[str] = Counter()
         self.thread: threading.Thread | None = None
         self.clients: dict[str, Any] = {}
+        self.client_lock = threading.Lock()
         self.queue_urls: dict[tuple[str, str], str] = {}
 
     # --- SQS ----------------------------------------------------------------------------------------
 
     def client(self, endpoint_url: str) -> Any:
-        client = self.clients.get(endpoint_url)
-        if client is None:
-            from simulators.sqs import sqs_client
+        """One boto3 client per endpoint (clients are thread-safe; making them from boto3's default session is not)."""
+        with self.client_lock:
+            client = self.clients.get(endpoint_url)
+            if client is None:
+                from simulators.sqs import sqs_client
 
-            client = self.clients[endpoint_url] = sqs_client(endpoint_url)
+                client = self.clients[endpoint_url] = sqs_client(endpoint_url)
         return client
 
     def queue_url(self, arn: str, endpoint_url: str | None = None) -> str:
@@ -266,13 +270,22 @@ class Delivery:
 
     def run(self) -> None:
         while True:
-            message = self.pending.get()
+            batch = [self.pending.get()]
+            while len(batch) < BATCH_SIZE:  # whatever else is waiting goes in the same SendMessageBatch
+                try:
+                    batch.append(self.pending.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                if message.generation == self.generation:
-                    self.deliver(message)
+                live = [m for m in batch if m.generation == self.generation]
+                if len(live) == 1 or (live and self.faults.delay_ms > 0):
+                    for message in live:
+                        self.deliver(message)
+                elif live:
+                    self.deliver_batch(live)
             finally:
                 with self.lock:
-                    self.unfinished -= 1
+                    self.unfinished -= len(batch)
                     if self.unfinished <= 0:
                         self.unfinished = 0
                         self.idle.notify_all()
@@ -290,6 +303,39 @@ class Delivery:
             return [json.dumps(broken, separators=(",", ":"))]
         return [text]
 
+    def deliver_batch(self, messages: list[Outgoing]) -> None:
+        """Several messages with SendMessageBatch (10 entries a call) per queue; a message whose entries did not all
+        go (SQS down, an entry refused) is sent again on its own, with retries."""
+        by_arn: dict[str, list[Outgoing]] = {}
+        for message in messages:
+            by_arn.setdefault(message.arn, []).append(message)
+        for arn, group in by_arn.items():
+            entries = [(message, body) for message in group for body in self.bodies(message)]
+            sent: dict[int, list[str]] = {id(message): [] for message in group}
+            refused: set[int] = set()
+            try:
+                url = self.queue_url(arn)
+                client = self.client(self.endpoint_url)
+                for at in range(0, len(entries), BATCH_SIZE):
+                    chunk = entries[at : at + BATCH_SIZE]
+                    result = client.send_message_batch(
+                        QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": body} for n, (_, body) in enumerate(chunk)]
+                    )
+                    for ok in result.get("Successful", []):
+                        sent[id(chunk[int(ok["Id"])][0])].append(str(ok.get("MessageId", "")))
+                    for bad in result.get("Failed", []):
+                        refused.add(id(chunk[int(bad["Id"])][0]))
+            except Exception:  # SQS down, queue gone: the messages not sent go one by one
+                self.queue_urls.clear()
+                with self.lock:
+                    self.counts["failed_attempts"] += 1
+            for message in group:
+                complete = len(sent[id(message)]) == len(self.bodies(message)) and id(message) not in refused
+                if complete:
+                    self.record(message, attempts=1, sent_ids=sent[id(message)], error=None)
+                else:
+                    self.deliver(message)
+
     def deliver(self, message: Outgoing) -> None:
         delay = self.faults.delay_ms / 1000
         if delay > 0:
@@ -306,7 +352,7 @@ class Delivery:
                 sent_ids.append(str(result.get("MessageId", "")))
                 bodies.pop(0)
                 continue
-            except Exception as exc:
+            except Exception as exc:  # botocore errors, connection refused, queue gone: all retried
                 error = f"{exc.__class__.__name__}: {exc}"
                 self.queue_urls.clear()
                 with self.lock:
@@ -314,19 +360,23 @@ class Delivery:
             if attempts >= self.max_attempts:
                 break
             time.sleep(min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (attempts - 1)))
-        outcome = "failed" if bodies else ("sent" if message.fault is None else message.fault.split(":")[0])
+        self.record(message, attempts=attempts, sent_ids=sent_ids, error=error if bodies else None)
+
+    def record(self, message: Outgoing, *, attempts: int, sent_ids: list[str], error: str | None) -> None:
+        failed = error is not None
+        outcome = "failed" if failed else ("sent" if message.fault is None else message.fault.split(":")[0])
         with self.lock:
-            self.counts["failed" if bodies else "sent"] += 1
-            if message.fault == "duplicate" and not bodies:
+            self.counts["failed" if failed else "sent"] += 1
+            if message.fault == "duplicate" and not failed:
                 self.counts["duplicated"] += 1
-            elif message.fault and message.fault.startswith("malformed") and not bodies:
+            elif message.fault and message.fault.startswith("malformed") and not failed:
                 self.counts["malformed"] += 1
-            record = {**self.entry(message), "outcome": outcome, "attempts": attempts, "sqs_message_ids": sent_ids}
+            entry = {**self.entry(message), "outcome": outcome, "attempts": attempts, "sqs_message_ids": sent_ids}
             if message.fault:
-                record["fault"] = message.fault
-            if bodies:
-                record["error"] = error
-            self.log.append(record)
+                entry["fault"] = message.fault
+            if failed:
+                entry["error"] = error
+            self.log.append(entry)
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything queued so far is sent (or given up); False on timeout."""

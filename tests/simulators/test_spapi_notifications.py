@@ -506,3 +506,42 @@ def test_reset_forgets_destinations_subscriptions_and_the_log(
     sim.reset()
     assert sim.notification_subscriptions() == {"destinations": [], "subscriptions": []}
     assert sim.notifications_sent() == {"notifications": [], "counts": {}, "pending": 0}
+
+
+def _orders(n: int, prefix: str = "202-1111111-") -> list[dict[str, Any]]:
+    return [{"order": {"AmazonOrderId": f"{prefix}{i:07d}"}, "items": [{"SellerSKU": "SKU-1"}]} for i in range(n)]
+
+
+def test_many_at_once_are_batched_and_all_arrive(
+    sqs_url: str, api: httpx.Client, app: httpx.Client, sim: SpApiSimulatorControl, queue: tuple[str, str]
+) -> None:
+    queue_url, arn = queue
+    subscribe(app, api, arn, "ORDER_CHANGE")
+    sim.upsert_orders(seller=SELLER_ID, orders=_orders(30))  # 30 (not bulk): one notification each
+    messages = received(sim, sqs_url, queue_url, 30)
+    ids = {m["Payload"]["OrderChangeNotification"]["AmazonOrderId"] for m in messages}
+    assert ids == {f"202-1111111-{i:07d}" for i in range(30)}
+    assert len({m["NotificationMetadata"]["NotificationId"] for m in messages}) == 30
+    sent = sim.notifications_sent()
+    assert sent["counts"]["sent"] == 30 and all(len(e["sqs_message_ids"]) == 1 for e in sent["notifications"])
+
+
+def test_notify_flag_overrides_the_bulk_rule(
+    sqs_url: str, api: httpx.Client, app: httpx.Client, sim: SpApiSimulatorControl, queue: tuple[str, str]
+) -> None:
+    queue_url, arn = queue
+    subscribe(app, api, arn, "ORDER_CHANGE")
+    sim.upsert_orders(seller=SELLER_ID, orders=_orders(3), notify=False)
+    sim.upsert_orders(seller=SELLER_ID, orders=_orders(60, "202-2222222-"), notify=True)
+    assert len(received(sim, sqs_url, queue_url, 60)) == 60
+
+
+def test_a_failed_batch_falls_back_to_single_sends(
+    sqs_url: str, api: httpx.Client, app: httpx.Client, sim: SpApiSimulatorControl, queue: tuple[str, str]
+) -> None:
+    subscribe(app, api, queue[1], "ORDER_CHANGE")
+    sim.notification_settings(sqs_endpoint_url="http://127.0.0.1:9", max_attempts=1)
+    sim.upsert_orders(seller=SELLER_ID, orders=_orders(5))
+    assert sim.flush_notifications(timeout_seconds=30)
+    counts = sim.notifications_sent()["counts"]
+    assert counts["failed"] == 5 and "sent" not in counts
