@@ -224,10 +224,16 @@ def notifications_health(*, hours: int = 1) -> NotificationsHealth:
         consumers.append(
             ConsumerState(c.name, state, c.last_receive_at, c.last_message_at, c.consecutive_errors, c.last_error[:200])
         )
-    subscribed = NotificationSubscription.objects.filter(
-        notification_type=NotificationType.ORDER_CHANGE, state=NotificationSubscription.State.SUBSCRIBED
-    ).values("account_id")
-    firsts = AmazonOrderSnapshot.objects.filter(created_at__gte=since, account_id__in=subscribed)
+    # Orders that changed at Amazon while their account was subscribed to ORDER_CHANGE (history older than the
+    # subscription was never going to be notified).
+    since_subscribed = NotificationSubscription.objects.filter(
+        account_id=OuterRef("account_id"),
+        notification_type=NotificationType.ORDER_CHANGE,
+        state=NotificationSubscription.State.SUBSCRIBED,
+    ).values("subscribed_at")[:1]
+    firsts = AmazonOrderSnapshot.objects.filter(created_at__gte=since).filter(
+        last_update_date__gte=Subquery(since_subscribed)
+    )
     told = SpApiNotification.objects.filter(
         notification_type=NotificationType.ORDER_CHANGE, subject=OuterRef("amazon_order_id")
     )

@@ -243,7 +243,8 @@ def test_a_lost_notification_is_caught_by_the_safety_sweep(
     """Notifications flow, so polling backs off to a sweep; the one change whose notification was lost is read by
     the sweep, and counted as first seen by polling (a notification missed)."""
     NotificationSubscription.objects.create(account=account, notification_type="ORDER_CHANGE", state="subscribed",
-                                            subscription_id="sub-1")  # fmt: skip
+                                            subscription_id="sub-1",
+                                            subscribed_at=timezone.now() - timedelta(hours=1))  # fmt: skip
     put(amazon, account, "202-1000000-0000008", when=stamp(6))
     queue.send(order_change(account, "202-1000000-0000008"))
     drain(queue, consumer, rounds=1)
