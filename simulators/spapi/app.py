@@ -3,8 +3,9 @@
 Follows Amazon's documented contract for the operations we use: the LWA token exchange, Orders v0 getOrders,
 getOrder, getOrderItems, getOrderAddress and confirmShipment, Fulfillment Outbound 2020-07-01 (MCF,
 `fulfillment.py`), Reports 2021-06-30 (`reports.py`, with pre-signed document downloads), Listings Items 2021-08-01
-(`listings.py`), Feeds 2021-06-30 with JSON_LISTINGS_FEED (`feeds.py`), FBA Inventory v1 (`inventory.py`) and Finances
-2024-06-19 listTransactions (`finances.py`).
+(`listings.py`), Feeds 2021-06-30 with JSON_LISTINGS_FEED (`feeds.py`), FBA Inventory v1 (`inventory.py`), Finances
+2024-06-19 listTransactions (`finances.py`) and Notifications v1 with delivery to SQS (`notifications.py`; LWA also
+grants `client_credentials` tokens for its grantless operations).
 Response shapes follow the official model's examples (see `fixtures/`); every non-2xx API answer has an
 `{"errors": [...]}` body; every API answer carries `x-amzn-RequestId` and `x-amzn-RateLimit-Limit`; per-(seller,
 operation) token buckets answer 429 QuotaExceeded; getOrders validates its parameters like Amazon and pages with a

@@ -573,10 +573,23 @@ class Notifications:
                 found.append((record, destination))
         return found
 
-    def publish(self, seller: str, kind: str, event_time: float, payload: dict[str, Any], *, camel: bool) -> int:
-        """Queue one notification per subscription; returns how many were queued (dropped ones included)."""
+    def publish(
+        self,
+        seller: str,
+        kind: str,
+        event_time: float,
+        payload: dict[str, Any],
+        *,
+        camel: bool,
+        marketplace_id: str | None = None,
+        order_change_type: str | None = None,
+    ) -> int:
+        """Queue one notification per subscription whose eventFilter lets it through (marketplaceIds,
+        orderChangeTypes); returns how many were queued (dropped ones included)."""
         count = 0
         for subscription, destination in self.subscribers(seller, kind):
+            if not _passes(subscription.processing_directive, marketplace_id, order_change_type):
+                continue
             notification_id = str(uuid.uuid4())
             now = time.time()
             if camel:  # REPORT_PROCESSING_FINISHED, FEED_PROCESSING_FINISHED: camelCase, version 2020-09-04
@@ -677,8 +690,11 @@ class Notifications:
                 "Summary": {k: v for k, v in summary.items() if v is not None},
             }
         }  # fmt: skip
-        self.publish(stored.seller, "ORDER_CHANGE", min(now, stored.updated) if stored.updated else now, payload,
-                     camel=False)  # fmt: skip
+        event_time = min(now, stored.updated) if stored.updated else now
+        self.publish(
+            stored.seller, "ORDER_CHANGE", event_time, payload, camel=False, marketplace_id=stored.marketplace_id,
+            order_change_type="OrderStatusChange",
+        )  # fmt: skip
 
     def fulfillment_changed(
         self,
@@ -825,6 +841,18 @@ class Notifications:
                 for s in state.subscriptions.values()
             ],
         }
+
+
+def _passes(directive: dict[str, Any] | None, marketplace_id: str | None, order_change_type: str | None) -> bool:
+    """Whether a subscription's eventFilter lets an event through (other processing directives are not applied)."""
+    event_filter = directive.get("eventFilter") if isinstance(directive, dict) else None
+    if not isinstance(event_filter, dict):
+        return True
+    markets = event_filter.get("marketplaceIds")
+    if marketplace_id is not None and isinstance(markets, list) and markets and marketplace_id not in markets:
+        return False
+    types = event_filter.get("orderChangeTypes")
+    return not (order_change_type is not None and isinstance(types, list) and types and order_change_type not in types)
 
 
 async def _json(request: Request) -> dict[str, Any]:

@@ -545,3 +545,27 @@ def test_a_failed_batch_falls_back_to_single_sends(
     assert sim.flush_notifications(timeout_seconds=30)
     counts = sim.notifications_sent()["counts"]
     assert counts["failed"] == 5 and "sent" not in counts
+
+
+def test_event_filter_marketplaces_and_change_types(
+    sqs_url: str, api: httpx.Client, app: httpx.Client, sim: SpApiSimulatorControl, queue: tuple[str, str]
+) -> None:
+    from tests.simulators.support import DE
+
+    queue_url, arn = queue
+    destination_id = subscribe(app, api, arn)
+    event_filter = {
+        "eventFilterType": "ORDER_CHANGE",
+        "marketplaceIds": [DE],
+        "orderChangeTypes": ["OrderStatusChange"],
+    }
+    body = {
+        "destinationId": destination_id,
+        "payloadVersion": "1.0",
+        "processingDirective": {"eventFilter": event_filter},
+    }
+    assert api.post(f"{SUBS}/ORDER_CHANGE", json=body).status_code == 200
+    seed_order(sim, "202-0000000-0000001")  # UK: filtered out
+    seed_order(sim, "302-0000000-0000002", MarketplaceId=DE)
+    [message] = received(sim, sqs_url, queue_url, 1)
+    assert message["Payload"]["OrderChangeNotification"]["AmazonOrderId"] == "302-0000000-0000002"
