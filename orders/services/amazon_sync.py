@@ -342,6 +342,7 @@ class RefreshResult:
     refreshed: list[str] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # order id → why (retryable: try again later)
+    throttled: dict[str, float] = field(default_factory=dict)  # of those, quota used up: seconds to the next slot
     api_calls: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -389,6 +390,8 @@ def amazon_orders_refresh(
                     result.failed[order_id] = str(exc)
             except ConnectorError as exc:
                 result.failed[order_id] = str(exc)
+                if isinstance(exc, ThrottledError):
+                    result.throttled[order_id] = exc.retry_after or 2.0
     finally:
         result.api_calls = dict(Counter(client.calls) - calls_before)
         if own_client:

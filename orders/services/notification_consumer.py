@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
-from django.db.models import F
+from django.db.models import F, Min
 from django.utils import timezone
 
 from config.common.errors import ConnectorError, ThrottledError
 from connectors.aws.sqs import SqsMessage, SqsQueueClient
-from orders.models import NotificationConsumer
+from orders.models import NotificationConsumer, SpApiNotification
 from orders.services.notifications import ApplyStats, InboundMessage, notifications_apply, notifications_store
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,9 @@ def notifications_consume_round(
     """One receive → store → delete → apply. Raises ConnectorError for SQS trouble (the loop backs off)."""
     result = RoundResult()
     wait = settings.SP_API_NOTIFICATIONS_WAIT_SECONDS if wait_seconds is None else wait_seconds
+    due = _next_due()
+    if due is not None:  # a stored change waits for its retry (getOrder's next slot): do not sleep past it
+        wait = max(0, min(wait, math.ceil((due - timezone.now()).total_seconds())))
     messages = client.receive(max_messages=settings.SP_API_NOTIFICATIONS_BATCH, wait_seconds=wait)
     result.received = len(messages)
     stored = notifications_store(messages=[InboundMessage(m.body, m.message_id) for m in messages])
@@ -83,6 +88,12 @@ def notifications_consume_round(
         # What this round stored, and whatever an earlier round (or a dead consumer) left `received`.
         result.applied = notifications_apply()
     return result
+
+
+def _next_due() -> datetime | None:
+    return SpApiNotification.objects.filter(status=SpApiNotification.Status.RECEIVED).aggregate(due=Min("not_before"))[
+        "due"
+    ]
 
 
 def _record_error(consumer: NotificationConsumer, exc: Exception) -> int:

@@ -273,6 +273,13 @@ def _finish(row: SpApiNotification, status: str, *, outcome: str = "", error: st
         exceptions_resolve_for(source=row, actor=ACTOR, note=f"notification {status}")
 
 
+def _defer(rows: Sequence[SpApiNotification], *, seconds: float) -> None:
+    """Tried again after `seconds`, and the attempt it was claimed for is not counted against it."""
+    SpApiNotification.objects.filter(pk__in=[r.pk for r in rows]).update(
+        not_before=timezone.now() + timedelta(seconds=seconds), attempts=F("attempts") - 1, updated_at=timezone.now()
+    )
+
+
 def _failed(row: SpApiNotification, exc: Exception, stats: ApplyStats) -> None:
     """A failure: tried again later while it may pass and attempts remain, else failed with an exception."""
     if isinstance(exc, RetryableConnectorError) and row.attempts < settings.SP_API_NOTIFICATIONS_MAX_ATTEMPTS:
@@ -393,6 +400,11 @@ def _apply_order_changes(rows: list[SpApiNotification], *, marketplace_id: str, 
             for row in group:
                 _finish(row, SpApiNotification.Status.APPLIED, outcome=outcome)
                 stats.applied += 1
+            continue
+        if order_id in result.throttled:
+            # getOrder's quota (0.5/s after a burst of 30) is spent: not a failure, the next slot is known.
+            _defer(group, seconds=result.throttled[order_id])
+            stats.retry += len(group)
             continue
         if order_id in result.not_found:
             error: Exception = RetryableConnectorError(

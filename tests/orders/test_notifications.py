@@ -323,3 +323,27 @@ def test_metrics_show_notification_gauges(account: SellerAccount, queue: SqsQueu
     assert "ledgerline_notifications_last_hour 1.0" in text
     assert 'ledgerline_notification_lag_seconds{stat="median"}' in text
     assert "ledgerline_notification_consumer_up 0.0" in text
+
+
+def test_a_used_up_get_order_quota_defers_without_failing(
+    amazon: SpApiSimulatorControl, account: SellerAccount, settings: Any
+) -> None:
+    """Our shared limiter says getOrder's next slot is far off: the change waits for it (not an attempt, not an
+    exception), and is applied when the quota is back."""
+    from config.common.models import RateLimitBucket
+    from orders.services import InboundMessage, notifications_apply, notifications_store
+
+    settings.SP_API_RATE_LIMITING = True
+    settings.SP_API_NOTIFICATIONS_MAX_ATTEMPTS = 1
+    RateLimitBucket.objects.create(key=f"spapi:{account.pk}:getOrder", tokens=-10, updated_at=timezone.now())
+    put(amazon, account, "202-1000000-0000013", when=stamp(0))
+    [note] = notifications_store(messages=[InboundMessage(order_change(account, "202-1000000-0000013"))])
+    stats = notifications_apply()
+    note.refresh_from_db()
+    assert (stats.retry, note.status, note.attempts) == (1, "received", 0)
+    assert note.not_before is not None and note.not_before > timezone.now() + timedelta(seconds=15)
+    assert not ExceptionItem.objects.exists() and get_orders(amazon) == 0
+
+    RateLimitBucket.objects.all().delete()
+    SpApiNotification.objects.update(not_before=None)
+    assert notifications_apply().applied == 1
