@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from config.common.access import PolicyAdminMixin, policy_action
@@ -16,16 +17,25 @@ from connectors.amazon.marketplaces import marketplace_name
 from orders.models import (
     Address,
     AmazonOrderSnapshot,
+    NotificationConsumer,
+    NotificationDestination,
+    NotificationSubscription,
+    NotificationType,
     Order,
     OrderEvent,
     OrderHold,
     OrderLine,
     SellerAccount,
     SellerMarketplace,
+    SpApiNotification,
     SyncCursor,
 )
 from orders.services import (
     amazon_snapshot_reprocess,
+    notification_reprocess,
+    notification_subscribe,
+    notification_subscriptions_check,
+    notification_unsubscribe,
     order_hold,
     order_poll_schedules_sync,
     order_polls_enqueue,
@@ -78,17 +88,84 @@ class SellerMarketplaceInline(admin.TabularInline):
     fields = ["marketplace_id", "is_active", "mcf_enabled"]
 
 
+def _subscription_action(notification_type: str, subscribe: bool) -> Any:
+    verb = "Subscribe to" if subscribe else "Unsubscribe from"
+
+    @policy_action("orders.notifications.subscribe", description=f"{verb} {notification_type} notifications")
+    def action(modeladmin: Any, request: HttpRequest, queryset: QuerySet[SellerAccount]) -> None:
+        service = notification_subscribe if subscribe else notification_unsubscribe
+        admin_run_each(
+            modeladmin, request, queryset,
+            lambda account: service(account=account, notification_type=notification_type, actor=actor_for(request)),
+            done=f"account(s): {'subscribed to' if subscribe else 'unsubscribed from'} {notification_type}",
+        )  # fmt: skip
+
+    action.__name__ = f"{'subscribe' if subscribe else 'unsubscribe'}_{notification_type.lower()}"
+    return action
+
+
+@policy_action("orders.notifications.subscribe", description="Subscribe to all notification types")
+def subscribe_all(modeladmin: Any, request: HttpRequest, queryset: QuerySet[SellerAccount]) -> None:
+    for notification_type in NotificationType.values:
+        _subscription_action(notification_type, True)(modeladmin, request, queryset)
+
+
+@policy_action("orders.notifications.subscribe", description="Re-check notification subscriptions at Amazon")
+def subscriptions_check(modeladmin: Any, request: HttpRequest, queryset: QuerySet[SellerAccount]) -> None:
+    admin_run_each(
+        modeladmin, request, queryset, lambda account: notification_subscriptions_check(account=account),
+        done="account(s): subscriptions re-read from Amazon",
+    )  # fmt: skip
+
+
+SUBSCRIPTION_ACTIONS = [
+    subscribe_all,
+    *(_subscription_action(t, True) for t in NotificationType.values),
+    *(_subscription_action(t, False) for t in NotificationType.values),
+    subscriptions_check,
+]
+
+
 @admin.register(SellerAccount)
 class SellerAccountAdmin(PolicyAdminMixin, admin.ModelAdmin):
     form = SellerAccountForm
-    list_display = ["name", "selling_partner_id", "region", "is_active", "marketplace_list", "last_poll"]
+    list_display = [
+        "name", "selling_partner_id", "region", "is_active", "marketplace_list", "last_poll", "notifications",
+    ]  # fmt: skip
     list_filter = ["region", "is_active"]
     search_fields = ["name", "selling_partner_id"]
     inlines = [SellerMarketplaceInline]
-    actions = ["poll_now"]
+    readonly_fields = ["notification_subscriptions_table"]
+    actions = ["poll_now", *SUBSCRIPTION_ACTIONS]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SellerAccount]:
-        return super().get_queryset(request).prefetch_related("marketplaces", "cursors")
+        return super().get_queryset(request).prefetch_related("marketplaces", "cursors", "notification_subscriptions")
+
+    @admin.display(description="SP-API notification subscriptions")
+    def notification_subscriptions_table(self, obj: SellerAccount) -> SafeString:
+        """Each type's state (a read-only table, not an inline: the form's fields stay the account's own); changed
+        only through the list's subscribe / unsubscribe actions."""
+        rows = {s.notification_type: s for s in obj.notification_subscriptions.all()} if obj.pk else {}
+        cells = []
+        for t in NotificationType.values:
+            row = rows.get(t)
+            checked = row.checked_at.strftime("%Y-%m-%d %H:%M") if row and row.checked_at else ""
+            state = row.get_state_display() if row else "Unsubscribed"
+            cells.append((t, state, row.subscription_id if row else "", checked, row.last_error[:200] if row else ""))
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", cells)
+        return format_html(
+            "<table><thead><tr><th>Type</th><th>State</th><th>Subscription id</th><th>Checked at Amazon</th>"
+            "<th>Last error</th></tr></thead><tbody>{}</tbody></table>"
+            "<p class='help'>Subscribe / unsubscribe with the actions of the seller account list.</p>",
+            body,
+        )
+
+    @admin.display(description="Notifications")
+    def notifications(self, obj: SellerAccount) -> str:
+        subscribed = [s.notification_type for s in obj.notification_subscriptions.all() if s.state == "subscribed"]
+        failed = [s.notification_type for s in obj.notification_subscriptions.all() if s.state == "failed"]
+        text = ", ".join(subscribed) or "none"
+        return f"{text} (failed: {', '.join(failed)})" if failed else text
 
     @admin.display(description="Marketplaces")
     def marketplace_list(self, obj: SellerAccount) -> str:
@@ -382,3 +459,69 @@ class AmazonOrderSnapshotAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.Model
             totals["processed"] += stats.created + stats.updated + stats.unchanged
         level = messages.WARNING if totals["failed"] else messages.SUCCESS
         self.message_user(request, f"Reprocessed: {totals['processed']} ok, {totals['failed']} still failing.", level)
+
+
+@admin.register(SpApiNotification)
+class SpApiNotificationAdmin(PolicyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["received_at", "notification_type", "subject", "account", "status", "lag", "short_outcome"]
+    list_filter = ["status", "notification_type", "account"]
+    search_fields = ["notification_id", "subject", "sqs_message_id"]
+    list_select_related = ["account"]
+    date_hierarchy = "received_at"
+    actions = ["reprocess"]
+    fields = (
+        "notification_id", "notification_type", "seller_id", "account", "marketplace_id", "subject", "status",
+        "outcome", "error", "attempts", "event_time", "publish_time", "received_at", "applied_at", "sqs_message_id",
+        "body_json",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SpApiNotification]:
+        qs = super().get_queryset(request)
+        if request.resolver_match and (request.resolver_match.url_name or "").endswith("changelist"):
+            qs = qs.defer("body")
+        return qs
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("orders.change_spapinotification"))
+
+    @admin.display(description="Lag (s)")
+    def lag(self, obj: SpApiNotification) -> str:
+        sent = obj.publish_time or obj.event_time
+        return f"{(obj.received_at - sent).total_seconds():.1f}" if sent else "-"
+
+    @admin.display(description="Outcome")
+    def short_outcome(self, obj: SpApiNotification) -> str:
+        return (obj.error if obj.status == "failed" else obj.outcome or obj.error)[:100]
+
+    @admin.display(description="Body as received")
+    def body_json(self, obj: SpApiNotification) -> SafeString:
+        try:
+            return pretty_json(json.loads(obj.body))
+        except ValueError:
+            return format_html("<pre>{}</pre>", obj.body[:20000])
+
+    @policy_action("orders.notifications.reprocess", description="Apply the selected notifications again")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[SpApiNotification]) -> None:
+        admin_run_each(
+            self, request, queryset,
+            lambda n: notification_reprocess(notification=n, actor=actor_for(request)), done="notification(s) applied",
+        )  # fmt: skip
+
+
+@admin.register(NotificationSubscription)
+class NotificationSubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["account", "notification_type", "state", "subscription_id", "checked_at", "last_error"]
+    list_filter = ["state", "notification_type", "account"]
+    list_select_related = ["account"]
+
+
+@admin.register(NotificationDestination)
+class NotificationDestinationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "destination_id", "arn", "created_at"]
+
+
+@admin.register(NotificationConsumer)
+class NotificationConsumerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "started_at", "last_receive_at", "last_message_at", "messages", "consecutive_errors",
+                    "last_error_at", "stopped_at"]  # fmt: skip

@@ -147,6 +147,12 @@ class SyncCursor(TimeStampedModel):
         return f"{self.account} {self.marketplace_id} {self.feed}"
 
 
+class SeenVia(models.TextChoices):
+    POLL = "poll", "Polling (searchOrders)"
+    NOTIFICATION = "notification", "Notification (ORDER_CHANGE)"
+    REFRESH = "refresh", "Targeted refresh (getOrder)"
+
+
 class AmazonOrderSnapshot(TimeStampedModel):
     """The raw Amazon order as last received, stored first: an Orders 2026-01-01 `Order` (searchOrders/getOrder with
     items, ship-to, proceeds and packages in one object), or, stored before the switch, v0's getOrders order with
@@ -190,6 +196,10 @@ class AmazonOrderSnapshot(TimeStampedModel):
     order = models.OneToOneField(
         "Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="amazon_snapshot"
     )
+    first_seen_via = models.CharField(
+        max_length=12, choices=SeenVia.choices, default=SeenVia.POLL,
+        help_text="How Ledgerline first learnt of the order; set when the snapshot is created, never changed.",
+    )  # fmt: skip
 
     class Meta:
         indexes = [models.Index(fields=["account", "marketplace_id", "state"])]
@@ -445,3 +455,122 @@ class EcommerceOrderSubmission(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.external_id or '?'} ({self.get_state_display()})"
+
+
+class NotificationType(models.TextChoices):
+    """The SP-API notification types Ledgerline subscribes to and applies."""
+
+    ORDER_CHANGE = "ORDER_CHANGE", "Order change"
+    FULFILLMENT_ORDER_STATUS = "FULFILLMENT_ORDER_STATUS", "Fulfilment order status"
+    REPORT_PROCESSING_FINISHED = "REPORT_PROCESSING_FINISHED", "Report processing finished"
+    FEED_PROCESSING_FINISHED = "FEED_PROCESSING_FINISHED", "Feed processing finished"
+
+
+class SpApiNotification(TimeStampedModel):
+    """One SP-API notification as it came off the SQS queue, stored before anything is done with it.
+
+    Unique on Amazon's NotificationId, so a message delivered twice (SQS is at-least-once; a consumer that died
+    between storing and deleting) is one row and one effect. A body that is not a notification is kept under a
+    digest of its bytes (`malformed:<sha256>`), failed, with an exception."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received (waiting to be applied)"
+        APPLIED = "applied", "Applied"
+        POLLED = "polled", "Left to polling (more changes than getOrder's budget)"
+        IGNORED = "ignored", "Ignored (not ours, or nothing to do)"
+        FAILED = "failed", "Failed"
+
+    notification_id = models.CharField(
+        max_length=100, unique=True, help_text="NotificationMetadata.NotificationId; malformed:<sha256> without one."
+    )
+    notification_type = models.CharField(max_length=60, blank=True, db_index=True)
+    seller_id = models.CharField(max_length=32, blank=True)
+    account = models.ForeignKey(
+        SellerAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+    )
+    marketplace_id = models.CharField(max_length=20, blank=True)
+    subject = models.CharField(
+        max_length=100, blank=True, db_index=True,
+        help_text="What it is about: the Amazon order id, seller fulfilment order id, report id or feed id.",
+    )  # fmt: skip
+    event_time = models.DateTimeField(null=True, blank=True)
+    publish_time = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(db_index=True, help_text="When Ledgerline stored it.")
+    sqs_message_id = models.CharField(max_length=100, blank=True)
+    body = models.TextField(help_text="The SQS message body as received.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    error = models.TextField(blank=True)
+    outcome = models.TextField(blank=True, help_text="What applying it did, in words.")
+    attempts = models.PositiveIntegerField(default=0)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(
+        null=True, blank=True, help_text="Being applied, or waiting to be tried again, until then."
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "notification_type", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.notification_type or 'malformed'} {self.subject or self.notification_id}"
+
+
+class NotificationDestination(TimeStampedModel):
+    """Where Amazon delivers notifications: our SQS queue, registered once per application (createDestination)."""
+
+    arn = models.CharField("queue ARN", max_length=300, unique=True)
+    name = models.CharField(max_length=100)
+    destination_id = models.CharField(max_length=100, unique=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.arn})"
+
+
+class NotificationSubscription(TimeStampedModel):
+    """One seller account's subscription to one notification type. Kept across credential rotation: Amazon's
+    subscription belongs to the selling partner and application, not to a refresh token."""
+
+    class State(models.TextChoices):
+        SUBSCRIBED = "subscribed", "Subscribed"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        FAILED = "failed", "Failed (see last error)"
+
+    account = models.ForeignKey(SellerAccount, on_delete=models.CASCADE, related_name="notification_subscriptions")
+    notification_type = models.CharField(max_length=60, choices=NotificationType.choices)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.UNSUBSCRIBED)
+    subscription_id = models.CharField(max_length=100, blank=True)
+    destination_id = models.CharField(max_length=100, blank=True)
+    payload_version = models.CharField(max_length=20, blank=True)
+    last_error = models.TextField(blank=True)
+    subscribed_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True, help_text="Last time Amazon was asked.")
+
+    class Meta:
+        ordering = ["account", "notification_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "notification_type"], name="notification_subscription_unique"),
+            models.CheckConstraint(
+                condition=~Q(state="subscribed") | ~Q(subscription_id=""), name="notification_subscribed_has_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.notification_type}: {self.state}"
+
+
+class NotificationConsumer(models.Model):
+    """One running queue consumer (host:pid), its heartbeat and errors: polling backs off only while one is
+    healthy, and the dashboard shows its state."""
+
+    name = models.CharField(max_length=150, unique=True)
+    queue_url = models.CharField(max_length=500)
+    started_at = models.DateTimeField()
+    last_receive_at = models.DateTimeField(null=True, blank=True, help_text="Last successful receive call.")
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    messages = models.PositiveBigIntegerField(default=0)
+    consecutive_errors = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name

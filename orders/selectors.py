@@ -1,14 +1,29 @@
 from __future__ import annotations
 
-from datetime import datetime
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from config.common.errors import ApplicationError
 from orders.filters import OrderFilter
-from orders.models import Address, AmazonOrderSnapshot, Order, OrderEvent, OrderHold
+from orders.models import (
+    Address,
+    AmazonOrderSnapshot,
+    NotificationConsumer,
+    NotificationSubscription,
+    NotificationType,
+    Order,
+    OrderEvent,
+    OrderHold,
+    SeenVia,
+    SpApiNotification,
+)
 
 
 def order_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Order]:
@@ -140,3 +155,102 @@ def orders_purchased_between(
     if channel:
         qs = qs.filter(channel=channel)
     return qs.order_by("purchased_at", "pk")
+
+
+@dataclass(frozen=True)
+class ConsumerState:
+    name: str
+    state: str  # "receiving" | "erring" | "stale" | "stopped"
+    last_receive_at: datetime | None
+    last_message_at: datetime | None
+    consecutive_errors: int
+    last_error: str
+
+
+@dataclass(frozen=True)
+class NotificationsHealth:
+    """SP-API notifications over the last `hours`: how many, how late (seconds from Amazon's publish time, else the
+    event time, to our stored row), the consumers, and orders first seen by polling although the account is
+    subscribed to ORDER_CHANGE with no notification ever about them (notifications missed)."""
+
+    enabled: bool
+    messages: int
+    last_message_at: datetime | None
+    lag_median: float | None
+    lag_max: float | None
+    by_status: dict[str, int]
+    consumers: list[ConsumerState]
+    first_seen_by_notification: int
+    first_seen_by_polling: int
+    missed: int
+
+    @property
+    def consumer_state(self) -> str:
+        states = {c.state for c in self.consumers}
+        for state in ("receiving", "erring", "stale"):
+            if state in states:
+                return state
+        return "none" if not self.consumers else "stopped"
+
+    @property
+    def missed_rate(self) -> float | None:
+        total = self.first_seen_by_notification + self.first_seen_by_polling
+        return self.missed / total if total else None
+
+
+def notifications_health(*, hours: int = 1) -> NotificationsHealth:
+    from django.conf import settings
+
+    now = timezone.now()
+    since = now - timedelta(hours=hours)
+    recent = SpApiNotification.objects.filter(received_at__gte=since)
+    lags = sorted(
+        (received - sent).total_seconds()
+        for received, sent in recent.annotate(sent=Coalesce("publish_time", "event_time"))
+        .exclude(sent__isnull=True)
+        .values_list("received_at", "sent")
+    )
+    stale = now - timedelta(seconds=settings.SP_API_NOTIFICATIONS_CONSUMER_STALE_SECONDS)
+    consumers = []
+    for c in NotificationConsumer.objects.order_by("-last_receive_at")[:10]:
+        if c.stopped_at is not None:
+            state = "stopped"
+        elif c.consecutive_errors:
+            state = "erring"
+        elif c.last_receive_at is None or c.last_receive_at < stale:
+            state = "stale"
+        else:
+            state = "receiving"
+        consumers.append(
+            ConsumerState(c.name, state, c.last_receive_at, c.last_message_at, c.consecutive_errors, c.last_error[:200])
+        )
+    # Orders that changed at Amazon while their account was subscribed to ORDER_CHANGE (history older than the
+    # subscription was never going to be notified).
+    since_subscribed = NotificationSubscription.objects.filter(
+        account_id=OuterRef("account_id"),
+        notification_type=NotificationType.ORDER_CHANGE,
+        state=NotificationSubscription.State.SUBSCRIBED,
+    ).values("subscribed_at")[:1]
+    firsts = AmazonOrderSnapshot.objects.filter(created_at__gte=since).filter(
+        last_update_date__gte=Subquery(since_subscribed)
+    )
+    told = SpApiNotification.objects.filter(
+        notification_type=NotificationType.ORDER_CHANGE, subject=OuterRef("amazon_order_id")
+    )
+    counts = firsts.aggregate(
+        by_notification=Count("pk", filter=Q(first_seen_via=SeenVia.NOTIFICATION)),
+        by_polling=Count("pk", filter=Q(first_seen_via=SeenVia.POLL)),
+        missed=Count("pk", filter=Q(Q(first_seen_via=SeenVia.POLL), ~Exists(told))),
+    )
+    return NotificationsHealth(
+        enabled=bool(settings.SP_API_NOTIFICATIONS_QUEUE_URL),
+        messages=recent.count(),
+        last_message_at=SpApiNotification.objects.aggregate(last=Max("received_at"))["last"],
+        lag_median=statistics.median(lags) if lags else None,
+        lag_max=lags[-1] if lags else None,
+        by_status=dict(recent.values_list("status").annotate(n=Count("pk")).order_by()),
+        consumers=consumers,
+        first_seen_by_notification=counts["by_notification"],
+        first_seen_by_polling=counts["by_polling"],
+        missed=counts["missed"],
+    )

@@ -20,6 +20,7 @@ def spapi_for(
     """Point our settings at the simulator, start it clean with `account` as its seller, reset it afterwards."""
     settings.SP_API_ENDPOINT = settings.SP_API_LWA_ENDPOINT = url
     access_token_client.cache.clear()
+    access_token_client.grantless_cache.clear()
     sim = SpApiSimulatorControl(url)
     sim.reset()
     sim.set_rate_limiting(rate_limits)
@@ -33,3 +34,4 @@ def spapi_for(
         sim.reset()
         sim.close()
         access_token_client.cache.clear()
+    access_token_client.grantless_cache.clear()

@@ -422,7 +422,14 @@ ACTION_OPERATIONS = {
     "django_q.Failure": {"resubmit_task": "tasks.resubmit"},
     "mappings.MappingSuggestion": {"accept_selected": "mappings.suggestions.decide",
                                    "reject_selected": "mappings.suggestions.decide"},
-    "orders.SellerAccount": {"poll_now": "orders.poll_now"},
+    "orders.SellerAccount": {
+        "poll_now": "orders.poll_now", "subscribe_all": "orders.notifications.subscribe",
+        "subscriptions_check": "orders.notifications.subscribe",
+        **{f"{verb}_{t}": "orders.notifications.subscribe" for verb in ("subscribe", "unsubscribe")
+           for t in ("order_change", "fulfillment_order_status", "report_processing_finished",
+                     "feed_processing_finished")},
+    },
+    "orders.SpApiNotification": {"reprocess": "orders.notifications.reprocess"},
     "orders.Order": {"hold": "orders.hold", "release": "orders.hold", "refresh_from_amazon": "orders.refresh",
                      "fraud_release": "fraud.review", "fraud_reject": "fraud.review"},
     "orders.AmazonOrderSnapshot": {"reprocess": "orders.reprocess_snapshot"},

@@ -309,7 +309,8 @@ def _free_port() -> int:
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=["TERM", "INT", "KILL"])
 def test_run_stack_stops_every_process_it_started(how: signal.Signals) -> None:
     """Even a stalled cluster (its workers killed, so it cannot stop by itself) and even if run_stack is killed."""
-    ports = {"WEB_PORT": _free_port(), "SP_API_SIM_PORT": _free_port(), "OPAYO_SIM_PORT": _free_port()}
+    ports = {"WEB_PORT": _free_port(), "SP_API_SIM_PORT": _free_port(), "OPAYO_SIM_PORT": _free_port(),
+             "SQS_SIM_PORT": _free_port()}  # fmt: skip
     env = _env(PROCESS_STOP_GRACE_SECONDS="3", **{k: str(v) for k, v in ports.items()})
     stack = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "run_stack", "--no-demo"],
@@ -326,7 +327,8 @@ def test_run_stack_stops_every_process_it_started(how: signal.Signals) -> None:
         time.sleep(1)  # respawned by the sentinel, stuck
         started = _descendants(stack.pid)
         names = " | ".join(_cmdline(p) for p in started)
-        for part in ("simulators.spapi", "simulators.opayo", "run_worker", "qcluster", "gunicorn", "watchdog"):
+        for part in ("simulators.sqs", "simulators.spapi", "simulators.opayo", "run_worker", "qcluster", "gunicorn",
+                     "watchdog", "consume_notifications"):  # fmt: skip
             assert part in names
         stopping = time.monotonic()
         os.kill(stack.pid, how)
@@ -339,3 +341,40 @@ def test_run_stack_stops_every_process_it_started(how: signal.Signals) -> None:
         if stack.poll() is None:
             stack.kill()
             stack.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_run_worker_runs_the_notification_consumer_and_starts_it_again(sqs_url: str) -> None:
+    """With a queue URL, run_worker's second child consumes SP-API notifications; killed, it is started again, and
+    what arrives meanwhile is stored by the new one."""
+    from orders.models import NotificationConsumer, SpApiNotification
+    from simulators.sqs import queue_ensure, sqs_client
+
+    # A long poll the killed consumer had open may still take the next message (SQS hands it to the dead
+    # connection): it comes back after the visibility timeout, 2 s here.
+    queue_url, _ = queue_ensure(sqs_url, f"worker-{os.getpid()}-{time.monotonic_ns()}", visibility_timeout=2)
+    env = _env(SQS_ENDPOINT_URL=sqs_url, SP_API_NOTIFICATIONS_QUEUE_URL=queue_url, AWS_ACCESS_KEY_ID="local",
+               AWS_SECRET_ACCESS_KEY="local", SP_API_NOTIFICATIONS_WAIT_SECONDS="1",
+               PROCESS_STOP_GRACE_SECONDS="3")  # fmt: skip
+    worker = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "run_worker"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    sqs = sqs_client(sqs_url)
+
+    def consumers() -> list[int]:
+        return [p for p in _descendants(worker.pid) if "consume_notifications" in _cmdline(p)]
+
+    try:
+        _wait("the consumer", lambda: len(consumers()) == 1, 30)
+        sqs.send_message(QueueUrl=queue_url, MessageBody="first: not JSON")
+        _wait("stored", lambda: SpApiNotification.objects.count() == 1, 20)
+        [first] = consumers()
+        os.kill(first, signal.SIGKILL)
+        sqs.send_message(QueueUrl=queue_url, MessageBody="second: not JSON")
+        _wait("started again", lambda: consumers() not in ([], [first]), 20)
+        _wait("stored by the new one", lambda: SpApiNotification.objects.count() == 2, 30)
+        assert NotificationConsumer.objects.count() == 2  # one row per consumer process (host:pid)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert processes_in(session=worker.pid) == []

@@ -166,6 +166,10 @@ POLICY: dict[str, Rule] = {
     "orders.hold": R("Put orders on hold / release them", roles=(OPERATIONS,)),
     "orders.refresh": R("Refresh orders from Amazon (getOrder)", roles=(OPERATIONS,)),
     "orders.reprocess_snapshot": R("Reprocess raw Amazon payloads", roles=(OPERATIONS,)),
+    "orders.notifications.subscribe": R(
+        "Subscribe / unsubscribe seller accounts to SP-API notifications, re-check them", roles=(OPERATIONS,)
+    ),
+    "orders.notifications.reprocess": R("Apply stored SP-API notifications again", roles=(OPERATIONS,)),
     "fraud.review": R("Fraud review: release, reject (void/refund), re-assess", roles=(OPERATIONS, FINANCE)),
     "payments.refresh": R("Re-read a payment's status from Opayo", roles=(FINANCE, OPERATIONS)),
     "payments.notification_reprocess": R("Process Opayo notifications again", roles=(FINANCE,)),

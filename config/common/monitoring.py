@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncHour
@@ -13,6 +14,9 @@ from django.utils import timezone
 
 from config.common.models import CircuitBreaker, ExceptionItem, OutboundAttempt, OutboundRequest, RateLimitBucket
 from config.common.workers import WorkersHealth, broker_queue, workers_health
+
+if TYPE_CHECKING:
+    from orders.selectors import NotificationsHealth
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class Snapshot:
     workers: WorkersHealth | None = None
     worker_tasks_claimed: int = 0  # broker rows a cluster has taken and not yet acknowledged
     order_reports: list[OrderReportDay] = field(default_factory=list)  # the last 14 days' completeness checks
+    notifications: NotificationsHealth | None = None  # SP-API notifications, the last hour
+    poll_modes: dict[str, str] = field(default_factory=dict)  # account → "full: why" | "safety sweep: why"
 
     @property
     def error_rate_last_hour(self) -> float:
@@ -154,6 +160,7 @@ def monitoring_snapshot(*, hours: int = 24) -> Snapshot:
         for c in SyncCursor.objects.select_related("account").order_by("account__name", "marketplace_id")
     ]
     snap.quotas = _quotas()
+    snap.notifications, snap.poll_modes = _notifications()
     snap.order_reports = [
         OrderReportDay(c.seller_account.name, c.marketplace_id, c.day, c.state, c.amazon_orders, len(c.missing_ids),
                        c.ingested)
@@ -162,6 +169,18 @@ def monitoring_snapshot(*, hours: int = 24) -> Snapshot:
         .order_by("-day", "seller_account__name", "marketplace_id")
     ]  # fmt: skip
     return snap
+
+
+def _notifications() -> tuple[NotificationsHealth, dict[str, str]]:
+    from orders.models import SellerAccount
+    from orders.selectors import notifications_health
+    from orders.services import order_poll_mode
+
+    modes = {}
+    for account in SellerAccount.objects.filter(is_active=True).order_by("name"):
+        mode = order_poll_mode(account=account)
+        modes[account.name] = f"{'safety sweep' if mode.mode == 'sweep' else 'full rate'}: {mode.reason}"
+    return notifications_health(hours=1), modes
 
 
 def _quotas() -> list[Quota]:

@@ -236,6 +236,16 @@ def outbound_retry(*, request: OutboundRequest, actor: str) -> OutboundRequest:
     return request
 
 
+def outbound_send_now(*, request: OutboundRequest) -> OutboundRequest | None:
+    """A pending request waiting for its next attempt, sent now (the provider said it is ready: a feed's
+    FEED_PROCESSING_FINISHED notification). None when another worker holds it or it is not pending."""
+    OutboundRequest.objects.filter(pk=request.pk, status=OutboundRequest.Status.PENDING).update(
+        next_attempt_at=timezone.now()
+    )
+    claimed = outbound_claim(pk=request.pk)
+    return outbound_send(request=claimed) if claimed is not None else None
+
+
 def outbound_discard(*, requests: Any, actor: str, reason: str) -> int:
     """Give up on failed requests (dead letters) on purpose: cancelled, with who and why; their alerts closed."""
     discarded = 0

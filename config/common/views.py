@@ -97,6 +97,30 @@ class _SnapshotCollector(Collector):
                 rates.add_metric([quota.account, quota.operation], quota.rate)
         yield from (depth, age, exceptions, outbound, attempts, circuits, polls, quotas, rates)
         yield from self._workers()
+        yield from self._notifications()
+
+    def _notifications(self) -> Iterator[Any]:
+        health = self.snapshot.notifications
+        if health is None:
+            return
+        messages = GaugeMetricFamily("ledgerline_notifications_last_hour", "SP-API notifications stored, last hour")
+        messages.add_metric([], health.messages)
+        lag = GaugeMetricFamily(
+            "ledgerline_notification_lag_seconds", "Publish time to stored, last hour (-1: none)", labels=["stat"]
+        )
+        lag.add_metric(["median"], health.lag_median if health.lag_median is not None else -1)
+        lag.add_metric(["max"], health.lag_max if health.lag_max is not None else -1)
+        last = GaugeMetricFamily("ledgerline_notification_last_timestamp_seconds", "Last notification stored")
+        if health.last_message_at:
+            last.add_metric([], health.last_message_at.timestamp())
+        healthy = GaugeMetricFamily("ledgerline_notification_consumer_up", "1 when a queue consumer receives")
+        healthy.add_metric([], 1 if health.consumer_state == "receiving" else 0)
+        missed = GaugeMetricFamily(
+            "ledgerline_notifications_missed_ratio",
+            "Orders first seen by polling with no notification, of orders first seen, last hour (-1: none)",
+        )
+        missed.add_metric([], health.missed_rate if health.missed_rate is not None else -1)
+        yield from (messages, lag, last, healthy, missed)
 
     def _workers(self) -> Iterator[Any]:
         snap, health = self.snapshot, self.snapshot.workers

@@ -232,6 +232,22 @@ ORDER_CHANNEL_LAG_HOURS = env.int("ORDER_CHANNEL_LAG_HOURS", default=24)
 AWS_REGION = env("AWS_REGION", default="us-east-1")
 SQS_ENDPOINT_URL = env("SQS_ENDPOINT_URL", default="")
 SP_API_NOTIFICATIONS_QUEUE_URL = env("SP_API_NOTIFICATIONS_QUEUE_URL", default="")
+# The consumer's long poll (SQS allows at most 20 s) and messages per receive (at most 10).
+SP_API_NOTIFICATIONS_WAIT_SECONDS = env.int("SP_API_NOTIFICATIONS_WAIT_SECONDS", default=20)
+SP_API_NOTIFICATIONS_BATCH = env.int("SP_API_NOTIFICATIONS_BATCH", default=10)
+# While ORDER_CHANGE notifications flow for an account (subscribed, one received within QUIET_MINUTES, a healthy
+# consumer, none failed or left to polling lately), its order poll runs only as a safety sweep this often.
+SP_API_NOTIFICATIONS_SAFETY_SWEEP_MINUTES = env.int("SP_API_NOTIFICATIONS_SAFETY_SWEEP_MINUTES", default=60)
+SP_API_NOTIFICATIONS_QUIET_MINUTES = env.int("SP_API_NOTIFICATIONS_QUIET_MINUTES", default=30)
+# A consumer whose last successful receive is older than this is not healthy (it receives every <= 20 s).
+SP_API_NOTIFICATIONS_CONSUMER_STALE_SECONDS = env.int("SP_API_NOTIFICATIONS_CONSUMER_STALE_SECONDS", default=90)
+# Distinct orders re-read with getOrder per apply round (getOrder: 0.5/s, burst 30). Changes of one order coalesce
+# into one getOrder; orders beyond the budget are left to a poll (searchOrders: 100 orders a call).
+SP_API_NOTIFICATIONS_GETORDER_BUDGET = env.int("SP_API_NOTIFICATIONS_GETORDER_BUDGET", default=20)
+# A notification whose apply failed for a reason that may pass is tried again this many times, then failed.
+SP_API_NOTIFICATIONS_MAX_ATTEMPTS = env.int("SP_API_NOTIFICATIONS_MAX_ATTEMPTS", default=5)
+# createDestination's name for our queue (one destination per application and queue).
+SP_API_NOTIFICATIONS_DESTINATION_NAME = env("SP_API_NOTIFICATIONS_DESTINATION_NAME", default="ledgerline")
 
 # --- Opayo (Elavon) ----------------------------------------------------------------------------------
 # Pi REST v1 and the Reporting & Admin API. Secrets come from the environment only.

@@ -5,8 +5,8 @@ simulator), makes HTTP failures typed (RetryableConnectorError / ThrottledError 
 instead of the library's "raise only if the body has an errors list", and counts calls per operation. Before each
 call it waits for the operation's quota through the limiter it is given (`for_account` gives the one shared by all
 workers, from `USAGE_PLANS`), tells it the rate Amazon reported, and goes through the account's circuit breaker.
-The API clients (`orders`, `fulfillment_outbound`, `reports`, `inventory`, `finances`) subclass it and call
-`_call`; the helpers they share are public here. Nothing in the connector touches the database.
+The API clients (`orders`, `fulfillment_outbound`, `reports`, `inventory`, `finances`, `notifications`) subclass it
+and call `_call`; the helpers they share are public here. Nothing in the connector touches the database.
 Docs: https://developer-docs.amazon.com/sp-api/docs/usage-plans-and-rate-limits
 """
 
@@ -51,8 +51,8 @@ T = TypeVar("T")
 
 # Amazon's published default usage plans (requests per second, burst) of the operations our clients call, from the
 # Orders 2026-01-01 and v0 (confirmShipment), Fulfillment Outbound 2020-07-01, Reports 2021-06-30, Listings Items
-# 2021-08-01, Feeds 2021-06-30, FBA Inventory v1 and Finances 2024-06-19 references. Amazon reports the rate that
-# applies to a seller in x-amzn-RateLimit-Limit (it can be higher); the burst is only published.
+# 2021-08-01, Feeds 2021-06-30, FBA Inventory v1, Finances 2024-06-19 and Notifications v1 references. Amazon reports
+# the rate that applies to a seller in x-amzn-RateLimit-Limit (it can be higher); the burst is only published.
 USAGE_PLANS: dict[str, tuple[float, float]] = {
     "searchOrders": (0.0056, 20),  # Orders 2026-01-01
     "getOrder": (0.5, 30),
@@ -75,6 +75,15 @@ USAGE_PLANS: dict[str, tuple[float, float]] = {
     "getFeedDocument": (0.0222, 10),
     "getInventorySummaries": (2.0, 2),
     "listTransactions": (0.5, 10),  # Finances 2024-06-19
+    # Notifications v1: every operation 1/s, burst 5 (destinations are grantless: the application's quota)
+    "createDestination": (1.0, 5),
+    "getDestinations": (1.0, 5),
+    "getDestination": (1.0, 5),
+    "deleteDestination": (1.0, 5),
+    "createSubscription": (1.0, 5),
+    "getSubscription": (1.0, 5),
+    "getSubscriptionById": (1.0, 5),
+    "deleteSubscriptionById": (1.0, 5),
     # JSON_LISTINGS_FEED's own limit on top of createFeed's plan: five feeds per five minutes (developer-docs
     # changelog "Feed size and rate limit changes for the JSON_LISTINGS_FEED", 2025-05-06).
     "createFeed.JSON_LISTINGS_FEED": (1 / 60, 5),

@@ -25,6 +25,7 @@ from fulfillment.services.mcf import (
     fulfillment_order_status_set,
     order_fulfillment_retry,
 )
+from fulfillment.services.notifications import fulfillment_order_status_notified, listings_feed_notified
 from fulfillment.services.shipments import amazon_packages_record, erp_shipment_report
 from orders.models import Order
 from orders.selectors import order_open_holds
@@ -59,11 +60,13 @@ __all__ = [
     "fba_fulfillment_request",
     "fba_fulfillment_requests_due",
     "fba_inventory_fetch",
+    "fulfillment_order_status_notified",
     "fulfillment_order_status_set",
     "inventory_levels_post",
     "listing_availability_check",
     "listing_syncs_due",
     "listing_syncs_push_now",
     "listing_syncs_refresh",
+    "listings_feed_notified",
     "order_fulfillment_retry",
 ]

@@ -374,7 +374,10 @@ def _feed(request: OutboundRequest) -> dict[str, Any]:
 
 def _still_processing(feed: ListingFeed) -> ThrottledError:
     # Not a failure: Amazon takes minutes. Checked again later without resubmitting (the feed id is kept).
-    return ThrottledError(f"feed {feed.feed_id} still processing", retry_after=settings.INVENTORY_FEED_POLL_SECONDS)
+    return ThrottledError(
+        f"feed {feed.feed_id} still processing", retry_after=settings.INVENTORY_FEED_POLL_SECONDS,
+        provider="amazon", operation="getFeed",
+    )  # fmt: skip
 
 
 def listing_syncs_due(*, limit: int = 10_000) -> int:

@@ -16,6 +16,27 @@ from orders.services.amazon_sync import (
     sync_cursor_acquire,
     sync_cursor_release,
 )
+from orders.services.notification_consumer import (
+    notification_consumer_register,
+    notifications_consume,
+    notifications_consume_round,
+)
+from orders.services.notification_subscriptions import (
+    notification_destination_ensure,
+    notification_subscribe,
+    notification_subscriptions_check,
+    notification_unsubscribe,
+)
+from orders.services.notifications import (
+    InboundMessage,
+    NotificationIgnored,
+    field_ci,
+    notification_reprocess,
+    notifications_apply,
+    notifications_store,
+    register_notification_handler,
+)
+from orders.services.poll_mode import notifications_flowing, order_poll_mode
 from orders.services.reprocess import amazon_snapshot_reprocess
 from orders.services.schedules import order_poll_schedules_sync, order_polls_enqueue
 from orders.services.status import (
@@ -33,7 +54,9 @@ from orders.services.status import (
 )
 
 __all__ = [
+    "InboundMessage",
     "IngestStats",
+    "NotificationIgnored",
     "RefreshResult",
     "SyncResult",
     "amazon_orders_refresh",
@@ -42,6 +65,18 @@ __all__ = [
     "amazon_snapshot_reprocess",
     "amazon_snapshots_process",
     "amazon_snapshots_store",
+    "field_ci",
+    "notification_consumer_register",
+    "notification_destination_ensure",
+    "notification_reprocess",
+    "notification_subscribe",
+    "notification_subscriptions_check",
+    "notification_unsubscribe",
+    "notifications_apply",
+    "notifications_consume",
+    "notifications_consume_round",
+    "notifications_flowing",
+    "notifications_store",
     "order_hold",
     "order_hold_open",
     "order_hold_release",
@@ -50,12 +85,14 @@ __all__ = [
     "order_lags_check",
     "order_lines_shipped_set",
     "order_note_add",
+    "order_poll_mode",
     "order_poll_schedules_sync",
     "order_polls_enqueue",
     "order_release",
     "order_status_refresh",
     "order_status_sync",
     "orders_refresh_from_amazon",
+    "register_notification_handler",
     "seller_account_upsert",
     "sp_api_client_for",
     "sync_cursor_acquire",

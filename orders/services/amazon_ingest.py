@@ -50,7 +50,16 @@ from mappings.models import StatusMapping
 from mappings.selectors import sku_mappings_resolve, status_map_get
 from orders.facts import Derived, OrderFacts, order_status_derive
 from orders.models import Address as OrderAddress
-from orders.models import AmazonOrderSnapshot, Order, OrderEvent, OrderHold, OrderLine, OrderStatus, SellerAccount
+from orders.models import (
+    AmazonOrderSnapshot,
+    Order,
+    OrderEvent,
+    OrderHold,
+    OrderLine,
+    OrderStatus,
+    SeenVia,
+    SellerAccount,
+)
 from orders.services.addresses import address_normalize
 from orders.services.status import (
     STATUS_FIELDS,
@@ -139,7 +148,7 @@ def _ready_state(raw: Any) -> str:
 
 
 def amazon_snapshots_store(
-    *, account: SellerAccount, marketplace_id: str, raw_orders: Sequence[Any]
+    *, account: SellerAccount, marketplace_id: str, raw_orders: Sequence[Any], via: str = SeenVia.POLL
 ) -> list[AmazonOrderSnapshot]:
     """Store one searchOrders page (2026-01-01 orders) as received. Returns the snapshots that still need work.
 
@@ -156,7 +165,7 @@ def amazon_snapshots_store(
     for attempt in range(3):
         try:
             with transaction.atomic():
-                return _store(account, marketplace_id, latest)
+                return _store(account, marketplace_id, latest, via)
         except IntegrityError:
             if attempt == 2:
                 raise
@@ -164,7 +173,7 @@ def amazon_snapshots_store(
 
 
 def _store(
-    account: SellerAccount, marketplace_id: str, latest: dict[str, tuple[datetime | None, Any]]
+    account: SellerAccount, marketplace_id: str, latest: dict[str, tuple[datetime | None, Any]], via: str
 ) -> list[AmazonOrderSnapshot]:
     existing = {
         s.amazon_order_id: s
@@ -184,6 +193,7 @@ def _store(
                 last_update_date=lud,
                 order_payload=raw,
                 state=_ready_state(raw),
+                first_seen_via=via,
             )
             to_create.append(snap)
             pending.append(snap)

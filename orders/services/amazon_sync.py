@@ -43,7 +43,7 @@ from config.common.models import ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_for
 from connectors.amazon.orders import AmazonOrdersClient
 from connectors.amazon.orders_2026_types import SearchOrdersPage
-from orders.models import AmazonOrderSnapshot, Order, SellerAccount, SyncCursor
+from orders.models import AmazonOrderSnapshot, Order, SeenVia, SellerAccount, SyncCursor
 from orders.services.accounts import sp_api_client_for
 from orders.services.amazon_ingest import (
     IngestStats,
@@ -342,6 +342,7 @@ class RefreshResult:
     refreshed: list[str] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # order id → why (retryable: try again later)
+    throttled: dict[str, float] = field(default_factory=dict)  # of those, quota used up: seconds to the next slot
     api_calls: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -364,6 +365,7 @@ def amazon_orders_refresh(
     amazon_order_ids: Sequence[str],
     actor: str = "system:amazon",
     client: AmazonOrdersClient | None = None,
+    via: str = SeenVia.REFRESH,
 ) -> RefreshResult:
     """Read these orders again with getOrder (2026-01-01) and apply them: the operator's "Refresh from Amazon", and
     orders Amazon lists elsewhere (its order report) that polling never saw. Stored raw first like a page; applied
@@ -388,11 +390,13 @@ def amazon_orders_refresh(
                     result.failed[order_id] = str(exc)
             except ConnectorError as exc:
                 result.failed[order_id] = str(exc)
+                if isinstance(exc, ThrottledError):
+                    result.throttled[order_id] = exc.retry_after or 2.0
     finally:
         result.api_calls = dict(Counter(client.calls) - calls_before)
         if own_client:
             client.close()
-    stored = amazon_snapshots_store(account=account, marketplace_id=marketplace_id, raw_orders=raw_orders)
+    stored = amazon_snapshots_store(account=account, marketplace_id=marketplace_id, raw_orders=raw_orders, via=via)
     keys = [s.amazon_order_id for s in stored]
     # An identical payload already processed is not returned by the store: process that one again too.
     again = AmazonOrderSnapshot.objects.filter(

@@ -22,10 +22,11 @@ def order_poll_schedules_sync() -> list[str]:
 
 def order_polls_enqueue(*, account_ids: list[int]) -> int:
     """Poll these accounts now, in the background (the active ones); the usual lease keeps it from doubling a poll
-    already running. Returns how many were queued."""
+    already running. Runs even while notifications stand in for polling (an operator asked, or notifications
+    left changes to it). Returns how many were queued."""
     from django_q.tasks import async_task
 
     active = list(SellerAccount.objects.filter(pk__in=account_ids, is_active=True).values_list("pk", flat=True))
     for pk in active:
-        async_task(POLL_FUNC, pk)
+        async_task(POLL_FUNC, pk, True)
     return len(active)

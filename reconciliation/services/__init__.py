@@ -23,6 +23,7 @@ from reconciliation.services.journal import (
     journal_entries_transition,
     settlement_journal_build,
 )
+from reconciliation.services.notifications import report_finished_notified
 from reconciliation.services.periods import (
     accounting_period_close,
     accounting_period_for,
@@ -44,6 +45,7 @@ __all__ = [
     "journal_date_open",
     "journal_entries_post",
     "journal_entries_transition",
+    "report_finished_notified",
     "settlement_accounts_resolve",
     "settlement_anomalies_scan",
     "settlement_file_import",

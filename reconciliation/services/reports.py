@@ -100,6 +100,24 @@ def settlement_reports_fetch(*, account: SellerAccount) -> ReportsFetchSummary:
     return summary
 
 
+def settlement_report_fetch(*, account: SellerAccount, report_id: str) -> str:
+    """One settlement report, named by Amazon's REPORT_PROCESSING_FINISHED notification: downloaded and imported
+    unless seen before. Returns what happened, in words. Connector errors propagate (tried again later)."""
+    if SettlementReport.objects.filter(report_id=report_id).exists():
+        return f"report {report_id} was imported before"
+    with AmazonReportsClient.for_account(account) as client:
+        report = client.get_report(report_id)
+        if report.report_type != SETTLEMENT_REPORT or report.report_document_id is None:
+            return f"report {report_id} is {report.report_type} ({report.processing_status}): nothing to import"
+        file, seen_before = _download_and_import(client, account, report)
+    if file.state == SettlementFile.State.REJECTED:
+        return f"report {report_id}: file {file.pk} rejected (an exception says why)"
+    if file.state == SettlementFile.State.DUPLICATE or seen_before:
+        return f"report {report_id}: its settlement came before"
+    settlement = file.settlement.settlement_id if file.settlement is not None else "?"
+    return f"report {report_id}: settlement {settlement} imported"
+
+
 def settlement_file_retry(*, file_id: int) -> SettlementFile:
     """Try a rejected file again. A Reports API file is downloaded again first (a cut download is the usual cause);
     when the new bytes differ they become a new file and the old one is closed."""

@@ -3,8 +3,9 @@
 Follows Amazon's documented contract for the operations we use: the LWA token exchange, Orders v0 getOrders,
 getOrder, getOrderItems, getOrderAddress and confirmShipment, Fulfillment Outbound 2020-07-01 (MCF,
 `fulfillment.py`), Reports 2021-06-30 (`reports.py`, with pre-signed document downloads), Listings Items 2021-08-01
-(`listings.py`), Feeds 2021-06-30 with JSON_LISTINGS_FEED (`feeds.py`), FBA Inventory v1 (`inventory.py`) and Finances
-2024-06-19 listTransactions (`finances.py`).
+(`listings.py`), Feeds 2021-06-30 with JSON_LISTINGS_FEED (`feeds.py`), FBA Inventory v1 (`inventory.py`), Finances
+2024-06-19 listTransactions (`finances.py`) and Notifications v1 with delivery to SQS (`notifications.py`; LWA also
+grants `client_credentials` tokens for its grantless operations).
 Response shapes follow the official model's examples (see `fixtures/`); every non-2xx API answer has an
 `{"errors": [...]}` body; every API answer carries `x-amzn-RequestId` and `x-amzn-RateLimit-Limit`; per-(seller,
 operation) token buckets answer 429 QuotaExceeded; getOrders validates its parameters like Amazon and pages with a
@@ -21,6 +22,7 @@ import hashlib
 import hmac
 import json
 import math
+import os
 import random
 import time
 import uuid
@@ -42,6 +44,7 @@ from simulators.spapi.finances import LIST_TRANSACTIONS, Finances
 from simulators.spapi.fulfillment import Fulfillment
 from simulators.spapi.inventory import Inventory
 from simulators.spapi.listings import Listings
+from simulators.spapi.notifications import GRANTLESS_SCOPES, Notifications
 from simulators.spapi.orders2026 import GET_ORDER, RESTRICTED_ROLES, SEARCH_ORDERS, Orders2026
 from simulators.spapi.reports import Reports
 from simulators.spapi.state import (
@@ -77,6 +80,7 @@ ADDRESS_HIDDEN_STATUSES = PENDING_STATUSES  # Amazon has no shipping address for
 
 ApiResult = tuple[int, Any]
 ApiHandler = Callable[[Request, Seller], Awaitable[ApiResult]]
+GrantlessHandler = Callable[[Request, str], Awaitable[ApiResult]]  # (request, the calling app's LWA client id)
 ControlHandler = Callable[[Request], Awaitable[Any]]
 
 
@@ -118,7 +122,7 @@ def _served_view(order: dict[str, Any], items: list[Any]) -> tuple[dict[str, Any
 class SpApiSimulator:
     """State plus handlers; one instance per app (`create_app()`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, sqs_endpoint_url: str | None = None) -> None:
         self.state = State()
         self.live_tasks: dict[str, asyncio.Task[None]] = {}
         self.rng = random.Random()
@@ -132,6 +136,9 @@ class SpApiSimulator:
         self.inventory = Inventory(self)
         self.orders2026 = Orders2026(self)
         self.finances = Finances(self)
+        if sqs_endpoint_url is None:
+            sqs_endpoint_url = os.environ.get("SPAPI_SIM_SQS_ENDPOINT_URL", "")
+        self.notifications = Notifications(self, sqs_endpoint_url.rstrip("/"))
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
@@ -222,6 +229,61 @@ class SpApiSimulator:
 
         return endpoint
 
+    def wake_at(self, delay: float, state: State, fn: Callable[[], None]) -> None:
+        """Run `fn` on the event loop in `delay` seconds, unless the state was reset meanwhile."""
+
+        def run() -> None:
+            if self.state is state:
+                fn()
+
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to schedule on
+            asyncio.get_running_loop().call_later(max(0.0, delay) + 0.01, run)
+
+    def grantless_api(
+        self, operation: str, handler: GrantlessHandler, *, seller_token_ok: bool = False
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A grantless operation: the caller is an application (a client_credentials token for the notifications
+        scope). `seller_token_ok`: a seller's token is taken too (the app it was issued to is the caller)."""
+
+        async def endpoint(request: Request) -> Response:
+            st = self.state
+            token = request.headers.get("x-amz-access-token", "")
+            grant = st.grantless_tokens.get(token)
+            client_id: str | None = None
+            if grant is not None:
+                client_id = grant[0]
+            elif seller_token_ok:
+                seller_grant = st.tokens.get(token)
+                if seller_grant is not None and seller_grant[0] in st.sellers:
+                    client_id, grant = st.sellers[seller_grant[0]].client_id, seller_grant
+            if grant is None or client_id is None:
+                details = "The access token you provided is revoked, malformed or invalid."
+                if token in st.tokens:  # a seller's token where Amazon wants a grantless one
+                    details = "This operation is grantless: use an access token from grant_type=client_credentials."
+                return self.respond(
+                    operation, 403, error_body("Unauthorized", "Access to requested resource is denied.", details)
+                )
+            if grant[1] <= time.time():
+                details = "The access token you provided has expired."
+                return self.respond(
+                    operation, 403, error_body("Unauthorized", "Access to requested resource is denied.", details)
+                )
+            if st.faults.rules:
+                rule = st.faults.match(operation)
+                if rule is not None:
+                    faulted = await self.apply_fault(operation, rule, None)
+                    if faulted is not None:
+                        return faulted
+            if not st.take(f"app:{client_id}", operation):  # grantless plans are the application's
+                return self.respond(operation, 429, QUOTA_EXCEEDED)
+            try:
+                status, body = await handler(request, client_id)
+            except InvalidInput as exc:
+                status, body = 400, error_body("InvalidInput", exc.message, exc.details)
+            return self.respond(operation, status, b"" if body is None else dump_json(body))
+
+        return endpoint
+
     # --- LWA --------------------------------------------------------------------------------------------
 
     async def lwa_token(self, request: Request) -> Response:
@@ -233,8 +295,13 @@ class SpApiSimulator:
                 if faulted is not None:
                     return faulted
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        if form.get("grant_type") == "client_credentials":
+            return self.lwa_grantless(form)
         if form.get("grant_type") != "refresh_token":
-            answer = {"error": "unsupported_grant_type", "error_description": "Only refresh_token is simulated"}
+            answer = {
+                "error": "unsupported_grant_type",
+                "error_description": "Only refresh_token and client_credentials are simulated",
+            }
             return self.respond(LWA, 400, answer, rate_header=False)
         seller = state.by_refresh_token.get(form.get("refresh_token", ""))
         if seller is None:
@@ -249,6 +316,25 @@ class SpApiSimulator:
         token = {
             "access_token": state.issue_token(seller),
             "refresh_token": seller.refresh_token,
+            "token_type": "bearer",
+            "expires_in": state.token_ttl_seconds,
+        }
+        return self.respond(LWA, 200, token, rate_header=False)
+
+    def lwa_grantless(self, form: dict[str, str]) -> Response:
+        """A grantless token (Notifications' destinations): the application's own credentials and a scope."""
+        state = self.state
+        scope = form.get("scope", "")
+        if scope not in GRANTLESS_SCOPES:
+            answer = {"error": "invalid_scope", "error_description": "The request has an invalid parameter : scope"}
+            return self.respond(LWA, 400, answer, rate_header=False)
+        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        if not state.app_credentials(client_id, secret):
+            answer = {"error": "invalid_client", "error_description": "Client authentication failed"}
+            return self.respond(LWA, 401, answer, rate_header=False)
+        token = {
+            "access_token": state.issue_grantless_token(client_id),
+            "scope": scope,
             "token_type": "bearer",
             "expires_in": state.token_ttl_seconds,
         }
@@ -497,8 +583,13 @@ class SpApiSimulator:
         raw: bool,
         bulk: bool = False,
         complete: bool = False,
+        notify: bool | None = None,
     ) -> str:
-        """Upsert one order. raw: exactly as given (apart from `_key`); complete: already realistic."""
+        """Upsert one order. raw: exactly as given (apart from `_key`); complete: already realistic.
+
+        Every order write comes here, so this is where ORDER_CHANGE is published (a new order or a new OrderStatus).
+        `notify` None: unless `bulk` (seeding history in batches of more than 50 would flood the queue with
+        notifications Amazon never sent)."""
         if not raw and not complete:
             order, items = self.with_defaults(seller, order, items, address)
         key = order.get("AmazonOrderId") or order.get("_key")
@@ -514,22 +605,23 @@ class SpApiSimulator:
         if not isinstance(marketplace, str) or not marketplace:
             marketplace = seller.marketplace_ids[0] if seller.marketplace_ids else ""
         served, served_items = (order, items) if raw else _served_view(order, items)
-        self.state.put_order(
-            StoredOrder(
-                key=key,
-                seller=seller.selling_partner_id,
-                marketplace_id=marketplace,
-                updated=updated,
-                created=updated if created is None else created,
-                order=served,
-                items=served_items,
-                address=address,
-                source=order,
-                source_items=items,
-                raw=raw,
-            ),
-            bulk=bulk,
+        previous = self.state.orders.get(key)
+        stored = StoredOrder(
+            key=key,
+            seller=seller.selling_partner_id,
+            marketplace_id=marketplace,
+            updated=updated,
+            created=updated if created is None else created,
+            order=served,
+            items=served_items,
+            address=address,
+            source=order,
+            source_items=items,
+            raw=raw,
         )
+        self.state.put_order(stored, bulk=bulk)
+        if (not bulk if notify is None else notify) and self.state.subscriptions:
+            self.notifications.order_changed(stored, previous)
         return key
 
     # --- control API ------------------------------------------------------------------------------------
@@ -539,6 +631,7 @@ class SpApiSimulator:
         self.mcf.stop_auto_advance()
         self.reports.discard_files(self.state)
         self.state = State()
+        self.notifications.delivery.reset()
         return {"ok": True}
 
     async def health(self, request: Request) -> Any:
@@ -576,6 +669,27 @@ class SpApiSimulator:
         self.state.add_seller(seller)
         return self.seller_json(seller)
 
+    async def rotate(self, request: Request) -> Any:
+        """New LWA credentials, as when a seller re-authorises (new refresh token) or the developer rotates the app's
+        client secret (for every seller of that app). Old refresh tokens stop working; access tokens already issued
+        live out their hour; destinations and subscriptions are the app's and the seller's, so they stay."""
+        seller = self.state.sellers.get(request.path_params["seller_id"])
+        if seller is None:
+            return json_response({"error": f"unknown seller {request.path_params['seller_id']!r}"}, 404)
+        data = await read_json_object(request)
+        unknown = set(data) - {"refresh_token", "client_secret"}
+        if unknown or not data:
+            raise ValueError("give refresh_token and/or client_secret")
+        if "refresh_token" in data:
+            self.state.by_refresh_token.pop(seller.refresh_token, None)
+            seller.refresh_token = str(data["refresh_token"])
+            self.state.by_refresh_token[seller.refresh_token] = seller
+        if "client_secret" in data:
+            for other in self.state.sellers.values():
+                if other.client_id == seller.client_id:
+                    other.client_secret = str(data["client_secret"])
+        return self.seller_json(seller)
+
     @staticmethod
     def seller_json(seller: Seller) -> dict[str, Any]:
         return {
@@ -591,11 +705,14 @@ class SpApiSimulator:
         entries = data.get("orders", [])
         if not isinstance(entries, list):
             raise ValueError("orders must be a list of {order, items, address}")
+        notify = data.get("notify")
+        if notify is not None and not isinstance(notify, bool):
+            raise ValueError("notify must be true or false")
         with gc_paused():
-            keys = self._store_entries(seller, entries, raw)
+            keys = self._store_entries(seller, entries, raw, notify)
         return {"order_ids": keys, "count": len(keys)}
 
-    def _store_entries(self, seller: Seller, entries: list[Any], raw: bool) -> list[str]:
+    def _store_entries(self, seller: Seller, entries: list[Any], raw: bool, notify: bool | None) -> list[str]:
         keys = []
         for entry in entries:
             if not isinstance(entry, dict):
@@ -606,7 +723,8 @@ class SpApiSimulator:
             order, address = entry.get("order"), entry.get("address")
             if not isinstance(order, dict) or (address is not None and not isinstance(address, dict)):
                 raise ValueError("each entry needs an 'order' object (and 'address', if given, must be an object)")
-            keys.append(self.store(seller, order, items, address, raw=raw, bulk=len(entries) > 50))
+            bulk = len(entries) > 50
+            keys.append(self.store(seller, order, items, address, raw=raw, bulk=bulk, notify=notify))
         return keys
 
     async def order_detail(self, request: Request) -> Any:
@@ -701,8 +819,18 @@ class SpApiSimulator:
             taken=self.state.orders,
         )
         bulk = len(created) > 50
+        notify = data.get("notify")
         ids = [
-            self.store(seller, order, items, address, raw=False, bulk=bulk, complete=True)
+            self.store(
+                seller,
+                order,
+                items,
+                address,
+                raw=False,
+                bulk=bulk,
+                complete=True,
+                notify=None if notify is None else bool(notify),
+            )
             for order, items, address in created
         ]
         return {"order_ids": ids, "count": len(ids)}
@@ -913,6 +1041,10 @@ class SpApiSimulator:
         inv = self.inventory
         o26 = self.orders2026
         fin = self.finances
+        ntf = self.notifications
+        dest = "/notifications/v1/destinations"
+        subs = "/notifications/v1/subscriptions/{notification_type}"
+        grantless = self.grantless_api
         fba = "/fba/outbound/2020-07-01/fulfillmentOrders"
         reports = "/reports/2021-06-30"
         item = "/listings/2021-08-01/items/{seller_id}/{sku}"
@@ -965,6 +1097,30 @@ class SpApiSimulator:
                 self.api(LIST_TRANSACTIONS, fin.list_transactions),
                 methods=["GET"],
             ),
+            Route(dest, grantless("createDestination", ntf.create_destination), methods=["POST"]),
+            Route(dest, grantless("getDestinations", ntf.get_destinations), methods=["GET"]),
+            Route(f"{dest}/{{destination_id}}", grantless("getDestination", ntf.get_destination), methods=["GET"]),
+            Route(
+                f"{dest}/{{destination_id}}", grantless("deleteDestination", ntf.delete_destination), methods=["DELETE"]
+            ),
+            Route(subs, self.api("createSubscription", ntf.create_subscription), methods=["POST"]),
+            Route(subs, self.api("getSubscription", ntf.get_subscription), methods=["GET"]),
+            Route(
+                f"{subs}/{{subscription_id}}",
+                grantless("getSubscriptionById", ntf.get_subscription_by_id, seller_token_ok=True),
+                methods=["GET"],
+            ),
+            Route(
+                f"{subs}/{{subscription_id}}",
+                grantless("deleteSubscriptionById", ntf.delete_subscription_by_id, seller_token_ok=True),
+                methods=["DELETE"],
+            ),
+            Route("/_sim/notifications/settings", c(ntf.control_settings), methods=["GET", "POST"]),
+            Route("/_sim/notifications/faults", c(ntf.control_faults), methods=["GET", "POST", "DELETE"]),
+            Route("/_sim/notifications/sent", c(ntf.control_sent), methods=["GET"]),
+            Route("/_sim/notifications/flush", c(ntf.control_flush), methods=["POST"]),
+            Route("/_sim/notifications/subscriptions", c(ntf.control_subscriptions), methods=["GET"]),
+            Route("/_sim/sellers/{seller_id}/rotate", c(self.rotate), methods=["POST"]),
             Route("/_sim/reset", c(self.reset), methods=["POST"]),
             Route("/_sim/health", c(self.health), methods=["GET"]),
             Route("/_sim/sellers", c(self.sellers), methods=["GET", "POST"]),

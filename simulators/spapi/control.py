@@ -99,13 +99,18 @@ class SpApiSimulatorControl:
 
     # --- orders -----------------------------------------------------------------------------------------
 
-    def upsert_orders(self, *, seller: str, orders: list[dict[str, Any]], raw: bool = False) -> list[str]:
+    def upsert_orders(
+        self, *, seller: str, orders: list[dict[str, Any]], raw: bool = False, notify: bool | None = None
+    ) -> list[str]:
         """Each entry: `{"order": {...Order...}, "items": [...OrderItem...], "address": {...Address...}}`.
 
         raw=False fills realistic defaults for missing fields; raw=True stores exactly what is given (an
-        AmazonOrderId or `_key` is still needed). Returns the AmazonOrderIds (or keys).
+        AmazonOrderId or `_key` is still needed). Returns the AmazonOrderIds (or keys). notify: send ORDER_CHANGE
+        to subscribers (None: unless more than 50 orders, a bulk seed of history).
         """
-        body = {"seller": seller, "orders": orders, "raw": raw}
+        body: dict[str, Any] = {"seller": seller, "orders": orders, "raw": raw}
+        if notify is not None:
+            body["notify"] = notify
         return [str(key) for key in self._call("POST", "/_sim/orders", body)["order_ids"]]
 
     def patch_order(self, order_id: str, *, items: list[dict[str, Any]] | None = None, **fields: Any) -> dict[str, Any]:
@@ -182,8 +187,10 @@ class SpApiSimulatorControl:
         seed: int | None = None,
         statuses: dict[str, float] | None = None,
         fulfillment_channels: dict[str, float] | None = None,
+        notify: bool | None = None,
     ) -> list[str]:
-        """Realistic random orders purchased between start and end (ISO 8601; default last 7 days to now − 5 min)."""
+        """Realistic random orders purchased between start and end (ISO 8601; default last 7 days to now − 5 min).
+        notify: send ORDER_CHANGE to subscribers (None: unless more than 50 orders, a bulk seed of history)."""
         body: dict[str, Any] = {"seller": seller, "marketplace_id": marketplace_id, "count": count, "skus": skus}
         optional = {
             "start": start,
@@ -191,6 +198,7 @@ class SpApiSimulatorControl:
             "seed": seed,
             "statuses": statuses,
             "fulfillment_channels": fulfillment_channels,
+            "notify": notify,
         }
         body.update({key: value for key, value in optional.items() if value is not None})
         return [str(key) for key in self._call("POST", "/_sim/generate", body)["order_ids"]]
@@ -572,3 +580,68 @@ class SpApiSimulatorControl:
 
     def stop_live(self) -> None:
         self._call("DELETE", "/_sim/live")
+
+    # --- credentials ------------------------------------------------------------------------------------
+
+    def rotate_credentials(
+        self, seller: str, *, refresh_token: str | None = None, client_secret: str | None = None
+    ) -> dict[str, Any]:
+        """New LWA credentials: the seller's refresh token (re-authorisation) and/or the app's client secret (for every
+        seller of that app). Old ones stop working; destinations and subscriptions stay (they are the app's)."""
+        body: dict[str, Any] = {}
+        if refresh_token is not None:
+            body["refresh_token"] = refresh_token
+        if client_secret is not None:
+            body["client_secret"] = client_secret
+        return dict(self._call("POST", f"/_sim/sellers/{quote(seller, safe='')}/rotate", body))
+
+    # --- Notifications v1 (delivery to SQS) -------------------------------------------------------------
+
+    def notification_settings(
+        self, *, sqs_endpoint_url: str | None = None, max_attempts: int | None = None
+    ) -> dict[str, Any]:
+        """Where notifications are sent (the SQS endpoint; "" = nowhere) and how often a failed send is tried."""
+        body: dict[str, Any] = {}
+        if sqs_endpoint_url is not None:
+            body["sqs_endpoint_url"] = sqs_endpoint_url
+        if max_attempts is not None:
+            body["max_attempts"] = max_attempts
+        if not body:
+            return dict(self._call("GET", "/_sim/notifications/settings"))
+        return dict(self._call("POST", "/_sim/notifications/settings", body))
+
+    def notification_faults(
+        self,
+        *,
+        drop: int | None = None,
+        drop_rate: float | None = None,
+        duplicate: int | None = None,
+        malformed: int | None = None,
+        delay_ms: int | None = None,
+    ) -> dict[str, Any]:
+        """Delivery faults for the next notifications: `drop` n lost on purpose (never sent), `drop_rate` of the rest
+        lost, `duplicate` n sent twice (same NotificationId), `malformed` n sent broken (alternately not JSON, then
+        JSON without its metadata), `delay_ms` before each send. Given values replace the current ones."""
+        values = {"drop": drop, "drop_rate": drop_rate, "duplicate": duplicate, "malformed": malformed,
+                  "delay_ms": delay_ms}  # fmt: skip
+        body = {k: v for k, v in values.items() if v is not None}
+        return dict(self._call("POST", "/_sim/notifications/faults", body))
+
+    def clear_notification_faults(self) -> None:
+        self._call("DELETE", "/_sim/notifications/faults")
+
+    def notifications_sent(self, *, notification_type: str | None = None) -> dict[str, Any]:
+        """`{"notifications": [{notification_id, notification_type, seller, subscription_id, arn, queued_at, body,
+        outcome: sent|dropped|duplicate|malformed|failed, attempts?, fault?, error?}], "counts": {...}, "pending": n}`
+        (the last 10,000, oldest first)."""
+        params = {"notification_type": notification_type} if notification_type else None
+        return dict(self._call("GET", "/_sim/notifications/sent", params=params))
+
+    def flush_notifications(self, *, timeout_seconds: float = 30.0) -> bool:
+        """Wait until every notification queued so far was sent (or given up); False on timeout."""
+        body = {"timeout_seconds": timeout_seconds}
+        return bool(self._call("POST", "/_sim/notifications/flush", body)["flushed"])
+
+    def notification_subscriptions(self) -> dict[str, Any]:
+        """Every destination and subscription the simulator holds: `{"destinations": [...], "subscriptions": [...]}`."""
+        return dict(self._call("GET", "/_sim/notifications/subscriptions"))

@@ -181,6 +181,8 @@ class Feeds:
             record.ended = at
         record.status = to
         record.history.append({"status": to, "at": report_time(at)})
+        if to in FINAL and self.state.subscriptions:
+            self.sim.notifications.feed_finished(record, at)
 
     def fatal_report(self, record: FeedRecord, message: str) -> dict[str, Any]:
         return {
@@ -426,6 +428,9 @@ class Feeds:
             history=[{"status": "IN_QUEUE", "at": report_time(now)}],
         )  # fmt: skip
         self.state.feeds[record.feed_id] = record
+        if self.sim.notifications.subscribers(record.seller, "FEED_PROCESSING_FINISHED"):
+            # Amazon finishes a feed whether or not anyone asks: the notification must not wait for a getFeed.
+            self.sim.wake_at(delay, self.state, lambda: self.catch_up(time.time()))
         return 202, {"feedId": record.feed_id}
 
     # --- getFeeds ----------------------------------------------------------------------------------

@@ -424,6 +424,10 @@ class Fulfillment:
         record = self.new_record(seller, key, request_body, marketplace, time.time())
         self.state.fulfillment_orders[(seller.selling_partner_id, key)] = record
         self.reserve(record)
+        if self.state.subscriptions:
+            self.sim.notifications.fulfillment_changed(
+                record, status_changed=True, new_shipments=[], cancelled_shipments=[]
+            )
         return 200, {}
 
     def new_record(
@@ -789,6 +793,7 @@ class Fulfillment:
                 if shipment["fulfillmentShipmentStatus"] == "PENDING":
                     self.cancel_shipment(shipment, "CANCELLED_BY_FULFILLER")
         # Commit: nothing above raised, so the move is possible.
+        before = {str(x["amazonShipmentId"]): str(x["fulfillmentShipmentStatus"]) for x in record.shipments}
         shipped_before = self.shipped_by_sku(record.shipments, record.items)
         shipped_after = self.shipped_by_sku(work, items)
         for item in items:
@@ -807,6 +812,16 @@ class Fulfillment:
             record.history.append({"status": to, "at": stamp})
         if to in TERMINAL:
             self.release(record)
+        if self.state.subscriptions:
+            created = [x for x in work if str(x["amazonShipmentId"]) not in before]
+            cancelled = [
+                x for x in work
+                if str(x["fulfillmentShipmentStatus"]).startswith("CANCELLED")
+                and not before.get(str(x["amazonShipmentId"]), "CANCELLED").startswith("CANCELLED")
+            ]  # fmt: skip
+            self.sim.notifications.fulfillment_changed(
+                record, status_changed=to != current, new_shipments=created, cancelled_shipments=cancelled
+            )
 
     @staticmethod
     def parse_lines(lines: Any, by_id: dict[str, dict[str, Any]], where: str) -> list[tuple[str, int]]:

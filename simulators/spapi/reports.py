@@ -391,6 +391,8 @@ class Reports:
                 record.document_id = document.document_id
         record.status = to
         record.history.append({"status": to, "at": report_time(at)})
+        if to in FINAL and self.state.subscriptions:
+            self.sim.notifications.report_finished(record, at)
 
     def refresh(self, record: ReportRecord, now: float) -> None:
         """Let time move a requested report along (IN_QUEUE → IN_PROGRESS → DONE, or FATAL)."""
@@ -493,6 +495,11 @@ class Reports:
         )
         self.state.reports[record.report_id] = record
         self.refresh(record, now)  # report_processing_seconds 0: DONE at once
+        if record.status not in FINAL and self.sim.notifications.subscribers(
+            record.seller, "REPORT_PROCESSING_FINISHED"
+        ):
+            # Amazon finishes a report whether or not anyone asks: the notification must not wait for a getReport.
+            self.sim.wake_at(delay, self.state, lambda: self.refresh(record, time.time()))
         return 202, {"reportId": record.report_id}
 
     # --- getReports ------------------------------------------------------------------------------------

@@ -14,9 +14,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulators.common import FaultInjector, TokenBucket
+
+if TYPE_CHECKING:
+    from simulators.spapi.notifications import DestinationRecord, SubscriptionRecord
 
 # Amazon's published default usage plans (requests per second, burst), from the Orders v0, Fulfillment
 # Outbound 2020-07-01, Reports 2021-06-30, Listings Items 2021-08-01, Feeds 2021-06-30, FBA Inventory v1 and
@@ -49,6 +52,15 @@ DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "getFeedDocument": (0.0222, 10),
     "getInventorySummaries": (2.0, 2),
     "listTransactions": (0.5, 10),  # Finances 2024-06-19
+    # Notifications v1 (notifications.py): every operation 1/s, burst 5
+    "createDestination": (1.0, 5),
+    "getDestinations": (1.0, 5),
+    "getDestination": (1.0, 5),
+    "deleteDestination": (1.0, 5),
+    "createSubscription": (1.0, 5),
+    "getSubscription": (1.0, 5),
+    "getSubscriptionById": (1.0, 5),
+    "deleteSubscriptionById": (1.0, 5),
     # Not an operation: JSON_LISTINGS_FEED's own throttle on top of createFeed's plan, "five feed submissions per five
     # minutes" (developer-docs changelog "Feed size and rate limit changes for the JSON_LISTINGS_FEED", 2025-05-06).
     "createFeed.JSON_LISTINGS_FEED": (0.0167, 5),
@@ -337,6 +349,8 @@ class State:
     sellers: dict[str, Seller] = field(default_factory=dict)
     by_refresh_token: dict[str, Seller] = field(default_factory=dict)
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # access token → (seller id, expiry)
+    # grantless access tokens (client_credentials, notifications scope) → (LWA client id, expiry)
+    grantless_tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
     orders: dict[str, StoredOrder] = field(default_factory=dict)
     indexes: dict[str, _SellerIndex] = field(default_factory=dict)
     limits: dict[str, tuple[float, int]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
@@ -387,6 +401,9 @@ class State:
     # Orders Amazon's order searches (getOrders, searchOrders) leave out but its order report lists: the orders API
     # "misses orders now and then"; the completeness check must find them (POST /_sim/orders/{id}/hide).
     hidden_from_search: set[str] = field(default_factory=set)
+    # Notifications v1 (notifications.py): destinations per application, subscriptions per application and seller
+    destinations: dict[str, DestinationRecord] = field(default_factory=dict)  # destinationId → …
+    subscriptions: dict[str, SubscriptionRecord] = field(default_factory=dict)  # subscriptionId → …
 
     # --- sellers and tokens ----------------------------------------------------------------------------
 
@@ -402,9 +419,19 @@ class State:
         self.tokens[token] = (seller.selling_partner_id, time.time() + self.token_ttl_seconds)
         return token
 
+    def issue_grantless_token(self, client_id: str) -> str:
+        token = "Atc|" + secrets.token_urlsafe(32)
+        self.grantless_tokens[token] = (client_id, time.time() + self.token_ttl_seconds)
+        return token
+
     def expire_tokens(self) -> int:
         self.tokens = {token: (seller, 0.0) for token, (seller, _) in self.tokens.items()}
-        return len(self.tokens)
+        self.grantless_tokens = {token: (app, 0.0) for token, (app, _) in self.grantless_tokens.items()}
+        return len(self.tokens) + len(self.grantless_tokens)
+
+    def app_credentials(self, client_id: str, client_secret: str) -> bool:
+        """Whether (client_id, client_secret) is a registered application's (every seller names its app's)."""
+        return any((s.client_id, s.client_secret) == (client_id, client_secret) for s in self.sellers.values())
 
     # --- orders -----------------------------------------------------------------------------------------
 

@@ -160,6 +160,8 @@ class Command(BaseCommand):
 
             with OpayoSimulatorControl(settings.OPAYO_PI_BASE_URL.removesuffix("/api/v1")) as opayo:
                 load_payments_demo(opayo)
+        if settings.SP_API_NOTIFICATIONS_QUEUE_URL:
+            self._subscribe_demo_accounts()
         if not options["no_poll"]:
             call_command("poll_orders", ignore_backoff=True, stdout=self.stdout)
             # Amazon's settlement reports for those orders, imported now rather than at the next hourly listing.
@@ -186,6 +188,24 @@ class Command(BaseCommand):
                 f"eCommerce client token (Authorization: Bearer ...): {shop_token}  (new on every start)"
             )
         )
+
+    def _subscribe_demo_accounts(self) -> None:
+        """Every demo account subscribed to every notification type: the simulator's live orders then arrive through
+        the local SQS within seconds, and polling backs off to its safety sweep."""
+        from config.common.errors import ApplicationError
+        from orders.models import NotificationType
+        from orders.services import notification_subscribe
+
+        for account in SellerAccount.objects.filter(
+            selling_partner_id__in=[a.selling_partner_id for a in data.ACCOUNTS]
+        ):
+            for notification_type in NotificationType.values:
+                try:
+                    notification_subscribe(account=account, notification_type=notification_type, actor="demo")
+                except ApplicationError as exc:
+                    self.stderr.write(f"Notifications not subscribed: {exc}")
+                    return
+        self.stdout.write("SP-API notifications: every demo account subscribed (ORDER_CHANGE and the others)")
 
     def _post(self, sim: httpx.Client, path: str, body: dict[str, Any], optional: bool = False) -> dict[str, Any]:
         try:

@@ -29,6 +29,7 @@ from config.common.models import ExceptionItem
 from config.common.processes import Child, Launcher
 from config.common.workers import broker_queue, workers_health
 
+NOTIFICATIONS_QUEUE = "ledgerline-spapi-notifications"  # the local SQS queue SP-API notifications go to
 SUMMARY_EVERY = 5.0  # seconds between refreshes of the live summary (a terminal); 60 when the output is a file
 
 
@@ -56,19 +57,25 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("WEB_PORT", "8000")))
         parser.add_argument("--sp-api-port", type=int, default=int(os.environ.get("SP_API_SIM_PORT", "8101")))
         parser.add_argument("--opayo-port", type=int, default=int(os.environ.get("OPAYO_SIM_PORT", "8102")))
+        parser.add_argument("--sqs-port", type=int, default=int(os.environ.get("SQS_SIM_PORT", "8103")))
         parser.add_argument("--no-demo", action="store_true", help="Skip loading demo data.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        host, port, sim_port, opayo_port = (
+        host, port, sim_port, opayo_port, sqs_port = (
             options["host"],
             options["port"],
             options["sp_api_port"],
             options["opayo_port"],
+            options["sqs_port"],
         )
-        for p in (port, sim_port, opayo_port):
+        for p in (port, sim_port, opayo_port, sqs_port):
             if not _port_free(host, p):
-                raise CommandError(f"Port {p} on {host} is taken. Stop what uses it or set WEB_PORT / SP_API_SIM_PORT.")
+                raise CommandError(
+                    f"Port {p} on {host} is taken. Stop what uses it or set WEB_PORT / SP_API_SIM_PORT / "
+                    "OPAYO_SIM_PORT / SQS_SIM_PORT."
+                )
         sim_url = f"http://{host}:{sim_port}"
+        sqs_url = f"http://{host}:{sqs_port}"
         opayo_url = f"http://{host}:{opayo_port}"
         # The same simulator URLs and demo vendor as the local settings' defaults (config/common/demo/data.py).
         simulators = simulator_urls(host=host, sp_api_port=sim_port, opayo_port=opayo_port)
@@ -82,6 +89,13 @@ class Command(BaseCommand):
                 f"OPAYO_{key.upper()}": os.environ.get(f"OPAYO_{key.upper()}", value)
                 for key, value in OPAYO_DEMO_VENDOR.items()
             },
+            # The local SQS (moto) the SP-API simulator delivers notifications to; moto takes any credentials, boto3
+            # wants some. A deployment's own AWS settings win.
+            "SQS_ENDPOINT_URL": os.environ.get("SQS_ENDPOINT_URL", sqs_url),
+            "AWS_REGION": os.environ.get("AWS_REGION", settings.AWS_REGION),
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+            "SPAPI_SIM_SQS_ENDPOINT_URL": sqs_url,
             "PYTHONUNBUFFERED": "1",
         }
         logs = settings.BASE_DIR / "var" / "log"
@@ -111,6 +125,15 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_term)
         signal.signal(signal.SIGHUP, on_term)
         try:
+            # The local SQS first: the SP-API simulator checks queues when destinations are made and sends to them.
+            start("SQS (local)", [python, "-m", "simulators.sqs", "--host", host, "--port", str(sqs_port)],
+                  "sqs-simulator")  # fmt: skip
+            self._wait_for(f"{sqs_url}/moto-api/", "local SQS", children)
+            from simulators.sqs import queue_ensure
+
+            queue_url, queue_arn = queue_ensure(sqs_url, NOTIFICATIONS_QUEUE)
+            if not os.environ.get("SP_API_NOTIFICATIONS_QUEUE_URL"):
+                env["SP_API_NOTIFICATIONS_QUEUE_URL"] = queue_url
             start("SP-API simulator", [python, "-m", "simulators.spapi", "--host", host, "--port", str(sim_port)],
                   "spapi-simulator")  # fmt: skip
             start("Opayo simulator", [python, "-m", "simulators.opayo", "--host", host, "--port", str(opayo_port)],
@@ -134,7 +157,8 @@ class Command(BaseCommand):
                     [python, manage, "demo_notify", f"http://{host}:{port}/webhooks/opayo/server/"],
                     env=env, cwd=settings.BASE_DIR, check=False,
                 )  # fmt: skip
-            self._banner(host, port, sim_url, opayo_url, demo=not options["no_demo"], logs=logs)
+            self._banner(host, port, sim_url, opayo_url, demo=not options["no_demo"], logs=logs,
+                         sqs=f"{sqs_url}  queue {NOTIFICATIONS_QUEUE} ({queue_arn})")  # fmt: skip
             self._live_summary(launcher, logs)
         except KeyboardInterrupt:
             self.stdout.write("\nStopping ...")
@@ -199,7 +223,7 @@ class Command(BaseCommand):
                     if age is not None and health.state == "ok":
                         worker += f", last task {age:.0f} s ago"
                     line = (
-                        f"{time.strftime('%H:%M:%S')} up: web, simulators, watchdog, worker ({worker}) | "
+                        f"{time.strftime('%H:%M:%S')} up: web, simulators + local SQS, watchdog, worker ({worker}) | "
                         f"orders {orders} (+{orders - orders_at_start}) | exceptions open {open_exceptions} | "
                         f"tasks waiting {queue.depth}"
                     )
@@ -212,7 +236,9 @@ class Command(BaseCommand):
                     self.stdout.write(line)
             time.sleep(1)
 
-    def _banner(self, host: str, port: int, sim_url: str, opayo_url: str, *, demo: bool, logs: Path) -> None:
+    def _banner(
+        self, host: str, port: int, sim_url: str, opayo_url: str, *, demo: bool, logs: Path, sqs: str = ""
+    ) -> None:
         lines = [
             "",
             "Ledgerline is running.",
@@ -220,6 +246,7 @@ class Command(BaseCommand):
             f"  API docs:                 http://{host}:{port}/api/docs/",
             f"  SP-API simulator:         {sim_url}  (control API under /_sim/)",
             f"  Opayo simulator:          {opayo_url}  (Pi /api/v1, Reporting /access/access.htm, /_sim/)",
+            f"  Local SQS (moto):         {sqs}  (SP-API notifications)",
             "  Worker: django-q2 cluster polling Amazon every minute (run_worker; watchdog alerts if it stalls).",
             f"  Web: gunicorn (config/gunicorn.py). Database: {self._database_label(connection.settings_dict)}.",
             f"  Logs: {logs.relative_to(settings.BASE_DIR)}/ (web, worker, watchdog, simulators)",

@@ -6,6 +6,9 @@ cluster's monitor records each acknowledged task under this supervisor's name (c
 progress for WORKER_RESTART_SECONDS, or when qcluster exits, the whole group is killed and a new cluster started.
 Why a restart and not less: a worker SIGKILLed while it waited for work leaves the task queue's lock taken, and
 only a new cluster (new queues) gets past it. Tasks the dead cluster had claimed run again once Q_RETRY expires.
+
+With SP_API_NOTIFICATIONS_QUEUE_URL set it also runs `manage.py consume_notifications` as a second child (its own
+process group), started again when it exits (at most every CONSUMER_RESTART_SECONDS); the cluster is left alone.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from config.common.processes import Launcher
 from config.common.workers import NAME_ENV, heartbeat_enqueue, heartbeat_register
 
 logger = logging.getLogger(__name__)
+CONSUMER_RESTART_SECONDS = 5.0
 
 
 class _Stop(Exception):
@@ -56,6 +60,26 @@ class Command(BaseCommand):
         cluster = None
         backoff = 1.0
         reason = ""
+        consumer_argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "consume_notifications"]
+        consumer = None
+        consumer_started = 0.0
+
+        def consumer_ensure() -> None:
+            nonlocal consumer, consumer_started
+            if not settings.SP_API_NOTIFICATIONS_QUEUE_URL:
+                return
+            if consumer is not None and consumer.proc.poll() is None:
+                return
+            if time.monotonic() - consumer_started < CONSUMER_RESTART_SECONDS:
+                return
+            if consumer is not None:
+                logger.error("worker %s: notification consumer exited (%s): starting it again", name,
+                             consumer.proc.returncode)  # fmt: skip
+                launcher.stop(consumer, grace=0)
+            consumer = launcher.start("consume_notifications", consumer_argv, env=env, cwd=settings.BASE_DIR,
+                                      own_session=False)  # fmt: skip
+            consumer_started = time.monotonic()
+
         try:
             while True:
                 # A new process group in our session: killable as one, without killing ourselves.
@@ -66,6 +90,7 @@ class Command(BaseCommand):
                 next_beat = time.monotonic()
                 while True:
                     time.sleep(min(1.0, interval))
+                    consumer_ensure()
                     if cluster.proc.poll() is not None:
                         reason = f"qcluster exited with code {cluster.proc.returncode}"
                         break
@@ -81,6 +106,7 @@ class Command(BaseCommand):
                 stalled = reason.startswith("no task")
                 # A stalled cluster cannot stop itself (its stop waits on the same lock): no grace for it.
                 launcher.stop(cluster, grace=0 if stalled else options["stop_grace"])
+                consumer_ensure()
                 if not stalled:
                     # A cluster that keeps dying at once (bad settings, database down) restarts less and less often.
                     backoff = 1.0 if time.monotonic() - started > 60 else min(backoff * 2, 60.0)
