@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from connectors.amazon.notifications import AmazonNotificationsClient
-from connectors.amazon.notifications_types import SubscriptionExists
 from django.conf import settings
 from django.utils import timezone
 
 from config.common.errors import ApplicationError, ConnectorError, PermanentConnectorError
+from connectors.amazon.notifications import AmazonNotificationsClient
+from connectors.amazon.notifications_types import SubscriptionExists
 from connectors.aws.sqs import SqsQueueClient
 from orders.models import NotificationDestination, NotificationSubscription, NotificationType, SellerAccount
 
