@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -162,11 +163,18 @@ def _error_from_response(response: httpx.Response, operation: str) -> ConnectorE
     )
 
 
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    return httpx.create_ssl_context()
+
+
 class _TypedErrorTransport(HttpxTransport):
     """The library's transport, raising our typed errors for transport failures and non-2xx answers."""
 
     def __init__(self, *, timeout: float, operation: str, limiter: CallLimiter | None = None) -> None:
-        super().__init__(timeout=timeout)
+        # One TLS context for every client: building one (loading the CA bundle) costs tens of milliseconds, paid
+        # per thread's client otherwise.
+        super().__init__(client=httpx.Client(timeout=timeout, verify=_tls_context()))
         self.operation = operation
         self.limiter = limiter
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -265,13 +265,14 @@ def snapshot_needs_reread(snapshot: AmazonOrderSnapshot) -> bool:
 
 # --- FBM packages Amazon reports: fulfilment records them as shipments -----------------------------------
 
-PackagesHandler = Callable[[Mapping[int, Sequence[AmazonPackage]], str], dict[int, list[str]]]
+PackagesHandler = Callable[[Mapping[int, Sequence[AmazonPackage]], str, Collection[int]], dict[int, list[str]]]
 _PACKAGE_HANDLERS: list[PackagesHandler] = []
 
 
 def register_amazon_packages_handler(fn: PackagesHandler) -> PackagesHandler:
     """Fulfilment owns shipments; it registers how Amazon's packages (order id → packages) become ones, inside the
-    page's transaction and before the status projection. It returns order id → notes for the order's history."""
+    page's transaction and before the status projection, with the ids of the orders the page created (they have no
+    shipments yet). It returns order id → notes for the order's history."""
     _PACKAGE_HANDLERS.append(fn)
     return fn
 
@@ -567,6 +568,7 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
             order.pk = pks[(order.channel, order.external_id)]
             order._state.adding, order._state.db = False, connection.alias
     created = {o.external_id for o in new_orders}
+    new_pks = frozenset(o.pk for o in new_orders)
     orders.update({o.external_id: o for o in new_orders})
 
     orders_by_pk = {o.pk: o for o in orders.values()}
@@ -588,8 +590,9 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
     unknown_sku_holds: dict[int, str | None] = {}
     pii_holds: dict[int, str | None] = {}
     packages: dict[int, list[AmazonPackage]] = {}
-    line_rows: list[tuple[Any, ...]] = []
-    address_rows: list[tuple[Any, ...]] = []
+    # A new order's lines and address are plain inserts; an existing order's are upserts on their natural key.
+    line_rows: dict[bool, list[tuple[Any, ...]]] = {True: [], False: []}
+    address_rows: dict[bool, list[tuple[Any, ...]]] = {True: [], False: []}
     processed: list[_Parsed] = []
     applied: set[int] = set()
     page_actor = actor[:150]
@@ -650,28 +653,30 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
             order_updates.append(order)
             reasons[order.pk] = f"Amazon OrderStatus {p.order.order_status}"
             stats.updated += 1
-        # Upserts on their natural key (order, external id).
-        line_rows.extend((now, now, order.pk, v["external_id"], *(v[name] for name in _LINE_FIELDS)) for v in p.lines)
+        line_rows[is_new].extend(
+            (now, now, order.pk, v["external_id"], *(v[name] for name in _LINE_FIELDS)) for v in p.lines
+        )
         if p.address is not None:
             addr_values = address_normalize(p.address)
             # A partial address (from getOrders) never overwrites a complete one (from getOrderAddress).
             if addr_values["is_complete"] or order.pk not in complete_addresses:
-                address_rows.append(
+                address_rows[is_new].append(
                     (now, now, order.pk, OrderAddress.Kind.SHIPPING, *(addr_values[name] for name in _ADDRESS_FIELDS))
                 )
         processed.append(p)
 
-    if line_rows:
+    if line_rows[True]:
+        copy_values(OrderLine, _LINE_COLUMNS, line_rows[True])
+    if line_rows[False]:
         copy_upsert_values(
-            OrderLine,
-            _LINE_COLUMNS,
-            line_rows,
-            unique=["order_id", "external_id"],
+            OrderLine, _LINE_COLUMNS, line_rows[False], unique=["order_id", "external_id"],
             update=[*_LINE_FIELDS, "updated_at"],
-        )
-    if address_rows:
+        )  # fmt: skip
+    if address_rows[True]:
+        copy_values(OrderAddress, _ADDRESS_COLUMNS, address_rows[True])
+    if address_rows[False]:
         copy_upsert_values(
-            OrderAddress, _ADDRESS_COLUMNS, address_rows, unique=["order_id", "kind"],
+            OrderAddress, _ADDRESS_COLUMNS, address_rows[False], unique=["order_id", "kind"],
             update=[*_ADDRESS_FIELDS, "updated_at"],
         )  # fmt: skip
     # The status follows from the facts now stored (lines, holds) and from what the other apps know, by the one
@@ -679,7 +684,7 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
     order_holds_sync(code=Order.HoldCode.UNKNOWN_SKU, wanted=unknown_sku_holds, actor=actor)
     order_holds_sync(code=Order.HoldCode.ERP_DATA, wanted=_pii_holds_wanted(pii_holds), actor=actor)
     for handler in _PACKAGE_HANDLERS:
-        for order_id, notes in handler(packages, actor).items():
+        for order_id, notes in handler(packages, actor, new_pks).items():
             events.extend(
                 order_event(order=orders_by_pk[order_id], kind=OrderEvent.Kind.NOTE, actor=actor, message=note)
                 for note in notes
