@@ -46,7 +46,7 @@ from connectors.amazon.orders_types import (
     parse_order_items,
 )
 from mappings.models import StatusMapping
-from mappings.selectors import sku_mappings_resolve, status_map_get
+from mappings.selectors import sku_item_ids_resolve, status_map_get
 from orders.facts import Derived, OrderFacts, order_status_derive
 from orders.models import Address as OrderAddress
 from orders.models import AmazonOrderSnapshot, Order, OrderEvent, OrderHold, OrderLine, OrderStatus, SellerAccount
@@ -408,18 +408,34 @@ def _first_status(p: _Parsed) -> Derived:
     )
 
 
+@dataclass
+class PreparedSnapshots:
+    """Stored snapshots parsed and resolved against the mappings, ready to apply (amazon_snapshots_prepare)."""
+
+    groups: dict[int, list[_Parsed]] = field(default_factory=dict)  # seller account id → its orders
+    stats: IngestStats = field(default_factory=IngestStats)  # the ones that failed already
+
+
 def amazon_snapshots_process(
     *, snapshots: Sequence[AmazonOrderSnapshot], actor: str = ACTOR, force: bool = False
 ) -> IngestStats:
-    """Apply stored snapshots (all of one account) to the canonical model.
+    """Apply stored snapshots to the canonical model: amazon_snapshots_prepare, then amazon_snapshots_apply.
 
     Malformed payloads and unmapped statuses fail their snapshot (flagged, in the exception queue); unknown
     SKUs put the order on hold. `force` re-applies a snapshot even if the order already has its data
     (operator reprocess after a mapping fix).
     """
-    stats = IngestStats()
+    return amazon_snapshots_apply(prepared=amazon_snapshots_prepare(snapshots=snapshots), actor=actor, force=force)
+
+
+def amazon_snapshots_prepare(*, snapshots: Sequence[AmazonOrderSnapshot]) -> PreparedSnapshots:
+    """Parse stored snapshots and resolve their statuses and SKUs against the mappings: everything but the write.
+    Failures are recorded here (the snapshot failed, an exception opened). The polling cycle prepares the next page
+    on another thread while it writes this one."""
+    prepared = PreparedSnapshots()
+    stats = prepared.stats
     if not snapshots:
-        return stats
+        return prepared
     status_map = status_map_get(source=StatusMapping.Source.AMAZON_ORDER)
     parsed: list[_Parsed] = []
     for snap in snapshots:
@@ -447,8 +463,6 @@ def amazon_snapshots_process(
             stats.failed += 1
             continue
         parsed.append(p)
-    if not parsed:
-        return stats
     # Amazon may list an order twice in one batch (overlapping pages): apply the newest only.
     newest: dict[str, _Parsed] = {}
     for p in parsed:
@@ -459,24 +473,24 @@ def amazon_snapshots_process(
     for p in newest.values():
         by_account.setdefault(p.snapshot.account_id, []).append(p)
     for account_id, group in by_account.items():
-        stats.add(_apply_group(account_id, group, actor=actor, force=force))
-    return stats
+        prepared.groups[account_id] = _resolve_lines(account_id, group, stats)
+    return prepared
 
 
-def _apply_group(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -> IngestStats:
+def _resolve_lines(account_id: int, parsed: list[_Parsed], stats: IngestStats) -> list[_Parsed]:
+    """Each order's line values with its items' ERP ids; the orders whose lines are good."""
     skus = {i.seller_sku for p in parsed for i in p.items}
-    mappings = sku_mappings_resolve(account_id=account_id, seller_skus=skus)
+    item_ids = sku_item_ids_resolve(account_id=account_id, seller_skus=skus)
     good: list[_Parsed] = []
-    stats = IngestStats()
     for p in parsed:
         try:
             for index, item in enumerate(p.items):
-                mapping = mappings.get(item.seller_sku)
+                item_id = item_ids.get(item.seller_sku)
                 # A cancelled order ships nothing, so an unmapped SKU on it is not worth holding it for.
-                if mapping is None and p.mapped_status != OrderStatus.CANCELLED:
+                if item_id is None and p.mapped_status != OrderStatus.CANCELLED:
                     p.unknown_skus.append(item.seller_sku)
                 path = f"OrderItems[{p.order.amazon_order_id}][{index}]"
-                p.lines.append(_line_values(item, p.currency, mapping.erp_item_id if mapping else "", path))
+                p.lines.append(_line_values(item, p.currency, item_id or "", path))
         except MalformedPayloadError as exc:
             _snapshot_fail(
                 p.snapshot,
@@ -487,17 +501,26 @@ def _apply_group(account_id: int, parsed: list[_Parsed], *, actor: str, force: b
             stats.failed += 1
             continue
         good.append(p)
-    for attempt in range(3):
-        try:
-            with transaction.atomic():
-                result = _apply(account_id, good, actor=actor, force=force)
-            break
-        except IntegrityError:
-            # Another poller inserted one of these orders first; its rows are visible now, so try again.
-            if attempt == 2:
-                raise
-    stats.add(result.stats)
-    _record_outcomes(result)
+    return good
+
+
+def amazon_snapshots_apply(*, prepared: PreparedSnapshots, actor: str = ACTOR, force: bool = False) -> IngestStats:
+    """Write prepared snapshots: one transaction per seller account's orders (retried if another poller inserted
+    one of them first), then the exception queue's bookkeeping."""
+    stats = IngestStats()
+    stats.add(prepared.stats)
+    for account_id, good in prepared.groups.items():
+        for attempt in range(3):
+            try:
+                with transaction.atomic():
+                    result = _apply(account_id, good, actor=actor, force=force)
+                break
+            except IntegrityError:
+                # Another poller inserted one of these orders first; its rows are visible now, so try again.
+                if attempt == 2:
+                    raise
+        stats.add(result.stats)
+        _record_outcomes(result)
     return stats
 
 
@@ -720,9 +743,12 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
 def _pii_holds_wanted(pii_holds: dict[int, str | None]) -> dict[int, str | None]:
     """Open the hold where Amazon withheld the ship-to; release it only where it was that hold (the ERP handover's
     own data holds on the same code end when the ERP takes the order)."""
+    releasing = [pk for pk, reason in pii_holds.items() if reason is None]
+    if not releasing:
+        return dict(pii_holds)
     ours = set(
         OrderHold.objects.filter(
-            order_id__in=[pk for pk, reason in pii_holds.items() if reason is None],
+            order_id__in=releasing,
             code=Order.HoldCode.ERP_DATA,
             released_at__isnull=True,
             reason__startswith=PII_HOLD_PREFIX,

@@ -47,6 +47,9 @@ from orders.models import AmazonOrderSnapshot, Order, SellerAccount, SyncCursor
 from orders.services.accounts import sp_api_client_for
 from orders.services.amazon_ingest import (
     IngestStats,
+    PreparedSnapshots,
+    amazon_snapshots_apply,
+    amazon_snapshots_prepare,
     amazon_snapshots_process,
     amazon_snapshots_reread,
     amazon_snapshots_store,
@@ -211,8 +214,8 @@ def amazon_orders_sync(
             client.close()
         return result
     calls_before = Counter(client.calls)
-    # While a page is written, the next one's raw orders are stored on another thread (its own connection and
-    # transaction: the database work of one overlaps the other's), and the page after that is read from Amazon on a
+    # While a page is written, the next one's raw orders are stored, parsed and mapped on another thread (its own
+    # connection and transaction: the database work of one overlaps the other's), and the page after that is read on a
     # third (those calls wait for Amazon, and for retries' pauses, not for us). Another connection sees only what is
     # committed: inside a caller's transaction (a test's) the pages are stored on this one.
     pool = ThreadPoolExecutor(max_workers=1)
@@ -232,8 +235,8 @@ def amazon_orders_sync(
         )
         while fetched is not None:
             page = fetched.page
-            if fetched.ready is None:
-                fetched.ready = _store_page(client, page, account, marketplace_id)
+            if fetched.prepared is None:
+                fetched.prepared = _store_page(client, page, account, marketplace_id)
             result.pages += 1
             result.orders_seen += len(page.orders)
             upcoming: Future[_Fetched] | None = None
@@ -243,7 +246,7 @@ def amazon_orders_sync(
                     read_next=result.pages + 1 < limit, store=ahead,
                 )  # fmt: skip
             with transaction.atomic():
-                result.stats.add(amazon_snapshots_process(snapshots=fetched.ready))
+                result.stats.add(amazon_snapshots_apply(prepared=fetched.prepared))
                 _advance(cursor, page.next_token, owner)
             if not page.next_token:
                 result.outcome = "complete"
@@ -317,7 +320,7 @@ def _get_page(client: AmazonOrdersClient, cursor: SyncCursor, token: str | None)
 @dataclass
 class _Fetched:
     page: SearchOrdersPage
-    ready: list[AmazonOrderSnapshot] | None  # its stored snapshots ready to process (None: not stored yet)
+    prepared: PreparedSnapshots | None  # its stored snapshots, parsed and mapped (None: not stored yet)
 
 
 class _PageReader:
@@ -358,15 +361,16 @@ def _fetch_and_store(
     page = reader.get(token)
     if read_next and page.next_token:
         reader.start(page.next_token)
-    return _Fetched(page=page, ready=_store_page(reader.client, page, account, marketplace_id) if store else None)
+    return _Fetched(page=page, prepared=_store_page(reader.client, page, account, marketplace_id) if store else None)
 
 
 def _store_page(
     client: AmazonOrdersClient, page: SearchOrdersPage, account: SellerAccount, marketplace_id: str
-) -> list[AmazonOrderSnapshot]:
-    """A page's raw orders stored; those it could not describe read again. Returns the snapshots ready to process."""
+) -> PreparedSnapshots:
+    """A page's raw orders stored, those it could not describe read again, and the ready ones parsed and mapped."""
     stored = amazon_snapshots_store(account=account, marketplace_id=marketplace_id, raw_orders=page.orders)
-    return _reread(client=client, snapshots=stored, limit=settings.SP_API_ORDERS_REREADS_PER_CYCLE)
+    ready = _reread(client=client, snapshots=stored, limit=settings.SP_API_ORDERS_REREADS_PER_CYCLE)
+    return amazon_snapshots_prepare(snapshots=ready)
 
 
 def _advance(cursor: SyncCursor, next_token: str | None, owner: str) -> None:
