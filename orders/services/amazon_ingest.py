@@ -21,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -166,7 +167,10 @@ def amazon_snapshots_store(
 def _payload_text(raw: Any) -> tuple[Any, str]:
     """The payload (without NULs, which PostgreSQL cannot hold) and its JSON text, dumped once: the text is what the
     database stores. A NUL is escaped as \\u0000 in JSON text, so only a payload whose text shows one is walked."""
-    text = json.dumps(raw)
+    try:
+        text = orjson.dumps(raw).decode()
+    except TypeError:  # beyond orjson (an integer over 64 bits, a lone surrogate): the standard library's JSON
+        text = json.dumps(raw)
     if "\\u0000" in text:  # a NUL somewhere (or those six characters): the slow walk, which leaves the latter alone
         raw = without_nul(raw)
         text = json.dumps(raw)
