@@ -203,6 +203,22 @@ def copy_values(
     return found
 
 
+def ids_reserve(model: type[models.Model], count: int) -> list[int]:
+    """`count` new primary keys from the table's sequence, for rows COPYed with their ids (nothing to find again
+    afterwards). One that ends up unused is a gap in the numbering, as a rolled-back insert leaves."""
+    if count <= 0:
+        return []
+    meta = model._meta
+    pk = meta.pk
+    assert pk is not None and pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, pk.column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _column(meta: Any, attname: str) -> str:
     for field in meta.concrete_fields:
         if field.attname == attname:

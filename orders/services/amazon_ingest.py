@@ -25,7 +25,7 @@ import orjson
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from config.common.db import bulk_update_rows, copy_upsert_values, copy_values, without_nul
+from config.common.db import bulk_update_rows, copy_upsert_values, copy_values, ids_reserve, without_nul
 from config.common.errors import MalformedPayloadError
 from config.common.models import ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_many
@@ -178,7 +178,7 @@ def _payload_text(raw: Any) -> tuple[Any, str]:
 
 
 _SNAPSHOT_COLUMNS = [
-    "created_at", "updated_at", "account_id", "marketplace_id", "amazon_order_id", "api_version",
+    "id", "created_at", "updated_at", "account_id", "marketplace_id", "amazon_order_id", "api_version",
     "last_update_date", "order_payload", "state", "error", "attempts",
 ]  # fmt: skip
 
@@ -193,7 +193,7 @@ def _store(
     to_create: list[AmazonOrderSnapshot] = []
     to_update: list[AmazonOrderSnapshot] = []
     pending: list[AmazonOrderSnapshot] = []
-    rows: list[tuple[Any, ...]] = []
+    rows: list[list[Any]] = []
     now = timezone.now()
     for key, (lud, raw, text) in latest.items():
         snap = existing.get(key)
@@ -211,7 +211,7 @@ def _store(
                 updated_at=now,
             )
             # COPY with the JSON text as received: no model preparation, no second serialisation.
-            rows.append((now, now, account.pk, marketplace_id, key, V2026, lud, text, state, "", 0))
+            rows.append([None, now, now, account.pk, marketplace_id, key, V2026, lud, text, state, "", 0])
             to_create.append(snap)
             pending.append(snap)
             continue
@@ -224,10 +224,10 @@ def _store(
             to_update.append(snap)
         pending.append(snap)
     if rows:
-        pks = copy_values(AmazonOrderSnapshot, _SNAPSHOT_COLUMNS, rows, key=["amazon_order_id"])
-        for snap in to_create:
-            snap.pk = pks[(snap.amazon_order_id,)]
+        for snap, row, pk in zip(to_create, rows, ids_reserve(AmazonOrderSnapshot, len(rows)), strict=True):
+            snap.pk = row[0] = pk
             snap._state.adding, snap._state.db = False, connection.alias
+        copy_values(AmazonOrderSnapshot, _SNAPSHOT_COLUMNS, rows)
     bulk_update_rows(to_update, [*_PAYLOAD_FIELDS, "error"])
     return pending
 
@@ -418,6 +418,7 @@ class PreparedSnapshots:
 
     groups: dict[int, list[_Parsed]] = field(default_factory=dict)  # seller account id → its orders
     stats: IngestStats = field(default_factory=IngestStats)  # the ones that failed already
+    order_ids: list[int] = field(default_factory=list)  # reserved for the orders that turn out new
 
 
 def amazon_snapshots_process(
@@ -478,6 +479,7 @@ def amazon_snapshots_prepare(*, snapshots: Sequence[AmazonOrderSnapshot]) -> Pre
         by_account.setdefault(p.snapshot.account_id, []).append(p)
     for account_id, group in by_account.items():
         prepared.groups[account_id] = _resolve_lines(account_id, group, stats)
+    prepared.order_ids = ids_reserve(Order, sum(len(group) for group in prepared.groups.values()))
     return prepared
 
 
@@ -517,7 +519,7 @@ def amazon_snapshots_apply(*, prepared: PreparedSnapshots, actor: str = ACTOR, f
         for attempt in range(3):
             try:
                 with transaction.atomic():
-                    result = _apply(account_id, good, actor=actor, force=force)
+                    result = _apply(account_id, good, actor=actor, force=force, reserved=prepared.order_ids)
                 break
             except IntegrityError:
                 # Another poller inserted one of these orders first; its rows are visible now, so try again.
@@ -535,8 +537,8 @@ class _ApplyResult:
 
 
 _NEW_ORDER_COLUMNS = [
-    "created_at", "updated_at", "channel", "external_id", "seller_account_id", "status", "hold_code", "hold_reason",
-    "source_updated_at", *_ORDER_FIELDS, "metadata",
+    "id", "created_at", "updated_at", "channel", "external_id", "seller_account_id", "status", "hold_code",
+    "hold_reason", "source_updated_at", *_ORDER_FIELDS, "metadata",
 ]  # fmt: skip
 _LINE_COLUMNS = ["created_at", "updated_at", "order_id", "external_id", *_LINE_FIELDS]
 _ADDRESS_COLUMNS = ["created_at", "updated_at", "order_id", "kind", *_ADDRESS_FIELDS]
@@ -550,7 +552,7 @@ def _event_rows(events: Sequence[OrderEvent], now: datetime) -> list[tuple[Any, 
     ]
 
 
-def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -> _ApplyResult:
+def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool, reserved: list[int]) -> _ApplyResult:
     """One page in one transaction. Rows are built straight from the parsed orders and written by COPY: model objects
     only for the orders (the status writer and the exception queue take those)."""
     stats = IngestStats()
@@ -564,7 +566,7 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
     }
     # New orders first, so every later row can point at them.
     new_orders: list[Order] = []
-    order_rows: list[tuple[Any, ...]] = []
+    order_rows: list[list[Any]] = []
     for p in parsed:
         if p.order.amazon_order_id not in orders:
             first = _first_status(p)
@@ -583,17 +585,20 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
             )
             new_orders.append(order)
             order_rows.append(
-                (
-                    now, now, Order.Channel.AMAZON, order.external_id, account_id, order.status, order.hold_code,
+                [
+                    None, now, now, Order.Channel.AMAZON, order.external_id, account_id, order.status, order.hold_code,
                     order.hold_reason, order.source_updated_at, *(values[name] for name in _ORDER_FIELDS), "{}",
-                )
+                ]
             )  # fmt: skip
     if order_rows:
-        # COPY: bulk_create's per-value work dominated a page. (A lost race with another poller: IntegrityError.)
-        pks = copy_values(Order, _NEW_ORDER_COLUMNS, order_rows, key=["channel", "external_id"])
-        for order in new_orders:
-            order.pk = pks[(order.channel, order.external_id)]
+        # Ids reserved while the page was prepared (more if they do not suffice), so the COPY needs no look-up after.
+        spare = reserved[: len(order_rows)]
+        spare += ids_reserve(Order, len(order_rows) - len(spare))
+        for order, row, pk in zip(new_orders, order_rows, spare, strict=True):
+            order.pk = row[0] = pk
             order._state.adding, order._state.db = False, connection.alias
+        # COPY: bulk_create's per-value work dominated a page. (A lost race with another poller: IntegrityError.)
+        copy_values(Order, _NEW_ORDER_COLUMNS, order_rows)
     created = {o.external_id for o in new_orders}
     new_pks = frozenset(o.pk for o in new_orders)
     orders.update({o.external_id: o for o in new_orders})
