@@ -220,9 +220,10 @@ def amazon_orders_sync(
     # third (those calls wait for Amazon, and for retries' pauses, not for us). Another connection sees only what is
     # committed: inside a caller's transaction (a test's) the pages are stored on this one.
     pool = ThreadPoolExecutor(max_workers=1)
-    limit = max_pages or settings.SP_API_ORDERS_MAX_PAGES_PER_CYCLE
-    reader = _PageReader(client, cursor, limit=limit)
     ahead = not transaction.get_connection().in_atomic_block
+    limit = max_pages or settings.SP_API_ORDERS_MAX_PAGES_PER_CYCLE
+    # (Inside a caller's transaction the reader's connection would not see the shared quota's updates either.)
+    reader = _PageReader(client, cursor, limit=limit, depth=READ_AHEAD if ahead else 1)
     try:
         cursor.refresh_from_db()
         SyncCursor.objects.filter(pk=cursor.pk).update(last_attempt_at=now)
@@ -327,8 +328,8 @@ class _PageReader:
     READ_AHEAD pages ahead of their use (Amazon's answer time and a failed call's pauses overlap the storing and
     writing of the pages before), never more than the cycle's `limit` pages in all."""
 
-    def __init__(self, client: AmazonOrdersClient, cursor: SyncCursor, *, limit: int) -> None:
-        self.client, self.cursor, self.limit = client, cursor, limit
+    def __init__(self, client: AmazonOrdersClient, cursor: SyncCursor, *, limit: int, depth: int) -> None:
+        self.client, self.cursor, self.limit, self.depth = client, cursor, limit, depth
         self.pool = ThreadPoolExecutor(max_workers=1)
         self.lock = threading.Lock()
         self.started: dict[str | None, Future[SearchOrdersPage]] = {}
@@ -339,7 +340,7 @@ class _PageReader:
         """Start reading `token`'s page if the limits allow (the lock held)."""
         if token in self.started or self.asked >= self.limit:
             return
-        if len(self.started) >= READ_AHEAD:
+        if len(self.started) >= self.depth:
             self.waiting = token
             return
         self.asked += 1
