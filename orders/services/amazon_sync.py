@@ -59,7 +59,6 @@ from orders.services.amazon_ingest import (
 logger = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=30)
 PENDING_BATCH = 500
-READ_AHEAD = 3  # searchOrders pages read before their turn (~200 kB each)
 
 
 @dataclass
@@ -220,10 +219,8 @@ def amazon_orders_sync(
     # third (those calls wait for Amazon, and for retries' pauses, not for us). Another connection sees only what is
     # committed: inside a caller's transaction (a test's) the pages are stored on this one.
     pool = ThreadPoolExecutor(max_workers=1)
+    reader = _PageReader(client, cursor)
     ahead = not transaction.get_connection().in_atomic_block
-    limit = max_pages or settings.SP_API_ORDERS_MAX_PAGES_PER_CYCLE
-    # (Inside a caller's transaction the reader's connection would not see the shared quota's updates either.)
-    reader = _PageReader(client, cursor, limit=limit, depth=READ_AHEAD if ahead else 1)
     try:
         cursor.refresh_from_db()
         SyncCursor.objects.filter(pk=cursor.pk).update(last_attempt_at=now)
@@ -231,8 +228,11 @@ def amazon_orders_sync(
         if cursor.window_end is None:
             _open_window(cursor, now)
         result.window_start, result.window_end = cursor.window_start, cursor.window_end
+        limit = max_pages or settings.SP_API_ORDERS_MAX_PAGES_PER_CYCLE
         result.outcome = "partial"
-        fetched: _Fetched | None = _fetch_and_store(reader, cursor.next_token or None, account, marketplace_id)
+        fetched: _Fetched | None = _fetch_and_store(
+            reader, cursor.next_token or None, account, marketplace_id, read_next=limit > 1
+        )
         while fetched is not None:
             page = fetched.page
             if fetched.prepared is None:
@@ -243,7 +243,7 @@ def amazon_orders_sync(
             if page.next_token and result.pages < limit:
                 upcoming = pool.submit(
                     _fetch_and_store, reader, page.next_token, account, marketplace_id,
-                    store=ahead,
+                    read_next=result.pages + 1 < limit, store=ahead,
                 )  # fmt: skip
             with transaction.atomic():
                 result.stats.add(amazon_snapshots_apply(prepared=fetched.prepared))
@@ -324,52 +324,26 @@ class _Fetched:
 
 
 class _PageReader:
-    """searchOrders pages read on a thread of their own, each started as soon as its token is known and up to
-    READ_AHEAD pages ahead of their use (Amazon's answer time and a failed call's pauses overlap the storing and
-    writing of the pages before), never more than the cycle's `limit` pages in all."""
+    """searchOrders pages read on a thread of their own, the next one started as soon as its token is known."""
 
-    def __init__(self, client: AmazonOrdersClient, cursor: SyncCursor, *, limit: int, depth: int) -> None:
-        self.client, self.cursor, self.limit, self.depth = client, cursor, limit, depth
+    def __init__(self, client: AmazonOrdersClient, cursor: SyncCursor) -> None:
+        self.client, self.cursor = client, cursor
         self.pool = ThreadPoolExecutor(max_workers=1)
-        self.lock = threading.Lock()
         self.started: dict[str | None, Future[SearchOrdersPage]] = {}
-        self.asked = 0  # pages asked for this cycle
-        self.waiting: str | None = None  # the next token, not started while READ_AHEAD pages wait unused
 
-    def _start(self, token: str) -> None:
-        """Start reading `token`'s page if the limits allow (the lock held)."""
-        if token in self.started or self.asked >= self.limit:
-            return
-        if len(self.started) >= self.depth:
-            self.waiting = token
-            return
-        self.asked += 1
-        self.started[token] = self.pool.submit(self._read, token)
-
-    def _read(self, token: str | None) -> SearchOrdersPage:
-        page = _get_page(self.client, self.cursor, token)
-        if page.next_token:
-            with self.lock:
-                self._start(page.next_token)
-        return page
+    def start(self, token: str | None) -> None:
+        if token not in self.started:
+            self.started[token] = self.pool.submit(_get_page, self.client, self.cursor, token)
 
     def get(self, token: str | None) -> SearchOrdersPage:
         """The page of `token`: read ahead, or (the cycle's first) read now on the calling thread."""
-        with self.lock:
-            started = self.started.pop(token, None)
-            if self.waiting is not None:
-                waiting, self.waiting = self.waiting, None
-                self._start(waiting)
-            if started is None:
-                self.asked += 1
+        started = self.started.pop(token, None)
         if started is None:
-            return self._read(token)
+            return _get_page(self.client, self.cursor, token)
         return started.result()  # its error (if any) is raised here
 
     def close(self) -> None:
-        with self.lock:
-            self.limit = 0  # no more pages started: the pool's last task closes its thread's connection
-        thread_pool_shutdown(self.pool, workers=1)  # pages read ahead and not used are dropped
+        thread_pool_shutdown(self.pool, workers=1)  # a page read ahead and not used is dropped
 
 
 def _fetch_and_store(
@@ -378,11 +352,15 @@ def _fetch_and_store(
     account: SellerAccount,
     marketplace_id: str,
     *,
+    read_next: bool,
     store: bool = True,
 ) -> _Fetched:
-    """One page from Amazon and (`store`) its raw orders stored. Stored (committed) before the page is processed and
-    the cursor moves: a cycle that ends in between leaves them to the next cycle's pending snapshots."""
+    """One page from Amazon (the next one started if `read_next`) and (`store`) its raw orders stored. Stored
+    (committed) before the page is processed and the cursor moves: a cycle that ends in between leaves them to the
+    next cycle's pending snapshots."""
     page = reader.get(token)
+    if read_next and page.next_token:
+        reader.start(page.next_token)
     return _Fetched(page=page, prepared=_store_page(reader.client, page, account, marketplace_id) if store else None)
 
 
