@@ -32,7 +32,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB = "ledgerline_bench"
+DB = os.environ.get("BENCH_DB", "ledgerline_bench")  # another name when benches run side by side
 UK = "A1F83G8C2ARO7P"
 SELLER = {
     "selling_partner_id": "A1BENCH0000001",

@@ -26,6 +26,23 @@ def sku_mappings_resolve(*, account_id: int | None, seller_skus: Iterable[str]) 
     return resolved
 
 
+def sku_item_ids_resolve(*, account_id: int | None, seller_skus: Iterable[str]) -> dict[str, str]:
+    """The ERP item id of each of these SKUs that has an active mapping, as sku_mappings_resolve picks it (no model
+    objects: ingestion asks once per page)."""
+    skus = set(seller_skus)
+    if not skus:
+        return {}
+    scope = Q(seller_account__isnull=True)
+    if account_id is not None:
+        scope |= Q(seller_account_id=account_id)
+    rows = SkuMapping.objects.filter(is_active=True, seller_sku__in=skus).filter(scope)
+    resolved: dict[str, str] = {}
+    for sku, erp_item_id, account in rows.values_list("seller_sku", "erp_item_id", "seller_account_id"):
+        if account is not None or sku not in resolved:
+            resolved[sku] = erp_item_id
+    return resolved
+
+
 def status_map_get(*, source: str) -> dict[str, str]:
     """source_status → canonical status for one provider status vocabulary."""
     return dict(StatusMapping.objects.filter(source=source).values_list("source_status", "canonical_status"))

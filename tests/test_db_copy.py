@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from config.common.db import copy_insert, copy_upsert
+from config.common.db import copy_insert, copy_upsert, copy_values
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus, SellerAccount
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +131,26 @@ def test_copy_upsert_constraint_violation_is_djangos_integrity_error() -> None:
     line = OrderLine(order=order, external_id="1", seller_sku="S", quantity_ordered=-1)  # a CHECK constraint
     with pytest.raises(IntegrityError), transaction.atomic():
         copy_upsert([line], unique_fields=["order", "external_id"], update_fields=["title"])
+
+
+def test_copy_values_writes_rows_as_given_and_finds_their_pks_by_key() -> None:
+    now = timezone.now()
+    text = ["marketplace_id", "source_status", "hold_code", "hold_reason", "fulfillment_channel", "sales_channel"]
+    text += ["order_type", "ship_service_level", "currency"]
+    columns = ["created_at", "updated_at", "channel", "external_id", "status", "purchased_at", "metadata", *text]
+    columns += ["is_business_order", "is_prime", "is_replacement"]
+
+    def row(external_id: str, n: int) -> tuple[object, ...]:
+        metadata = json.dumps({"n": n, "q": "a\tb"})  # JSON as its text
+        return (now, now, Order.Channel.ECOMMERCE, external_id, OrderStatus.AUTHORISED, now, metadata, *[""] * 9,
+                False, n == 2, False)  # fmt: skip
+
+    pks = copy_values(Order, columns, [row(f"V-{n}", n) for n in range(3)], key=["channel", "external_id"])
+
+    assert set(pks) == {(Order.Channel.ECOMMERCE, f"V-{n}") for n in range(3)}
+    stored = Order.objects.get(pk=pks[(Order.Channel.ECOMMERCE, "V-2")])
+    assert stored.external_id == "V-2" and stored.metadata == {"n": 2, "q": "a\tb"} and stored.is_prime
+    assert stored.total_amount is None  # a column left out is NULL
+    assert copy_values(Order, columns, [row("V-9", 9)]) == {}  # no key: nothing looked up
+    with pytest.raises(IntegrityError), transaction.atomic():
+        copy_values(Order, columns, [row("V-0", 0)], key=["channel", "external_id"])  # a row already there

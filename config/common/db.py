@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
@@ -66,42 +66,6 @@ def bulk_update_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> int
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
     return len(params)
-
-
-def insert_rows_returning(objs: Sequence[models.Model]) -> None:
-    """INSERT `objs` in one executemany (pipelined by psycopg 3) and set their primary keys.
-
-    For rows carrying large JSON (raw payloads): Django's bulk_create sends one UNNEST array per column on
-    PostgreSQL, and psycopg escapes those arrays in Python, character by character of every payload; plain
-    parameters are adapted in C (measured: a page of 100 searchOrders orders stores in under half the time).
-    `created_at`/`updated_at` are set when the model has them; values go through each field's own database
-    preparation (JSON, dates, foreign keys by id)."""
-    if not objs:
-        return
-    meta = type(objs[0])._meta
-    pk = meta.pk
-    assert pk is not None
-    fields = [f for f in meta.concrete_fields if f is not pk]  # the database numbers the rows
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(str(f.column)) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({placeholders}) RETURNING {qn(str(pk.column))}"  # noqa: S608 (quoted identifiers)
-    now = timezone.now()
-    params = []
-    for obj in objs:
-        for stamp in ("created_at", "updated_at"):
-            if hasattr(obj, stamp):
-                setattr(obj, stamp, now)
-        params.append([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
-    with connection.cursor() as wrapper, connection.wrap_database_errors:  # IntegrityError as Django's, for retries
-        cursor = wrapper.cursor  # psycopg's own: Django's wrapper has no executemany(..., returning=True)
-        cursor.executemany(sql, params, returning=True)
-        for obj in objs:
-            row = cursor.fetchone()
-            assert row is not None
-            obj.pk = row[0]
-            obj._state.adding, obj._state.db = False, connection.alias
-            cursor.nextset()
 
 
 # Field classes (exactly these: a subclass such as EncryptedTextField transforms its values) whose values psycopg
@@ -200,24 +164,87 @@ def copy_insert(objs: Sequence[models.Model], *, key: Sequence[str] = ()) -> Non
     assert not missing, f"{len(missing)} copied rows not found again by {key}"
 
 
-def copy_upsert(objs: Sequence[models.Model], *, unique_fields: Sequence[str], update_fields: Sequence[str]) -> None:
-    """INSERT `objs`, or UPDATE `update_fields` of the rows already there with the same `unique_fields`: the same
-    statement as bulk_create(update_conflicts=True), fed by COPY into a temporary table (see copy_insert for why).
-    Primary keys are not set on `objs`. The temporary table lives as long as the connection, empty between uses."""
-    if not objs:
-        return
-    meta = type(objs[0])._meta
-    fields, rows = _copy_prepare(objs)
+def copy_values(
+    model: type[models.Model], attnames: Sequence[str], rows: Iterable[Sequence[Any]], *, key: Sequence[str] = ()
+) -> dict[tuple[Any, ...], Any]:
+    """COPY `rows` into `model`'s table: tuples of database-ready values in `attnames`' order (aware datetimes,
+    finite Decimals, ids, JSON as its text; a column left out is NULL). With a `key` (unique attnames, among
+    `attnames`), returns key values → primary key of those rows, found again by them.
+
+    The caller builds the values straight from what it parsed: making model objects only to take their values apart
+    again (copy_insert) costs more Python time per row than the COPY itself."""
+    meta = model._meta
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(_column(meta, name)) for name in attnames)
+    table = qn(meta.db_table)
+    positions = [list(attnames).index(name) for name in key]
+    found: dict[tuple[Any, ...], Any] = {}
+    with connection.cursor() as wrapper, connection.wrap_database_errors:  # IntegrityError as Django's, for retries
+        cursor = wrapper.cursor  # psycopg's own: Django's wrapper has no copy()
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                if positions:
+                    found[tuple(row[i] for i in positions)] = None
+        if found:
+            pk = meta.pk
+            assert pk is not None and pk.column
+            key_columns = [qn(_column(meta, name)) for name in key]
+            where = " AND ".join(f"{column} = ANY(%s)" for column in key_columns)
+            cursor.execute(
+                f"SELECT {', '.join(key_columns)}, {qn(pk.column)} FROM {table} WHERE {where}",  # noqa: S608 (quoted identifiers)
+                [list({k[i] for k in found}) for i in range(len(key))],
+            )
+            for *found_key, found_pk in cursor.fetchall():
+                if tuple(found_key) in found:
+                    found[tuple(found_key)] = found_pk
+    missing = [k for k, v in found.items() if v is None]
+    assert not missing, f"{len(missing)} copied rows not found again by {key}"
+    return found
+
+
+def ids_reserve(model: type[models.Model], count: int) -> list[int]:
+    """`count` new primary keys from the table's sequence, for rows COPYed with their ids (nothing to find again
+    afterwards). One that ends up unused is a gap in the numbering, as a rolled-back insert leaves."""
+    if count <= 0:
+        return []
+    meta = model._meta
+    pk = meta.pk
+    assert pk is not None and pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, pk.column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _column(meta: Any, attname: str) -> str:
+    for field in meta.concrete_fields:
+        if field.attname == attname:
+            return str(field.column)
+    raise ValueError(f"{meta.label} has no column {attname}")
+
+
+def copy_upsert_values(
+    model: type[models.Model],
+    attnames: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    unique: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """INSERT `rows` (as copy_values takes them), or UPDATE the `update` attnames of the rows already there with the
+    same `unique` attnames: the same statement as bulk_create(update_conflicts=True), fed by COPY into a temporary
+    table. The temporary table lives as long as the connection, empty between uses."""
+    meta = model._meta
     qn = connection.ops.quote_name
     table = qn(meta.db_table)
-    columns = ", ".join(qn(str(f.column)) for f in fields)
+    columns = ", ".join(qn(_column(meta, name)) for name in attnames)
     # Named by its columns too: a connection that outlives a migration never reuses a table of the old shape.
     staging = qn(f"_copy_{meta.db_table}_{zlib.crc32(columns.encode()):08x}")
-    conflict = ", ".join(qn(str(meta.get_field(name).column)) for name in unique_fields)  # type: ignore[union-attr]
-    updates = ", ".join(
-        f"{column} = EXCLUDED.{column}"
-        for column in (qn(str(meta.get_field(name).column)) for name in update_fields)  # type: ignore[union-attr]
-    )
+    conflict = ", ".join(qn(_column(meta, name)) for name in unique)
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in (qn(_column(meta, name)) for name in update))
     # One transaction: outside one, the staging rows would be deleted by the COPY's own commit.
     with transaction.atomic(savepoint=False), connection.cursor() as wrapper, connection.wrap_database_errors:
         cursor = wrapper.cursor
@@ -232,6 +259,23 @@ def copy_upsert(objs: Sequence[models.Model], *, unique_fields: Sequence[str], u
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "  # noqa: S608 (quoted identifiers)
             f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}; DELETE FROM {staging}"
         )
+
+
+def copy_upsert(objs: Sequence[models.Model], *, unique_fields: Sequence[str], update_fields: Sequence[str]) -> None:
+    """INSERT `objs`, or UPDATE `update_fields` of the rows already there with the same `unique_fields` (see
+    copy_upsert_values). Primary keys are not set on `objs`."""
+    if not objs:
+        return
+    meta = type(objs[0])._meta
+    fields, rows = _copy_prepare(objs)
+    attname = {f.name: f.attname for f in meta.concrete_fields}
+    copy_upsert_values(
+        type(objs[0]),
+        [str(f.attname) for f in fields],
+        rows,
+        unique=[attname[name] for name in unique_fields],
+        update=[attname[name] for name in update_fields],
+    )
 
 
 def without_nul(value: Any) -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 from django.conf import settings
 from sp_api.auth import AccessTokenClient
 from sp_api.auth import access_token_client as _token_module
@@ -171,11 +173,32 @@ def _error_from_response(response: httpx.Response, operation: str) -> ConnectorE
     )
 
 
+class _Response(httpx.Response):
+    """httpx's response with its JSON read by orjson: a searchOrders page of 100 orders (~200 kB) parses several
+    times faster, which is the most of a page's reading. What orjson refuses (NaN, integers beyond 64 bits, other
+    encodings) goes to the standard library as before, so results and errors stay the same."""
+
+    def json(self, **kwargs: Any) -> Any:
+        if not kwargs:
+            try:
+                return orjson.loads(self.content)
+            except orjson.JSONDecodeError:
+                pass
+        return super().json(**kwargs)
+
+
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    return httpx.create_ssl_context()
+
+
 class _TypedErrorTransport(HttpxTransport):
     """The library's transport, raising our typed errors for transport failures and non-2xx answers."""
 
     def __init__(self, *, timeout: float, operation: str, limiter: CallLimiter | None = None) -> None:
-        super().__init__(timeout=timeout)
+        # One TLS context for every client: building one (loading the CA bundle) costs tens of milliseconds, paid
+        # per thread's client otherwise.
+        super().__init__(client=httpx.Client(timeout=timeout, verify=_tls_context()))
         self.operation = operation
         self.limiter = limiter
 
@@ -184,6 +207,8 @@ class _TypedErrorTransport(HttpxTransport):
             response = super().request(method, url, **kwargs)
         except httpx.TransportError as exc:
             raise transport_error(exc, provider=PROVIDER, operation=self.operation) from exc
+        if type(response) is httpx.Response:
+            response.__class__ = _Response  # (adds a method only)
         if self.limiter is not None:
             self.limiter.observed(self.operation, rate_limit(response.headers), refused=response.status_code == 429)
         if response.status_code >= 400:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -89,35 +89,48 @@ def erp_shipment_report(
     return shipment, True
 
 
-def amazon_packages_record(packages: Mapping[int, Sequence[AmazonPackage]], actor: str) -> dict[int, list[str]]:
+def amazon_packages_record(
+    packages: Mapping[int, Sequence[AmazonPackage]], actor: str, new: Collection[int] = ()
+) -> dict[int, list[str]]:
     """Merchant-fulfilled packages Amazon reports (order id → packages) that Ledgerline did not send become shipments,
     once each: those of our own confirmShipment (same packageReferenceId) or with the tracking number of one of our
     shipments are ours already; one that would ship more than was ordered is left out with a note. Set-based: a few
-    queries per page. Returns order id → notes for the order's history."""
+    queries per page; orders in `new` (created by this page) have no shipments to look up. Returns order id → notes
+    for the order's history."""
     candidates = {
         order_id: [p for p in found if p.status in PACKAGE_SHIPPED and p.items] for order_id, found in packages.items()
     }
     order_ids = [order_id for order_id, found in candidates.items() if found]
     if not order_ids:
         return {}
-    ours = set(
-        ShipmentConfirmation.objects.filter(shipment__order_id__in=order_ids).values_list(
-            "shipment__order_id", "package_reference_id"
-        )
-    )
+    known = [order_id for order_id in order_ids if order_id not in new]
+    ours: set[tuple[int, str]] = set()
     tracking: set[tuple[int, str]] = set()
     recorded: set[tuple[int, str]] = set()
-    for order_id, source, external_id, number in Shipment.objects.filter(order_id__in=order_ids).values_list(
-        "order_id", "source", "external_id", "tracking_number"
-    ):
-        if source == Shipment.Source.AMAZON:
-            recorded.add((order_id, external_id))
-        elif number:
-            tracking.add((order_id, number))
-    lines = {(line.order_id, line.external_id): line for line in OrderLine.objects.filter(order_id__in=order_ids)}
-    shipped = shipped_quantities(order_ids=order_ids)
+    shipped: dict[int, dict[int, int]] = {}
+    if known:
+        ours = set(
+            ShipmentConfirmation.objects.filter(shipment__order_id__in=known).values_list(
+                "shipment__order_id", "package_reference_id"
+            )
+        )
+        for order_id, source, external_id, number in Shipment.objects.filter(order_id__in=known).values_list(
+            "order_id", "source", "external_id", "tracking_number"
+        ):
+            if source == Shipment.Source.AMAZON:
+                recorded.add((order_id, external_id))
+            elif number:
+                tracking.add((order_id, number))
+        shipped = shipped_quantities(order_ids=known)
+    # (order, Amazon item id) → (line id, quantity ordered)
+    lines: dict[tuple[int, str], tuple[int, int]] = {
+        (order_id, external_id): (pk, quantity)
+        for pk, order_id, external_id, quantity in OrderLine.objects.filter(order_id__in=order_ids).values_list(
+            "pk", "order_id", "external_id", "quantity_ordered"
+        )
+    }
     notes: dict[int, list[str]] = {}
-    new: list[tuple[Shipment, list[tuple[OrderLine, int]]]] = []
+    recorded_now: list[tuple[Shipment, list[tuple[tuple[int, int], int]]]] = []
     for order_id in order_ids:
         sent = dict(shipped.get(order_id, {}))
         for package in candidates[order_id]:
@@ -127,10 +140,7 @@ def amazon_packages_record(packages: Mapping[int, Sequence[AmazonPackage]], acto
             if package.tracking_number and (order_id, package.tracking_number) in tracking:
                 continue
             wanted = [(lines.get((order_id, item_id)), quantity) for item_id, quantity in package.items]
-            fits = all(
-                line is not None and 0 < quantity <= line.quantity_ordered - sent.get(line.pk, 0)
-                for line, quantity in wanted
-            )
+            fits = all(line is not None and 0 < quantity <= line[1] - sent.get(line[0], 0) for line, quantity in wanted)
             label = f"{package.carrier} {package.tracking_number}".strip() or "no tracking"
             if not fits:
                 notes.setdefault(order_id, []).append(
@@ -140,7 +150,7 @@ def amazon_packages_record(packages: Mapping[int, Sequence[AmazonPackage]], acto
                 continue
             for line, quantity in wanted:
                 assert line is not None
-                sent[line.pk] = sent.get(line.pk, 0) + quantity
+                sent[line[0]] = sent.get(line[0], 0) + quantity
             shipment = Shipment(
                 order_id=order_id,
                 source=Shipment.Source.AMAZON,
@@ -157,16 +167,16 @@ def amazon_packages_record(packages: Mapping[int, Sequence[AmazonPackage]], acto
                     "items": [list(i) for i in package.items],
                 },
             )
-            new.append((shipment, [(line, q) for line, q in wanted if line is not None]))
+            recorded_now.append((shipment, [(line, q) for line, q in wanted if line is not None]))
             notes.setdefault(order_id, []).append(
                 f"Shipped outside Ledgerline, as Amazon reports: package {package.reference_id}, {label}."
             )
     # COPY (a page of orders can bring a hundred packages): bulk_create's per-value work cost more than the database's.
-    copy_insert([shipment for shipment, _ in new], key=["order", "source", "external_id"])
+    copy_insert([shipment for shipment, _ in recorded_now], key=["order", "source", "external_id"])
     copy_insert(
         [
-            ShipmentLine(shipment=shipment, order_line=line, quantity=quantity)
-            for shipment, shipment_lines in new
+            ShipmentLine(shipment=shipment, order_line_id=line[0], quantity=quantity)
+            for shipment, shipment_lines in recorded_now
             for line, quantity in shipment_lines
         ]
     )

@@ -15,17 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Subquery
+import orjson
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from config.common.db import bulk_update_rows, copy_insert, copy_upsert, insert_rows_returning, without_nul
+from config.common.db import bulk_update_rows, copy_upsert_values, copy_values, ids_reserve, without_nul
 from config.common.errors import MalformedPayloadError
 from config.common.models import ExceptionItem
 from config.common.services import exception_open, exceptions_resolve_many
@@ -47,7 +47,7 @@ from connectors.amazon.orders_types import (
     parse_order_items,
 )
 from mappings.models import StatusMapping
-from mappings.selectors import sku_mappings_resolve, status_map_get
+from mappings.selectors import sku_item_ids_resolve, status_map_get
 from orders.facts import Derived, OrderFacts, order_status_derive
 from orders.models import Address as OrderAddress
 from orders.models import (
@@ -154,12 +154,13 @@ def amazon_snapshots_store(
 
     An older or identical payload never replaces what we have (pages overlap and repeat); a newer one replaces it.
     """
-    latest: dict[str, tuple[datetime | None, Any]] = {}
-    for raw in map(without_nul, raw_orders):
+    latest: dict[str, tuple[datetime | None, Any, str]] = {}
+    for raw in raw_orders:
+        raw, text = _payload_text(raw)
         key, lud = snapshot_key(raw), _last_update(raw)
         if key in latest and latest[key][0] and lud and lud < latest[key][0]:  # type: ignore[operator]
             continue
-        latest[key] = (lud, raw)
+        latest[key] = (lud, raw, text)
     if not latest:
         return []
     for attempt in range(3):
@@ -172,8 +173,27 @@ def amazon_snapshots_store(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _payload_text(raw: Any) -> tuple[Any, str]:
+    """The payload (without NULs, which PostgreSQL cannot hold) and its JSON text, dumped once: the text is what the
+    database stores. A NUL is escaped as \\u0000 in JSON text, so only a payload whose text shows one is walked."""
+    try:
+        text = orjson.dumps(raw).decode()
+    except TypeError:  # beyond orjson (an integer over 64 bits, a lone surrogate): the standard library's JSON
+        text = json.dumps(raw)
+    if "\\u0000" in text:  # a NUL somewhere (or those six characters): the slow walk, which leaves the latter alone
+        raw = without_nul(raw)
+        text = json.dumps(raw)
+    return raw, text
+
+
+_SNAPSHOT_COLUMNS = [
+    "id", "created_at", "updated_at", "account_id", "marketplace_id", "amazon_order_id", "api_version",
+    "last_update_date", "order_payload", "state", "error", "attempts", "first_seen_via",
+]  # fmt: skip
+
+
 def _store(
-    account: SellerAccount, marketplace_id: str, latest: dict[str, tuple[datetime | None, Any]], via: str
+    account: SellerAccount, marketplace_id: str, latest: dict[str, tuple[datetime | None, Any, str]], via: str
 ) -> list[AmazonOrderSnapshot]:
     existing = {
         s.amazon_order_id: s
@@ -182,9 +202,12 @@ def _store(
     to_create: list[AmazonOrderSnapshot] = []
     to_update: list[AmazonOrderSnapshot] = []
     pending: list[AmazonOrderSnapshot] = []
-    for key, (lud, raw) in latest.items():
+    rows: list[list[Any]] = []
+    now = timezone.now()
+    for key, (lud, raw, text) in latest.items():
         snap = existing.get(key)
         if snap is None:
+            state = _ready_state(raw)
             snap = AmazonOrderSnapshot(
                 account=account,
                 marketplace_id=marketplace_id,
@@ -192,9 +215,13 @@ def _store(
                 api_version=V2026,
                 last_update_date=lud,
                 order_payload=raw,
-                state=_ready_state(raw),
+                state=state,
                 first_seen_via=via,
+                created_at=now,
+                updated_at=now,
             )
+            # COPY with the JSON text as received: no model preparation, no second serialisation.
+            rows.append([None, now, now, account.pk, marketplace_id, key, V2026, lud, text, state, "", 0, via])
             to_create.append(snap)
             pending.append(snap)
             continue
@@ -206,7 +233,11 @@ def _store(
             _replace_payload(snap, raw, lud)
             to_update.append(snap)
         pending.append(snap)
-    insert_rows_returning(to_create)  # raw JSON: bulk_create's arrays cost more than the database's work
+    if rows:
+        for snap, row, pk in zip(to_create, rows, ids_reserve(AmazonOrderSnapshot, len(rows)), strict=True):
+            snap.pk = row[0] = pk
+            snap._state.adding, snap._state.db = False, connection.alias
+        copy_values(AmazonOrderSnapshot, _SNAPSHOT_COLUMNS, rows)
     bulk_update_rows(to_update, [*_PAYLOAD_FIELDS, "error"])
     return pending
 
@@ -248,13 +279,14 @@ def snapshot_needs_reread(snapshot: AmazonOrderSnapshot) -> bool:
 
 # --- FBM packages Amazon reports: fulfilment records them as shipments -----------------------------------
 
-PackagesHandler = Callable[[Mapping[int, Sequence[AmazonPackage]], str], dict[int, list[str]]]
+PackagesHandler = Callable[[Mapping[int, Sequence[AmazonPackage]], str, Collection[int]], dict[int, list[str]]]
 _PACKAGE_HANDLERS: list[PackagesHandler] = []
 
 
 def register_amazon_packages_handler(fn: PackagesHandler) -> PackagesHandler:
     """Fulfilment owns shipments; it registers how Amazon's packages (order id → packages) become ones, inside the
-    page's transaction and before the status projection. It returns order id → notes for the order's history."""
+    page's transaction and before the status projection, with the ids of the orders the page created (they have no
+    shipments yet). It returns order id → notes for the order's history."""
     _PACKAGE_HANDLERS.append(fn)
     return fn
 
@@ -390,18 +422,35 @@ def _first_status(p: _Parsed) -> Derived:
     )
 
 
+@dataclass
+class PreparedSnapshots:
+    """Stored snapshots parsed and resolved against the mappings, ready to apply (amazon_snapshots_prepare)."""
+
+    groups: dict[int, list[_Parsed]] = field(default_factory=dict)  # seller account id → its orders
+    stats: IngestStats = field(default_factory=IngestStats)  # the ones that failed already
+    order_ids: list[int] = field(default_factory=list)  # reserved for the orders that turn out new
+
+
 def amazon_snapshots_process(
     *, snapshots: Sequence[AmazonOrderSnapshot], actor: str = ACTOR, force: bool = False
 ) -> IngestStats:
-    """Apply stored snapshots (all of one account) to the canonical model.
+    """Apply stored snapshots to the canonical model: amazon_snapshots_prepare, then amazon_snapshots_apply.
 
     Malformed payloads and unmapped statuses fail their snapshot (flagged, in the exception queue); unknown
     SKUs put the order on hold. `force` re-applies a snapshot even if the order already has its data
     (operator reprocess after a mapping fix).
     """
-    stats = IngestStats()
+    return amazon_snapshots_apply(prepared=amazon_snapshots_prepare(snapshots=snapshots), actor=actor, force=force)
+
+
+def amazon_snapshots_prepare(*, snapshots: Sequence[AmazonOrderSnapshot]) -> PreparedSnapshots:
+    """Parse stored snapshots and resolve their statuses and SKUs against the mappings: everything but the write.
+    Failures are recorded here (the snapshot failed, an exception opened). The polling cycle prepares the next page
+    on another thread while it writes this one."""
+    prepared = PreparedSnapshots()
+    stats = prepared.stats
     if not snapshots:
-        return stats
+        return prepared
     status_map = status_map_get(source=StatusMapping.Source.AMAZON_ORDER)
     parsed: list[_Parsed] = []
     for snap in snapshots:
@@ -429,8 +478,6 @@ def amazon_snapshots_process(
             stats.failed += 1
             continue
         parsed.append(p)
-    if not parsed:
-        return stats
     # Amazon may list an order twice in one batch (overlapping pages): apply the newest only.
     newest: dict[str, _Parsed] = {}
     for p in parsed:
@@ -441,24 +488,25 @@ def amazon_snapshots_process(
     for p in newest.values():
         by_account.setdefault(p.snapshot.account_id, []).append(p)
     for account_id, group in by_account.items():
-        stats.add(_apply_group(account_id, group, actor=actor, force=force))
-    return stats
+        prepared.groups[account_id] = _resolve_lines(account_id, group, stats)
+    prepared.order_ids = ids_reserve(Order, sum(len(group) for group in prepared.groups.values()))
+    return prepared
 
 
-def _apply_group(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -> IngestStats:
+def _resolve_lines(account_id: int, parsed: list[_Parsed], stats: IngestStats) -> list[_Parsed]:
+    """Each order's line values with its items' ERP ids; the orders whose lines are good."""
     skus = {i.seller_sku for p in parsed for i in p.items}
-    mappings = sku_mappings_resolve(account_id=account_id, seller_skus=skus)
+    item_ids = sku_item_ids_resolve(account_id=account_id, seller_skus=skus)
     good: list[_Parsed] = []
-    stats = IngestStats()
     for p in parsed:
         try:
             for index, item in enumerate(p.items):
-                mapping = mappings.get(item.seller_sku)
+                item_id = item_ids.get(item.seller_sku)
                 # A cancelled order ships nothing, so an unmapped SKU on it is not worth holding it for.
-                if mapping is None and p.mapped_status != OrderStatus.CANCELLED:
+                if item_id is None and p.mapped_status != OrderStatus.CANCELLED:
                     p.unknown_skus.append(item.seller_sku)
                 path = f"OrderItems[{p.order.amazon_order_id}][{index}]"
-                p.lines.append(_line_values(item, p.currency, mapping.erp_item_id if mapping else "", path))
+                p.lines.append(_line_values(item, p.currency, item_id or "", path))
         except MalformedPayloadError as exc:
             _snapshot_fail(
                 p.snapshot,
@@ -469,17 +517,26 @@ def _apply_group(account_id: int, parsed: list[_Parsed], *, actor: str, force: b
             stats.failed += 1
             continue
         good.append(p)
-    for attempt in range(3):
-        try:
-            with transaction.atomic():
-                result = _apply(account_id, good, actor=actor, force=force)
-            break
-        except IntegrityError:
-            # Another poller inserted one of these orders first; its rows are visible now, so try again.
-            if attempt == 2:
-                raise
-    stats.add(result.stats)
-    _record_outcomes(result)
+    return good
+
+
+def amazon_snapshots_apply(*, prepared: PreparedSnapshots, actor: str = ACTOR, force: bool = False) -> IngestStats:
+    """Write prepared snapshots: one transaction per seller account's orders (retried if another poller inserted
+    one of them first), then the exception queue's bookkeeping."""
+    stats = IngestStats()
+    stats.add(prepared.stats)
+    for account_id, good in prepared.groups.items():
+        for attempt in range(3):
+            try:
+                with transaction.atomic():
+                    result = _apply(account_id, good, actor=actor, force=force, reserved=prepared.order_ids)
+                break
+            except IntegrityError:
+                # Another poller inserted one of these orders first; its rows are visible now, so try again.
+                if attempt == 2:
+                    raise
+        stats.add(result.stats)
+        _record_outcomes(result)
     return stats
 
 
@@ -489,8 +546,27 @@ class _ApplyResult:
     processed: list[_Parsed]
 
 
-def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -> _ApplyResult:
+_NEW_ORDER_COLUMNS = [
+    "id", "created_at", "updated_at", "channel", "external_id", "seller_account_id", "status", "hold_code",
+    "hold_reason", "source_updated_at", *_ORDER_FIELDS, "metadata",
+]  # fmt: skip
+_LINE_COLUMNS = ["created_at", "updated_at", "order_id", "external_id", *_LINE_FIELDS]
+_ADDRESS_COLUMNS = ["created_at", "updated_at", "order_id", "kind", *_ADDRESS_FIELDS]
+_EVENT_COLUMNS = ["order_id", "created_at", "kind", "from_status", "to_status", "actor", "message", "data"]
+
+
+def _event_rows(events: Sequence[OrderEvent], now: datetime) -> list[tuple[Any, ...]]:
+    """COPY rows of unsaved events (their orders saved): the values as the model holds them, data as JSON text."""
+    return [
+        (e.order_id, now, e.kind, e.from_status, e.to_status, e.actor, e.message, json.dumps(e.data)) for e in events
+    ]
+
+
+def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool, reserved: list[int]) -> _ApplyResult:
+    """One page in one transaction. Rows are built straight from the parsed orders and written by COPY: model objects
+    only for the orders (the status writer and the exception queue take those)."""
     stats = IngestStats()
+    now = timezone.now()
     ids = [p.order.amazon_order_id for p in parsed]
     orders = {
         o.external_id: o
@@ -500,41 +576,68 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
     }
     # New orders first, so every later row can point at them.
     new_orders: list[Order] = []
+    order_rows: list[list[Any]] = []
     for p in parsed:
         if p.order.amazon_order_id not in orders:
             first = _first_status(p)
-            new_orders.append(
-                Order(
-                    channel=Order.Channel.AMAZON,
-                    external_id=p.order.amazon_order_id,
-                    seller_account_id=account_id,
-                    status=first.status,
-                    hold_code=first.hold_code,
-                    hold_reason=first.hold_reason,
-                    source_updated_at=p.order.last_update_date,
-                    **_order_values(p),
-                )
+            values = _order_values(p)
+            order = Order(
+                channel=Order.Channel.AMAZON,
+                external_id=p.order.amazon_order_id,
+                seller_account_id=account_id,
+                status=first.status,
+                hold_code=first.hold_code,
+                hold_reason=first.hold_reason,
+                source_updated_at=p.order.last_update_date,
+                created_at=now,
+                updated_at=now,
+                **values,
             )
-    copy_insert(new_orders, key=["channel", "external_id"])  # COPY: bulk_create's per-value work dominated a page
+            new_orders.append(order)
+            order_rows.append(
+                [
+                    None, now, now, Order.Channel.AMAZON, order.external_id, account_id, order.status, order.hold_code,
+                    order.hold_reason, order.source_updated_at, *(values[name] for name in _ORDER_FIELDS), "{}",
+                ]
+            )  # fmt: skip
+    if order_rows:
+        # Ids reserved while the page was prepared (more if they do not suffice), so the COPY needs no look-up after.
+        spare = reserved[: len(order_rows)]
+        spare += ids_reserve(Order, len(order_rows) - len(spare))
+        for order, row, pk in zip(new_orders, order_rows, spare, strict=True):
+            order.pk = row[0] = pk
+            order._state.adding, order._state.db = False, connection.alias
+        # COPY: bulk_create's per-value work dominated a page. (A lost race with another poller: IntegrityError.)
+        copy_values(Order, _NEW_ORDER_COLUMNS, order_rows)
     created = {o.external_id for o in new_orders}
+    new_pks = frozenset(o.pk for o in new_orders)
     orders.update({o.external_id: o for o in new_orders})
 
     orders_by_pk = {o.pk: o for o in orders.values()}
     existing_ids = [o.pk for o in orders.values() if o.external_id not in created]
-    complete_addresses = set(
-        OrderAddress.objects.filter(
-            order_id__in=existing_ids, kind=OrderAddress.Kind.SHIPPING, is_complete=True
-        ).values_list("order_id", flat=True)
+    complete_addresses = (
+        set(
+            OrderAddress.objects.filter(
+                order_id__in=existing_ids, kind=OrderAddress.Kind.SHIPPING, is_complete=True
+            ).values_list("order_id", flat=True)
+        )
+        if existing_ids
+        else set()
     )
     events: list[OrderEvent] = []
+    event_rows: list[tuple[Any, ...]] = []
     order_updates: list[Order] = []
     reasons: dict[int, str] = {}
+    # Holds to open (a reason) or release (None); a new order has none to release, so it is named only to open one.
     unknown_sku_holds: dict[int, str | None] = {}
     pii_holds: dict[int, str | None] = {}
     packages: dict[int, list[AmazonPackage]] = {}
-    line_rows: list[OrderLine] = []
-    address_rows: list[OrderAddress] = []
+    # A new order's lines and address are plain inserts; an existing order's are upserts on their natural key.
+    line_rows: dict[bool, list[tuple[Any, ...]]] = {True: [], False: []}
+    address_rows: dict[bool, list[tuple[Any, ...]]] = {True: [], False: []}
     processed: list[_Parsed] = []
+    applied: set[int] = set()
+    page_actor = actor[:150]
 
     for p in parsed:
         order = orders[p.order.amazon_order_id]
@@ -549,33 +652,30 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
             p.unchanged = True
             processed.append(p)
             continue
-        unknown_sku_holds[order.pk] = _unknown_sku_hold(p)
-        pii_holds[order.pk] = _pii_hold(p)
+        applied.add(order.pk)
+        sku_hold, pii_hold = _unknown_sku_hold(p), _pii_hold(p)
+        if sku_hold is not None or not is_new:
+            unknown_sku_holds[order.pk] = sku_hold
+        if pii_hold is not None or not is_new:
+            pii_holds[order.pk] = pii_hold
         if p.packages:
             packages[order.pk] = p.packages
         if is_new:
             stats.created += 1
-            events.append(
-                order_event(
-                    order=order,
-                    kind=OrderEvent.Kind.CREATED,
-                    actor=actor,
-                    to_status=order.status,
-                    message=f"Imported from Amazon (OrderStatus {p.order.order_status}).",
-                    data={"last_update_date": p.order.last_update_date.isoformat()},
+            event_rows.append(
+                (
+                    order.pk, now, OrderEvent.Kind.CREATED, "", order.status, page_actor,
+                    f"Imported from Amazon (OrderStatus {p.order.order_status}).",
+                    json.dumps({"last_update_date": p.order.last_update_date.isoformat()}),
                 )
-            )
+            )  # fmt: skip
             if order.hold_code:
-                events.append(
-                    order_event(
-                        order=order,
-                        kind=OrderEvent.Kind.HELD,
-                        actor=actor,
-                        message=order.hold_reason,
-                        to_status=order.status,
-                        data={"hold_code": order.hold_code},
+                event_rows.append(
+                    (
+                        order.pk, now, OrderEvent.Kind.HELD, "", order.status, page_actor, order.hold_reason,
+                        json.dumps({"hold_code": order.hold_code}),
                     )
-                )
+                )  # fmt: skip
         else:
             values = _order_values(p)
             changed = [name for name, value in values.items() if getattr(order, name) != value]
@@ -595,58 +695,79 @@ def _apply(account_id: int, parsed: list[_Parsed], *, actor: str, force: bool) -
             order_updates.append(order)
             reasons[order.pk] = f"Amazon OrderStatus {p.order.order_status}"
             stats.updated += 1
-        # Rows without a pk: copy_upsert below makes them upserts on their natural key.
-        line_rows.extend(OrderLine(order=order, **values) for values in p.lines)
+        line_rows[is_new].extend(
+            (now, now, order.pk, v["external_id"], *(v[name] for name in _LINE_FIELDS)) for v in p.lines
+        )
         if p.address is not None:
             addr_values = address_normalize(p.address)
             # A partial address (from getOrders) never overwrites a complete one (from getOrderAddress).
             if addr_values["is_complete"] or order.pk not in complete_addresses:
-                address_rows.append(OrderAddress(order=order, kind=OrderAddress.Kind.SHIPPING, **addr_values))
+                address_rows[is_new].append(
+                    (now, now, order.pk, OrderAddress.Kind.SHIPPING, *(addr_values[name] for name in _ADDRESS_FIELDS))
+                )
         processed.append(p)
 
-    now = timezone.now()
-    copy_upsert(line_rows, unique_fields=["order", "external_id"], update_fields=[*_LINE_FIELDS, "updated_at"])
-    copy_upsert(address_rows, unique_fields=["order", "kind"], update_fields=[*_ADDRESS_FIELDS, "updated_at"])
+    if line_rows[True]:
+        copy_values(OrderLine, _LINE_COLUMNS, line_rows[True])
+    if line_rows[False]:
+        copy_upsert_values(
+            OrderLine, _LINE_COLUMNS, line_rows[False], unique=["order_id", "external_id"],
+            update=[*_LINE_FIELDS, "updated_at"],
+        )  # fmt: skip
+    if address_rows[True]:
+        copy_values(OrderAddress, _ADDRESS_COLUMNS, address_rows[True])
+    if address_rows[False]:
+        copy_upsert_values(
+            OrderAddress, _ADDRESS_COLUMNS, address_rows[False], unique=["order_id", "kind"],
+            update=[*_ADDRESS_FIELDS, "updated_at"],
+        )  # fmt: skip
     # The status follows from the facts now stored (lines, holds) and from what the other apps know, by the one
     # derivation every path uses: an Amazon status that lags our own facts is recorded on the order, not an error.
     order_holds_sync(code=Order.HoldCode.UNKNOWN_SKU, wanted=unknown_sku_holds, actor=actor)
     order_holds_sync(code=Order.HoldCode.ERP_DATA, wanted=_pii_holds_wanted(pii_holds), actor=actor)
     for handler in _PACKAGE_HANDLERS:
-        for order_id, notes in handler(packages, actor).items():
+        for order_id, notes in handler(packages, actor, new_pks).items():
             events.extend(
                 order_event(order=orders_by_pk[order_id], kind=OrderEvent.Kind.NOTE, actor=actor, message=note)
                 for note in notes
             )
     projection = order_statuses_project(orders=order_updates, actor=actor, reason="Amazon update", reasons=reasons)
     bulk_update_rows(order_updates, [*_ORDER_FIELDS, *STATUS_FIELDS, "source_updated_at"])
-    copy_insert([*events, *projection.events])  # no pks needed
+    event_rows.extend(_event_rows([*events, *projection.events], now))
+    if event_rows:
+        copy_values(OrderEvent, _EVENT_COLUMNS, event_rows)
     order_projection_settle(projection=projection, actor=actor)
-    stats.held += sum(1 for o in orders.values() if o.pk in unknown_sku_holds and o.status == OrderStatus.ON_HOLD)
+    stats.held += sum(1 for o in orders.values() if o.pk in applied and o.status == OrderStatus.ON_HOLD)
     done = [p.snapshot for p in processed]
     for snap in done:
         snap.state, snap.error, snap.processed_at = AmazonOrderSnapshot.State.PROCESSED, "", now
         snap.order = orders.get(snap.amazon_order_id)
         snap.attempts += 1
-    # One set-based UPDATE: every snapshot of the page gets the same state, and its order by id.
-    AmazonOrderSnapshot.objects.filter(pk__in=[snap.pk for snap in done]).update(
-        state=AmazonOrderSnapshot.State.PROCESSED,
-        error="",
-        processed_at=now,
-        updated_at=now,
-        attempts=F("attempts") + 1,
-        order_id=Subquery(
-            Order.objects.filter(channel=Order.Channel.AMAZON, external_id=OuterRef("amazon_order_id")).values("pk")[:1]
-        ),
-    )
+    # One set-based UPDATE: every snapshot of the page gets the same state, and its order by id (known here; by the
+    # snapshot's order id otherwise).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE orders_amazonordersnapshot AS s SET state = %s, error = '', processed_at = %s, updated_at = %s, "
+            "attempts = s.attempts + 1, order_id = COALESCE(v.order_id, (SELECT o.id FROM orders_order AS o "
+            "WHERE o.channel = %s AND o.external_id = s.amazon_order_id)) "
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, order_id) WHERE s.id = v.id",
+            [
+                AmazonOrderSnapshot.State.PROCESSED, now, now, Order.Channel.AMAZON, [snap.pk for snap in done],
+                [snap.order.pk if snap.order is not None else None for snap in done],
+            ],
+        )  # fmt: skip
     return _ApplyResult(stats=stats, processed=processed)
 
 
 def _pii_holds_wanted(pii_holds: dict[int, str | None]) -> dict[int, str | None]:
     """Open the hold where Amazon withheld the ship-to; release it only where it was that hold (the ERP handover's
     own data holds on the same code end when the ERP takes the order)."""
+    releasing = [pk for pk, reason in pii_holds.items() if reason is None]
+    if not releasing:
+        return dict(pii_holds)
     ours = set(
         OrderHold.objects.filter(
-            order_id__in=[pk for pk, reason in pii_holds.items() if reason is None],
+            order_id__in=releasing,
             code=Order.HoldCode.ERP_DATA,
             released_at__isnull=True,
             reason__startswith=PII_HOLD_PREFIX,

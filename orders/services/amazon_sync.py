@@ -47,6 +47,9 @@ from orders.models import AmazonOrderSnapshot, Order, SeenVia, SellerAccount, Sy
 from orders.services.accounts import sp_api_client_for
 from orders.services.amazon_ingest import (
     IngestStats,
+    PreparedSnapshots,
+    amazon_snapshots_apply,
+    amazon_snapshots_prepare,
     amazon_snapshots_process,
     amazon_snapshots_reread,
     amazon_snapshots_store,
@@ -211,8 +214,13 @@ def amazon_orders_sync(
             client.close()
         return result
     calls_before = Counter(client.calls)
-    # The next page is fetched while this one is written (one thread: pages come one after another anyway).
+    # While a page is written, the next one's raw orders are stored, parsed and mapped on another thread (its own
+    # connection and transaction: the database work of one overlaps the other's), and the page after that is read on a
+    # third (those calls wait for Amazon, and for retries' pauses, not for us). Another connection sees only what is
+    # committed: inside a caller's transaction (a test's) the pages are stored on this one.
     pool = ThreadPoolExecutor(max_workers=1)
+    reader = _PageReader(client, cursor)
+    ahead = not transaction.get_connection().in_atomic_block
     try:
         cursor.refresh_from_db()
         SyncCursor.objects.filter(pk=cursor.pk).update(last_attempt_at=now)
@@ -222,21 +230,27 @@ def amazon_orders_sync(
         result.window_start, result.window_end = cursor.window_start, cursor.window_end
         limit = max_pages or settings.SP_API_ORDERS_MAX_PAGES_PER_CYCLE
         result.outcome = "partial"
-        page: SearchOrdersPage | None = _get_page(client, cursor, cursor.next_token or None)
-        while page is not None:
+        fetched: _Fetched | None = _fetch_and_store(
+            reader, cursor.next_token or None, account, marketplace_id, read_next=limit > 1
+        )
+        while fetched is not None:
+            page = fetched.page
+            if fetched.prepared is None:
+                fetched.prepared = _store_page(client, page, account, marketplace_id)
             result.pages += 1
             result.orders_seen += len(page.orders)
-            upcoming: Future[SearchOrdersPage] | None = None
+            upcoming: Future[_Fetched] | None = None
             if page.next_token and result.pages < limit:
-                upcoming = pool.submit(_get_page, client, cursor, page.next_token)
-            stored = amazon_snapshots_store(account=account, marketplace_id=marketplace_id, raw_orders=page.orders)
-            ready = _reread(client=client, snapshots=stored, limit=settings.SP_API_ORDERS_REREADS_PER_CYCLE)
+                upcoming = pool.submit(
+                    _fetch_and_store, reader, page.next_token, account, marketplace_id,
+                    read_next=result.pages + 1 < limit, store=ahead,
+                )  # fmt: skip
             with transaction.atomic():
-                result.stats.add(amazon_snapshots_process(snapshots=ready))
+                result.stats.add(amazon_snapshots_apply(prepared=fetched.prepared))
                 _advance(cursor, page.next_token, owner)
             if not page.next_token:
                 result.outcome = "complete"
-            page = upcoming.result() if upcoming is not None else None  # its error (if any) ends the cycle here
+            fetched = upcoming.result() if upcoming is not None else None  # its error (if any) ends the cycle here
     except ConnectorError as exc:
         result.outcome = "throttled" if isinstance(exc, ThrottledError) else "failed"
         result.error = str(exc)
@@ -252,6 +266,7 @@ def amazon_orders_sync(
         logger.warning("orders sync %s %s: %s", account.name, marketplace_id, exc)
     finally:
         thread_pool_shutdown(pool, workers=1)
+        reader.close()
         sync_cursor_release(cursor=cursor, owner=owner)
         result.api_calls = dict(Counter(client.calls) - calls_before)
         if own_client:
@@ -300,6 +315,62 @@ def _get_page(client: AmazonOrdersClient, cursor: SyncCursor, token: str | None)
         logger.warning("paginationToken refused for %s, restarting the window: %s", cursor, exc)
         SyncCursor.objects.filter(pk=cursor.pk).update(next_token="", pages_in_window=0)
         return _search(client, cursor, None)
+
+
+@dataclass
+class _Fetched:
+    page: SearchOrdersPage
+    prepared: PreparedSnapshots | None  # its stored snapshots, parsed and mapped (None: not stored yet)
+
+
+class _PageReader:
+    """searchOrders pages read on a thread of their own, the next one started as soon as its token is known."""
+
+    def __init__(self, client: AmazonOrdersClient, cursor: SyncCursor) -> None:
+        self.client, self.cursor = client, cursor
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.started: dict[str | None, Future[SearchOrdersPage]] = {}
+
+    def start(self, token: str | None) -> None:
+        if token not in self.started:
+            self.started[token] = self.pool.submit(_get_page, self.client, self.cursor, token)
+
+    def get(self, token: str | None) -> SearchOrdersPage:
+        """The page of `token`: read ahead, or (the cycle's first) read now on the calling thread."""
+        started = self.started.pop(token, None)
+        if started is None:
+            return _get_page(self.client, self.cursor, token)
+        return started.result()  # its error (if any) is raised here
+
+    def close(self) -> None:
+        thread_pool_shutdown(self.pool, workers=1)  # a page read ahead and not used is dropped
+
+
+def _fetch_and_store(
+    reader: _PageReader,
+    token: str | None,
+    account: SellerAccount,
+    marketplace_id: str,
+    *,
+    read_next: bool,
+    store: bool = True,
+) -> _Fetched:
+    """One page from Amazon (the next one started if `read_next`) and (`store`) its raw orders stored. Stored
+    (committed) before the page is processed and the cursor moves: a cycle that ends in between leaves them to the
+    next cycle's pending snapshots."""
+    page = reader.get(token)
+    if read_next and page.next_token:
+        reader.start(page.next_token)
+    return _Fetched(page=page, prepared=_store_page(reader.client, page, account, marketplace_id) if store else None)
+
+
+def _store_page(
+    client: AmazonOrdersClient, page: SearchOrdersPage, account: SellerAccount, marketplace_id: str
+) -> PreparedSnapshots:
+    """A page's raw orders stored, those it could not describe read again, and the ready ones parsed and mapped."""
+    stored = amazon_snapshots_store(account=account, marketplace_id=marketplace_id, raw_orders=page.orders)
+    ready = _reread(client=client, snapshots=stored, limit=settings.SP_API_ORDERS_REREADS_PER_CYCLE)
+    return amazon_snapshots_prepare(snapshots=ready)
 
 
 def _advance(cursor: SyncCursor, next_token: str | None, owner: str) -> None:

@@ -235,8 +235,10 @@ def order_statuses_project(
     """Derive and apply (in memory) for orders the caller has locked in this transaction; `reasons` words an
     order's change more precisely than `reason`. The caller saves `changed` (STATUS_FIELDS) and the events, then
     calls `order_projection_settle`."""
-    facts = order_facts_get(orders=orders)
     out = Projection()
+    if not orders:
+        return out  # (a page of new orders: nothing to look up)
+    facts = order_facts_get(orders=orders)
     now = timezone.now()
     for order, order_facts in zip(orders, facts, strict=True):
         why = (reasons or {}).get(order.pk, reason)

@@ -351,3 +351,18 @@ def test_concurrent_processing_of_the_same_page_inserts_once(account: SellerAcco
     assert not errors
     assert Order.objects.count() == 40 and OrderLine.objects.count() == 40
     assert OrderEvent.objects.filter(kind=OrderEvent.Kind.CREATED).count() == 40
+
+
+def test_a_nul_in_a_payload_is_stored_visible_and_the_rest_as_received(
+    account: SellerAccount, mapped_skus: list[str]
+) -> None:
+    # PostgreSQL cannot hold U+0000: it is kept as the six characters \u0000 (which themselves stay as they are).
+    address = {**full_address(), "AddressLine2": "Flat 1\x00"}
+    raw = order_2026(amazon_order(), [amazon_item("SKU-0001")], address)
+    raw["note\x00"] = "a literal \\u0000 stays"
+    stats = ingest_raw(account, [raw])
+
+    assert stats.created == 1
+    payload = AmazonOrderSnapshot.objects.get().order_payload
+    assert payload["note\\u0000"] == "a literal \\u0000 stays"
+    assert Order.objects.get().addresses.get().line1 == "Flat 1\\u0000"  # (lines shift up: line 1 was empty)
