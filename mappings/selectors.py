@@ -4,23 +4,25 @@ import string
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from config.common.models import ExceptionItem
 from mappings.models import SkuMapping, StatusMapping
 
 
-def sku_mappings_resolve(*, account_id: int | None, seller_skus: Iterable[str]) -> dict[str, SkuMapping]:
-    """Active mappings for these SKUs; an account's own mapping wins over a global one (None: global only)."""
-    skus = set(seller_skus)
-    if not skus:
-        return {}
+def _active_mappings(account_id: int | None, skus: set[str]) -> QuerySet[SkuMapping]:
+    """Active mappings of these SKUs: global ones and (with an account) the account's own."""
     scope = Q(seller_account__isnull=True)
     if account_id is not None:
         scope |= Q(seller_account_id=account_id)
-    rows = SkuMapping.objects.filter(is_active=True, seller_sku__in=skus).filter(scope)
+    return SkuMapping.objects.filter(is_active=True, seller_sku__in=skus).filter(scope)
+
+
+def sku_mappings_resolve(*, account_id: int | None, seller_skus: Iterable[str]) -> dict[str, SkuMapping]:
+    """Active mappings for these SKUs; an account's own mapping wins over a global one (None: global only)."""
+    skus = set(seller_skus)
     resolved: dict[str, SkuMapping] = {}
-    for row in rows:
+    for row in _active_mappings(account_id, skus) if skus else ():
         if row.seller_account_id is not None or row.seller_sku not in resolved:
             resolved[row.seller_sku] = row
     return resolved
@@ -30,14 +32,9 @@ def sku_item_ids_resolve(*, account_id: int | None, seller_skus: Iterable[str]) 
     """The ERP item id of each of these SKUs that has an active mapping, as sku_mappings_resolve picks it (no model
     objects: ingestion asks once per page)."""
     skus = set(seller_skus)
-    if not skus:
-        return {}
-    scope = Q(seller_account__isnull=True)
-    if account_id is not None:
-        scope |= Q(seller_account_id=account_id)
-    rows = SkuMapping.objects.filter(is_active=True, seller_sku__in=skus).filter(scope)
     resolved: dict[str, str] = {}
-    for sku, erp_item_id, account in rows.values_list("seller_sku", "erp_item_id", "seller_account_id"):
+    rows = _active_mappings(account_id, skus).values_list("seller_sku", "erp_item_id", "seller_account_id")
+    for sku, erp_item_id, account in rows if skus else ():
         if account is not None or sku not in resolved:
             resolved[sku] = erp_item_id
     return resolved
