@@ -508,6 +508,7 @@ class SpApiNotification(TimeStampedModel):
     )
 
     class Meta:
+        verbose_name = "SP-API notification"
         indexes = [models.Index(fields=["account", "notification_type", "received_at"])]
 
     def __str__(self) -> str:
